@@ -1,0 +1,18 @@
+package dev.eddy.flink;
+
+/**
+ * An error reported by an eddy operator or by the native library. The native side throws this
+ * class through JNI ({@code dev/eddy/flink/EddyException}, constructor {@code (String)}) for both
+ * errors and caught panics.
+ */
+public class EddyException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public EddyException(String message) {
+        super(message);
+    }
+
+    public EddyException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

@@ -1,0 +1,367 @@
+package dev.eddy.flink;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+import org.apache.flink.api.common.TaskInfo;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.runtime.state.StateInitializationContext;
+import org.apache.flink.runtime.state.StateSnapshotContext;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.BoundedOneInput;
+import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.util.OutputTag;
+
+/**
+ * Runs an eddy operator (a WebAssembly component behind an {@link OperatorBackend}) inside Flink.
+ *
+ * <p>Rows are buffered per input partition and handed to the backend in batches of up to {@code
+ * batchSize} rows. Buffers are flushed when full, before a checkpoint barrier ({@link
+ * #prepareSnapshotPreBarrier}), before a watermark is forwarded, and at end of input, so no row is
+ * ever held across a checkpoint and outputs are never late relative to the watermarks forwarded.
+ *
+ * <p>Outputs: {@code predictions} records go downstream as {@link EddyOutput}; {@code models} and
+ * {@code dead_letters} records go to the side outputs {@link #MODELS} and {@link #DEAD_LETTERS} as
+ * their full JSON wire form (see {@link EddyOutput}; parse with {@link EddyOutput#fromJson}). Each
+ * output carries the event timestamp of the input row (partition, offset) that produced it.
+ *
+ * <p>State: the backend's snapshot is kept in operator {@code ListState<byte[]>}, one entry per
+ * subtask, and restored when the job recovers. All rows of one partition must reach the same
+ * subtask (key the input by partition, see {@link EddyOperators}). Restoring with a different
+ * parallelism is refused for now, since one snapshot covers all partitions its subtask served.
+ */
+public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
+        implements OneInputStreamOperator<IN, EddyOutput>, BoundedOneInput {
+
+    private static final long serialVersionUID = 1L;
+
+    public static final int DEFAULT_BATCH_SIZE = 1024;
+
+    /** Model records, as their JSON wire form. */
+    public static final OutputTag<String> MODELS = new OutputTag<>("eddy-models", Types.STRING);
+
+    /** Dead letters (rows the operator rejected), as their JSON wire form. */
+    public static final OutputTag<String> DEAD_LETTERS =
+            new OutputTag<>("eddy-dead-letters", Types.STRING);
+
+    static final String STATE_NAME = "eddy-operator-state";
+    private static final int STATE_MAGIC = 0x45444459; // "EDDY"
+    private static final int STATE_VERSION = 1;
+    private static final int STATE_HEADER_BYTES = 16;
+
+    private final String componentPath;
+    private final String configJson;
+    private final RecordExtractor<IN> extractor;
+    private final BackendFactory backendFactory;
+    private final int batchSize;
+
+    private transient OperatorBackend backend;
+    private transient long handle;
+    private transient boolean handleOpen;
+    private transient ListState<byte[]> operatorState;
+    private transient Map<Integer, Batch> batches;
+    private transient Counter rowsIn;
+    private transient Counter predictionsOut;
+    private transient Counter modelsOut;
+    private transient Counter deadLettersOut;
+    private transient Counter batchesProcessed;
+
+    public EddyOperator(
+            String componentPath,
+            String configJson,
+            RecordExtractor<IN> extractor,
+            BackendFactory backendFactory,
+            int batchSize) {
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batchSize must be at least 1: " + batchSize);
+        }
+        this.componentPath = Objects.requireNonNull(componentPath, "componentPath");
+        this.configJson = configJson == null ? "{}" : configJson;
+        this.extractor = Objects.requireNonNull(extractor, "extractor");
+        this.backendFactory = Objects.requireNonNull(backendFactory, "backendFactory");
+        this.batchSize = batchSize;
+    }
+
+    public EddyOperator(String componentPath, String configJson, RecordExtractor<IN> extractor) {
+        this(componentPath, configJson, extractor, BackendFactory.NATIVE, DEFAULT_BATCH_SIZE);
+    }
+
+    // ------------------------------------------------------------------ lifecycle and state
+
+    @Override
+    public void initializeState(StateInitializationContext context) throws Exception {
+        super.initializeState(context);
+        operatorState =
+                context.getOperatorStateStore()
+                        .getListState(
+                                new ListStateDescriptor<>(
+                                        STATE_NAME,
+                                        PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO));
+        batches = new LinkedHashMap<>();
+        backend = backendFactory.create();
+        handle = backend.open(componentPath, configJson);
+        handleOpen = true;
+
+        if (context.isRestored()) {
+            List<byte[]> entries = new ArrayList<>();
+            for (byte[] e : operatorState.get()) {
+                entries.add(e);
+            }
+            TaskInfo task = getRuntimeContext().getTaskInfo();
+            int parallelism = task.getNumberOfParallelSubtasks();
+            int subtask = task.getIndexOfThisSubtask();
+            if (entries.size() > 1) {
+                throw new EddyException(
+                        "eddy: subtask "
+                                + subtask
+                                + " received "
+                                + entries.size()
+                                + " operator snapshots; changing the parallelism of an eddy"
+                                + " operator on restore is not supported yet");
+            }
+            if (entries.size() == 1) {
+                ByteBuffer buf = ByteBuffer.wrap(entries.get(0));
+                if (buf.remaining() < STATE_HEADER_BYTES || buf.getInt() != STATE_MAGIC) {
+                    throw new EddyException("eddy: operator state has no eddy header");
+                }
+                int version = buf.getInt();
+                int savedParallelism = buf.getInt();
+                int savedSubtask = buf.getInt();
+                if (version != STATE_VERSION) {
+                    throw new EddyException("eddy: unknown operator state version " + version);
+                }
+                if (savedParallelism != parallelism || savedSubtask != subtask) {
+                    throw new EddyException(
+                            "eddy: operator state of subtask "
+                                    + savedSubtask
+                                    + "/"
+                                    + savedParallelism
+                                    + " cannot be restored into subtask "
+                                    + subtask
+                                    + "/"
+                                    + parallelism
+                                    + "; changing the parallelism of an eddy operator on restore"
+                                    + " is not supported yet");
+                }
+                byte[] snapshot = new byte[buf.remaining()];
+                buf.get(snapshot);
+                backend.restore(handle, snapshot);
+            }
+        }
+    }
+
+    @Override
+    public void open() throws Exception {
+        super.open();
+        rowsIn = getMetricGroup().counter("eddyRowsIn");
+        predictionsOut = getMetricGroup().counter("eddyPredictionsOut");
+        modelsOut = getMetricGroup().counter("eddyModelsOut");
+        deadLettersOut = getMetricGroup().counter("eddyDeadLettersOut");
+        batchesProcessed = getMetricGroup().counter("eddyBatches");
+    }
+
+    @Override
+    public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
+        flushAll();
+        super.prepareSnapshotPreBarrier(checkpointId);
+    }
+
+    @Override
+    public void snapshotState(StateSnapshotContext context) throws Exception {
+        super.snapshotState(context);
+        for (Batch b : batches.values()) {
+            if (b.size != 0) {
+                // prepareSnapshotPreBarrier runs first for every checkpoint; rows here would be lost
+                throw new IllegalStateException("eddy: rows still buffered at snapshot time");
+            }
+        }
+        byte[] snapshot = backend.snapshot(handle);
+        if (snapshot == null) {
+            snapshot = new byte[0];
+        }
+        TaskInfo task = getRuntimeContext().getTaskInfo();
+        ByteBuffer buf = ByteBuffer.allocate(STATE_HEADER_BYTES + snapshot.length);
+        buf.putInt(STATE_MAGIC)
+                .putInt(STATE_VERSION)
+                .putInt(task.getNumberOfParallelSubtasks())
+                .putInt(task.getIndexOfThisSubtask())
+                .put(snapshot);
+        operatorState.update(List.of(buf.array()));
+    }
+
+    @Override
+    public void processWatermark(Watermark mark) throws Exception {
+        flushAll();
+        super.processWatermark(mark);
+    }
+
+    @Override
+    public void endInput() throws Exception {
+        flushAll();
+    }
+
+    @Override
+    public void finish() throws Exception {
+        flushAll();
+        super.finish();
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            if (handleOpen) {
+                handleOpen = false;
+                backend.close(handle);
+            }
+        } finally {
+            super.close();
+        }
+    }
+
+    // ------------------------------------------------------------------ records
+
+    @Override
+    public void processElement(StreamRecord<IN> element) throws Exception {
+        InputRow row = extractor.extract(element.getValue());
+        long ts = row.timestamp();
+        if (ts == InputRow.NO_TIMESTAMP && element.hasTimestamp()) {
+            ts = element.getTimestamp();
+        }
+        Batch batch = batches.get(row.partition());
+        if (batch == null) {
+            batch = new Batch(row.partition(), batchSize);
+            batches.put(row.partition(), batch);
+        }
+        batch.add(row.value(), ts, row.offset());
+        rowsIn.inc();
+        if (batch.size >= batchSize) {
+            flush(batch);
+        }
+    }
+
+    private void flushAll() {
+        if (batches == null) {
+            return;
+        }
+        for (Batch b : batches.values()) {
+            flush(b);
+        }
+    }
+
+    private void flush(Batch b) {
+        if (b.size == 0) {
+            return;
+        }
+        byte[][] outputs =
+                backend.process(handle, b.values(), b.timestamps(), b.partition, b.offsets());
+        batchesProcessed.inc();
+        if (outputs != null) {
+            for (byte[] out : outputs) {
+                emit(out, b);
+            }
+        }
+        b.clear();
+    }
+
+    private void emit(byte[] bytes, Batch b) {
+        EddyOutput out = EddyOutput.fromJson(bytes);
+        long ts = out.partition == b.partition ? b.timestampOf(out.offset) : InputRow.NO_TIMESTAMP;
+        switch (out.sink) {
+            case EddyOutput.PREDICTIONS:
+                output.collect(record(out, ts));
+                predictionsOut.inc();
+                break;
+            case EddyOutput.MODELS:
+                output.collect(MODELS, record(new String(bytes, StandardCharsets.UTF_8), ts));
+                modelsOut.inc();
+                break;
+            case EddyOutput.DEAD_LETTERS:
+                output.collect(DEAD_LETTERS, record(new String(bytes, StandardCharsets.UTF_8), ts));
+                deadLettersOut.inc();
+                break;
+            default:
+                throw new EddyException(
+                        "eddy: output record names an unknown sink '" + out.sink + "'");
+        }
+    }
+
+    private static <T> StreamRecord<T> record(T value, long ts) {
+        return ts == InputRow.NO_TIMESTAMP ? new StreamRecord<>(value) : new StreamRecord<>(value, ts);
+    }
+
+    // ------------------------------------------------------------------ accessors
+
+    public String getComponentPath() {
+        return componentPath;
+    }
+
+    public int getBatchSize() {
+        return batchSize;
+    }
+
+    /** Rows of one partition waiting for the backend; arrays are reused between batches. */
+    private static final class Batch {
+        final int partition;
+        final byte[][] values;
+        final long[] timestamps;
+        final long[] offsets;
+        int size;
+        int cursor;
+
+        Batch(int partition, int capacity) {
+            this.partition = partition;
+            this.values = new byte[capacity][];
+            this.timestamps = new long[capacity];
+            this.offsets = new long[capacity];
+        }
+
+        void add(byte[] value, long ts, long offset) {
+            values[size] = value;
+            timestamps[size] = ts;
+            offsets[size] = offset;
+            size++;
+        }
+
+        byte[][] values() {
+            return size == values.length ? values : Arrays.copyOf(values, size);
+        }
+
+        long[] timestamps() {
+            return size == timestamps.length ? timestamps : Arrays.copyOf(timestamps, size);
+        }
+
+        long[] offsets() {
+            return size == offsets.length ? offsets : Arrays.copyOf(offsets, size);
+        }
+
+        /** The timestamp of the row at this offset; outputs usually come in row order. */
+        long timestampOf(long offset) {
+            for (int n = 0; n < size; n++) {
+                int i = cursor + n < size ? cursor + n : cursor + n - size;
+                if (offsets[i] == offset) {
+                    cursor = i;
+                    return timestamps[i];
+                }
+            }
+            return InputRow.NO_TIMESTAMP;
+        }
+
+        void clear() {
+            Arrays.fill(values, 0, size, null);
+            size = 0;
+            cursor = 0;
+        }
+    }
+}

@@ -1,0 +1,120 @@
+package dev.eddy.flink;
+
+import java.util.Objects;
+
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+
+/**
+ * Wires an eddy operator into a DataStream job:
+ *
+ * <pre>{@code
+ * SingleOutputStreamOperator<EddyOutput> predictions =
+ *     EddyOperators.apply(records, "ops/ftrl.wasm", "{\"alpha\":0.1}",
+ *         r -> new InputRow(r.value(), r.timestamp(), r.partition(), r.offset()));
+ * DataStream<String> models = predictions.getSideOutput(EddyOperator.MODELS);
+ * DataStream<String> deadLetters = predictions.getSideOutput(EddyOperator.DEAD_LETTERS);
+ * }</pre>
+ *
+ * By default the input is keyed by partition (so each partition's rows reach one subtask, in
+ * order), the native backend is used, batches hold up to 1024 rows and the uid is {@code
+ * "eddy:" + componentPath}; {@link #builder} changes any of these.
+ */
+public final class EddyOperators {
+
+    private EddyOperators() {}
+
+    public static <IN> SingleOutputStreamOperator<EddyOutput> apply(
+            DataStream<IN> stream,
+            String componentPath,
+            String configJson,
+            RecordExtractor<IN> extractor) {
+        return builder(componentPath).config(configJson).apply(stream, extractor);
+    }
+
+    public static Builder builder(String componentPath) {
+        return new Builder(componentPath);
+    }
+
+    /** Options of one eddy operator in a job. */
+    public static final class Builder {
+        private final String componentPath;
+        private String configJson = "{}";
+        private int batchSize = EddyOperator.DEFAULT_BATCH_SIZE;
+        private BackendFactory backend = BackendFactory.NATIVE;
+        private boolean keyByPartition = true;
+        private String uid;
+        private String name;
+        private Integer parallelism;
+
+        private Builder(String componentPath) {
+            this.componentPath = Objects.requireNonNull(componentPath, "componentPath");
+        }
+
+        public Builder config(String configJson) {
+            this.configJson = configJson == null ? "{}" : configJson;
+            return this;
+        }
+
+        public Builder batchSize(int batchSize) {
+            this.batchSize = batchSize;
+            return this;
+        }
+
+        /** The backend to run the operator with; {@link BackendFactory#NATIVE} by default. */
+        public Builder backend(BackendFactory backend) {
+            this.backend = Objects.requireNonNull(backend, "backend");
+            return this;
+        }
+
+        /**
+         * Whether to key the input by partition (default true). Turn it off only when the input
+         * already sends each partition to one subtask of the operator, e.g. a Kafka source with
+         * the same parallelism, chained.
+         */
+        public Builder keyByPartition(boolean keyByPartition) {
+            this.keyByPartition = keyByPartition;
+            return this;
+        }
+
+        /** The operator's stable uid, which its state is stored under; give each operator one. */
+        public Builder uid(String uid) {
+            this.uid = uid;
+            return this;
+        }
+
+        public Builder name(String name) {
+            this.name = name;
+            return this;
+        }
+
+        public Builder parallelism(int parallelism) {
+            this.parallelism = parallelism;
+            return this;
+        }
+
+        public <IN> SingleOutputStreamOperator<EddyOutput> apply(
+                DataStream<IN> stream, RecordExtractor<IN> extractor) {
+            Objects.requireNonNull(extractor, "extractor");
+            EddyOperator<IN> operator =
+                    new EddyOperator<>(componentPath, configJson, extractor, backend, batchSize);
+            String opName = name != null ? name : "eddy " + componentPath;
+            TypeInformation<EddyOutput> outType = TypeInformation.of(EddyOutput.class);
+            SingleOutputStreamOperator<EddyOutput> result;
+            if (keyByPartition) {
+                KeySelector<IN, Integer> byPartition = extractor::partition;
+                result = stream.keyBy(byPartition, Types.INT).transform(opName, outType, operator);
+            } else {
+                result = stream.transform(opName, outType, operator);
+            }
+            result.uid(uid != null ? uid : "eddy:" + componentPath);
+            if (parallelism != null) {
+                result.setParallelism(parallelism);
+            }
+            return result;
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! OnlineLogisticRegression: FTRL-Proximal logistic regression with exactly Flink ML's
+//! semantics (count-based global batches, dense and sparse features, model versions from 1),
+//! as an eddy operator. See `shared/design/flinkml-online-algorithms.md` for the arithmetic;
+//! this crate compiles natively (for tests and benchmarks) and to a wasm32-wasip2 component.
+
+mod model;
+mod operator;
+mod params;
+
+pub use operator::Ftrl;
+pub use params::{InitialModel, Params};
+
+eddy_sdk::export_operator!(Ftrl);

@@ -1,0 +1,243 @@
+//! The [`Ftrl`] operator: scores each row with the model in force at its position, gathers
+//! labelled rows into global batches, and updates the model when a batch is full.
+
+use std::sync::Arc;
+
+use eddy_sdk::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, UInt64Array};
+use eddy_sdk::arrow::schema::{DataType, Field, Schema};
+use eddy_sdk::java_random::JavaRandom;
+use eddy_sdk::{
+    ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind,
+    Output, SEQ_COLUMN, VectorColumn, f64_column, list_f64_array, optional_f64_column, seq_column,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Model, PendingRow};
+use crate::params::{InitialModel, Params, param_infos};
+
+/// OnlineLogisticRegression (FTRL-Proximal), Flink ML compatible.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ftrl {
+    params: Params,
+    /// `None` until the dimension is known (zeros or random initial model over a vector column).
+    model: Option<Model>,
+    pending: Vec<PendingRow>,
+}
+
+/// One row's features, borrowed from the batch or gathered from columns.
+struct Row {
+    indices: Option<Vec<i32>>,
+    values: Vec<f64>,
+    size: usize,
+}
+
+impl Row {
+    fn dot(&self, w: &[f64]) -> f64 {
+        let mut s = 0.0;
+        match &self.indices {
+            None => {
+                for (x, wi) in self.values.iter().zip(w) {
+                    s += x * wi;
+                }
+            }
+            Some(ix) => {
+                for (&i, x) in ix.iter().zip(&self.values) {
+                    s += x * w[i as usize];
+                }
+            }
+        }
+        s
+    }
+}
+
+impl Ftrl {
+    /// The current model, if the dimension is known.
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_ref()
+    }
+
+    fn initial_model(&self, dim: usize) -> Model {
+        match &self.params.initial_model {
+            InitialModel::Zeros => Model::initial(vec![0.0; dim]),
+            InitialModel::Coefficient(w) => Model::initial(w.clone()),
+            InitialModel::Random { seed, .. } => {
+                let mut r = JavaRandom::new(*seed);
+                Model::initial((0..dim).map(|_| r.next_double()).collect())
+            }
+        }
+    }
+
+    /// Extracts and validates every row's features, label and weight before anything learns.
+    fn read_rows(&self, batch: &RecordBatch) -> Result<(Vec<Row>, Vec<Option<f64>>, Vec<f64>), OperatorError> {
+        let n = batch.num_rows();
+        let p = &self.params;
+        let mut rows = Vec::with_capacity(n);
+        match &p.features {
+            FeaturesCol::Columns(cols) => {
+                let arrays = cols.iter().map(|c| f64_column(batch, c)).collect::<Result<Vec<_>, _>>()?;
+                for r in 0..n {
+                    let mut values = Vec::with_capacity(arrays.len());
+                    for (a, name) in arrays.iter().zip(cols) {
+                        if a.is_null(r) {
+                            return Err(OperatorError::input(r, Some(name), "missing feature value"));
+                        }
+                        let v = a.value(r);
+                        if !v.is_finite() {
+                            return Err(OperatorError::input(r, Some(name), format!("feature is not finite ({v})")));
+                        }
+                        values.push(v);
+                    }
+                    rows.push(Row { indices: None, size: values.len(), values });
+                }
+            }
+            FeaturesCol::Vector(col) => {
+                let vc = VectorColumn::new(batch, col)?;
+                for r in 0..n {
+                    let v = vc.get(r)?.ok_or_else(|| OperatorError::input(r, Some(col), "missing feature vector"))?;
+                    v.validate().map_err(|m| OperatorError::input(r, Some(col), m))?;
+                    rows.push(Row { indices: v.indices.map(<[i32]>::to_vec), values: v.values.to_vec(), size: v.size });
+                }
+            }
+        }
+        let mut dim = self.model.as_ref().map(|m| m.w.len());
+        if dim.is_none() {
+            if let InitialModel::Random { dim: Some(d), .. } = &p.initial_model {
+                dim = Some(*d);
+            }
+        }
+        let feature_col = match &p.features {
+            FeaturesCol::Vector(c) => c.as_str(),
+            FeaturesCol::Columns(_) => "featuresCol",
+        };
+        for (r, row) in rows.iter().enumerate() {
+            let d = *dim.get_or_insert(row.size);
+            if row.size != d {
+                return Err(OperatorError::input(r, Some(feature_col), format!("vector has dimension {} but the model has {d}", row.size)));
+            }
+        }
+        let label = optional_f64_column(batch, Some(&p.label_col)).ok().flatten();
+        let mut labels = Vec::with_capacity(n);
+        for r in 0..n {
+            let l = label.and_then(|a| (!a.is_null(r)).then(|| a.value(r)));
+            if let Some(v) = l {
+                if v != 0.0 && v != 1.0 {
+                    return Err(OperatorError::input(r, Some(&p.label_col), format!("label must be 0 or 1, got {v}")));
+                }
+            }
+            labels.push(l);
+        }
+        let weight = optional_f64_column(batch, p.weight_col.as_deref())?;
+        let mut weights = Vec::with_capacity(n);
+        for r in 0..n {
+            let w = match weight {
+                Some(a) if !a.is_null(r) => a.value(r),
+                _ => 1.0,
+            };
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(OperatorError::input(r, p.weight_col.as_deref(), format!("weight must be finite and >= 0, got {w}")));
+            }
+            weights.push(w);
+        }
+        Ok((rows, labels, weights))
+    }
+
+    fn model_batch(&self, models: &[(Vec<f64>, i64)]) -> Result<RecordBatch, OperatorError> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("coefficient", DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false))), false),
+            Field::new("modelVersion", DataType::Int64, false),
+        ]));
+        let coef = list_f64_array(models.iter().map(|(w, _)| w.as_slice()));
+        let ver = Int64Array::from_iter_values(models.iter().map(|(_, v)| *v));
+        RecordBatch::try_new(schema, vec![Arc::new(coef), Arc::new(ver)])
+            .map_err(|e| OperatorError::internal(e.to_string()))
+    }
+}
+
+impl Operator for Ftrl {
+    fn describe() -> OperatorInfo {
+        OperatorInfo {
+            name: "OnlineLogisticRegression".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            kind: OperatorKind::Classifier,
+            description: "Binary logistic regression trained online with FTRL-Proximal over count-based global batches, with Flink ML's parameters and arithmetic.".into(),
+            params: param_infos(),
+        }
+    }
+
+    fn open(config: &Config) -> Result<Self, OperatorError> {
+        let params = Params::from_config(config)?;
+        let mut op = Self { params, model: None, pending: Vec::new() };
+        let dim = match (&op.params.initial_model, &op.params.features) {
+            (InitialModel::Coefficient(w), _) => Some(w.len()),
+            (InitialModel::Random { dim: Some(d), .. }, _) => Some(*d),
+            (_, FeaturesCol::Columns(c)) => Some(c.len()),
+            _ => None,
+        };
+        op.model = dim.map(|d| op.initial_model(d));
+        Ok(op)
+    }
+
+    fn input_columns(&self) -> Vec<ColumnSpec> {
+        let p = &self.params;
+        let mut cols = match &p.features {
+            FeaturesCol::Vector(c) => vec![ColumnSpec::required(c, ColumnType::Vector)],
+            FeaturesCol::Columns(cs) => cs.iter().map(|c| ColumnSpec::required(c, ColumnType::Float64)).collect(),
+        };
+        cols.push(ColumnSpec::optional(&p.label_col, ColumnType::Float64));
+        if let Some(w) = &p.weight_col {
+            cols.push(ColumnSpec::optional(w, ColumnType::Float64));
+        }
+        cols
+    }
+
+    fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
+        let (rows, labels, weights) = self.read_rows(batch)?;
+        let seq = seq_column(batch)?.clone();
+        let n = rows.len();
+        let mut pred = Vec::with_capacity(n);
+        let mut raw: Vec<[f64; 2]> = Vec::with_capacity(n);
+        let mut versions = Vec::with_capacity(n);
+        let mut published = Vec::new();
+        for ((row, label), weight) in rows.into_iter().zip(labels).zip(weights) {
+            if self.model.is_none() {
+                self.model = Some(self.initial_model(row.size));
+            }
+            let model = self.model.as_mut().expect("model set above");
+            let dot = row.dot(&model.w);
+            let prob = 1.0 - 1.0 / (1.0 + dot.exp());
+            pred.push(if dot >= 0.0 { 1.0 } else { 0.0 });
+            raw.push([1.0 - prob, prob]);
+            versions.push(model.version);
+            if let Some(label) = label {
+                self.pending.push(PendingRow { indices: row.indices, values: row.values, label, weight, dot });
+                if self.pending.len() == self.params.global_batch_size {
+                    let p = &self.params;
+                    model.update(&self.pending, p.alpha, p.beta, p.l1, p.l2);
+                    self.pending.clear();
+                    published.push((model.w.clone(), model.version));
+                }
+            }
+        }
+        let p = &self.params;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(&p.prediction_col, DataType::Float64, false),
+            Field::new(&p.raw_prediction_col, DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false))), false),
+            Field::new(&p.model_version_col, DataType::Int64, false),
+            Field::new(SEQ_COLUMN, DataType::UInt64, false),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Float64Array::from(pred)),
+            Arc::new(list_f64_array(raw.iter().map(|r| r.as_slice()))),
+            Arc::new(Int64Array::from(versions)),
+            Arc::new(UInt64Array::from(seq)),
+        ];
+        let outputs = RecordBatch::try_new(schema, columns).map_err(|e| OperatorError::internal(e.to_string()))?;
+        let models = if published.is_empty() { None } else { Some(self.model_batch(&published)?) };
+        Ok(Output { outputs, models })
+    }
+
+    fn model_data(&self) -> Result<RecordBatch, OperatorError> {
+        let m = self.model.as_ref().map(|m| (m.w.clone(), m.version)).unwrap_or((Vec::new(), 0));
+        self.model_batch(&[m])
+    }
+}

@@ -1,0 +1,103 @@
+//! FTRL natively: the Flink ML dense conformance case, batch-size independence, restore.
+
+use std::sync::Arc;
+
+use eddy_ftrl::Ftrl;
+use eddy_sdk::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch, UInt64Array};
+use eddy_sdk::arrow::schema::{DataType, Field, Schema};
+use eddy_sdk::{Operator, VectorBuilder, vector_field};
+use serde_json::Value;
+
+fn batch(rows: &[(Vec<f64>, Option<f64>)], seq0: u64) -> RecordBatch {
+    let mut v = VectorBuilder::new();
+    for (x, _) in rows {
+        v.append_dense(x);
+    }
+    let labels = Float64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
+    let seq = UInt64Array::from_iter_values(seq0..seq0 + rows.len() as u64);
+    let schema = Schema::new(vec![
+        vector_field("features", false),
+        Field::new("label", DataType::Float64, true),
+        Field::new("__seq", DataType::UInt64, false),
+    ]);
+    let cols: Vec<ArrayRef> = vec![Arc::new(v.finish()), Arc::new(labels), Arc::new(seq)];
+    RecordBatch::try_new(Arc::new(schema), cols).unwrap()
+}
+
+fn conformance() -> Value {
+    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/ftrl_dense.json");
+    serde_json::from_str(&std::fs::read_to_string(p).expect("shared/conformance beside the repo")).unwrap()
+}
+
+fn vecs(v: &Value) -> Vec<Vec<f64>> {
+    v.as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()).collect()
+}
+
+#[test]
+fn flink_ml_dense_conformance() {
+    let c = conformance();
+    let mut cfg = c["params"].clone();
+    cfg["initialModel"] = serde_json::json!({"coefficient": c["initialModel"]["coefficient"]});
+    let mut op = Ftrl::open_json(&cfg.to_string()).unwrap();
+    let train: Vec<(Vec<f64>, Option<f64>)> = c["train"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[0].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect(), Some(r[1].as_f64().unwrap())))
+        .collect();
+    let predict: Vec<(Vec<f64>, Option<f64>)> = vecs(&c["predictRows"]).into_iter().map(|x| (x, None)).collect();
+    let mut seq = 0;
+    for exp in c["expected"].as_array().unwrap() {
+        let upto = exp["afterRows"].as_u64().unwrap() as usize;
+        let start = upto - 10;
+        let out = op.process(&batch(&train[start..upto], seq)).unwrap();
+        seq += 10;
+        assert!(out.models.is_some(), "a model update after {upto} rows");
+        let out = op.process(&batch(&predict, seq)).unwrap().outputs;
+        seq += predict.len() as u64;
+        let raw = out.column_by_name("rawPrediction").unwrap().as_any().downcast_ref::<ListArray>().unwrap();
+        let pred = out.column_by_name("prediction").unwrap().as_any().downcast_ref::<Float64Array>().unwrap();
+        let ver = out.column_by_name("modelVersion").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+        for (i, want) in vecs(&exp["rawPrediction"]).iter().enumerate() {
+            let got = raw.value(i);
+            let got = got.as_any().downcast_ref::<Float64Array>().unwrap();
+            for j in 0..2 {
+                assert!((got.value(j) - want[j]).abs() < 1e-9, "raw[{i}][{j}] {} vs {}", got.value(j), want[j]);
+            }
+            assert_eq!(pred.value(i), exp["prediction"][i].as_f64().unwrap());
+            assert_eq!(ver.value(i), exp["modelVersion"].as_i64().unwrap());
+        }
+        if let Some(coef) = exp.get("coefficient") {
+            let w = &op.model().unwrap().w;
+            for (g, e) in w.iter().zip(coef.as_array().unwrap()) {
+                assert!((g - e.as_f64().unwrap()).abs() < 1e-9);
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_config_names_the_parameter() {
+    for (cfg, param) in [
+        (r#"{"alhpa": 1}"#, "alhpa"),
+        (r#"{"alpha": 0}"#, "alpha"),
+        (r#"{"elasticNet": 2}"#, "elasticNet"),
+        (r#"{"globalBatchSize": 0}"#, "globalBatchSize"),
+        (r#"{"initialModel": "ones"}"#, "initialModel"),
+    ] {
+        let e = Ftrl::open_json(cfg).unwrap_err().to_string();
+        assert!(e.contains(&format!("`{param}`")), "{cfg}: {e}");
+    }
+}
+
+#[test]
+fn bad_rows_leave_state_unchanged() {
+    let mut op = Ftrl::open_json(r#"{"globalBatchSize": 2}"#).unwrap();
+    op.process(&batch(&[(vec![1.0, 2.0], Some(1.0))], 0)).unwrap();
+    let before = op.snapshot().unwrap();
+    let err = op.process(&batch(&[(vec![1.0, 2.0], Some(0.0)), (vec![1.0, f64::NAN], Some(1.0))], 1)).unwrap_err();
+    assert!(err.to_string().contains("row 1"), "{err}");
+    let err = op.process(&batch(&[(vec![1.0, 2.0, 3.0], Some(0.0))], 1)).unwrap_err();
+    assert!(err.to_string().contains("dimension 3"), "{err}");
+    assert_eq!(op.snapshot().unwrap(), before);
+}

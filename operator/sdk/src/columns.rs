@@ -1,0 +1,260 @@
+//! Typed access to the input columns the host delivers, and builders for common output
+//! columns. The host is trusted to deliver the declared types, but an operator checks anyway:
+//! a wrong type is an error, never a panic.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{Float64Builder, ListBuilder};
+use arrow_array::{
+    Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StructArray, UInt64Array,
+};
+use arrow_schema::{DataType, Field, Fields};
+
+use crate::OperatorError;
+
+/// The column the host adds to every input batch: a per-instance increasing row number that
+/// output rows echo to say which input row they answer.
+pub const SEQ_COLUMN: &str = "__seq";
+
+/// The column name that the host fills with the record timestamp (ms since the epoch) when the
+/// record has no field of that name.
+pub const TIMESTAMP_COLUMN: &str = "__timestamp";
+
+/// The Arrow type of a `vector` column: `{size: Int64, indices: List<Int32>, values:
+/// List<Float64>}`; `indices` is null for a dense vector.
+pub fn vector_data_type() -> DataType {
+    DataType::Struct(vector_fields())
+}
+
+fn vector_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("size", DataType::Int64, false),
+        Field::new("indices", DataType::List(Arc::new(Field::new_list_field(DataType::Int32, false))), true),
+        Field::new("values", DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false))), false),
+    ])
+}
+
+/// A field of the vector type.
+pub fn vector_field(name: &str, nullable: bool) -> Field {
+    Field::new(name, vector_data_type(), nullable)
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Arc<dyn Array>, OperatorError> {
+    batch.column_by_name(name).ok_or_else(|| {
+        OperatorError::input(0, Some(name), "column missing from the batch the host delivered")
+    })
+}
+
+/// The `__seq` column of an input batch.
+pub fn seq_column(batch: &RecordBatch) -> Result<&UInt64Array, OperatorError> {
+    column(batch, SEQ_COLUMN)?
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .ok_or_else(|| OperatorError::internal("the `__seq` column is not UInt64"))
+}
+
+/// A required Float64 column.
+pub fn f64_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Array, OperatorError> {
+    column(batch, name)?
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or_else(|| OperatorError::input(0, Some(name), "expected a Float64 column"))
+}
+
+/// An optional Float64 column: `None` when `name` is `None`.
+pub fn optional_f64_column<'a>(
+    batch: &'a RecordBatch,
+    name: Option<&str>,
+) -> Result<Option<&'a Float64Array>, OperatorError> {
+    name.map(|n| f64_column(batch, n)).transpose()
+}
+
+/// One vector as stored in a vector column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VectorRef<'a> {
+    /// The vector's dimension.
+    pub size: usize,
+    /// Positions of the stored values for a sparse vector; `None` for a dense one.
+    pub indices: Option<&'a [i32]>,
+    /// The stored values (all `size` of them when dense).
+    pub values: &'a [f64],
+}
+
+impl VectorRef<'_> {
+    /// Checks shape and values: indices in range and increasing, values finite, dense length
+    /// equal to size. Returns a message on failure.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.indices {
+            None if self.values.len() != self.size => {
+                return Err(format!("dense vector has {} values but size {}", self.values.len(), self.size));
+            }
+            Some(ix) => {
+                if ix.len() != self.values.len() {
+                    return Err(format!("sparse vector has {} indices but {} values", ix.len(), self.values.len()));
+                }
+                let mut prev = -1i64;
+                for &i in ix {
+                    if i64::from(i) <= prev || i < 0 || i as usize >= self.size {
+                        return Err(format!("sparse index {i} is out of order or outside 0..{}", self.size));
+                    }
+                    prev = i64::from(i);
+                }
+            }
+            None => {}
+        }
+        if let Some(bad) = self.values.iter().find(|v| !v.is_finite()) {
+            return Err(format!("vector holds a non-finite value ({bad})"));
+        }
+        Ok(())
+    }
+
+    /// Dot product with a dense vector `w` (length `size`), summed in index order.
+    pub fn dot(&self, w: &[f64]) -> f64 {
+        let mut s = 0.0;
+        match self.indices {
+            None => {
+                for (x, wi) in self.values.iter().zip(w) {
+                    s += x * wi;
+                }
+            }
+            Some(ix) => {
+                for (&i, x) in ix.iter().zip(self.values) {
+                    s += x * w[i as usize];
+                }
+            }
+        }
+        s
+    }
+
+    /// The vector as dense values.
+    pub fn to_dense(&self) -> Vec<f64> {
+        match self.indices {
+            None => self.values.to_vec(),
+            Some(ix) => {
+                let mut d = vec![0.0; self.size];
+                for (&i, &x) in ix.iter().zip(self.values) {
+                    d[i as usize] = x;
+                }
+                d
+            }
+        }
+    }
+}
+
+/// A typed view of a vector column.
+#[derive(Debug)]
+pub struct VectorColumn<'a> {
+    name: &'a str,
+    array: &'a StructArray,
+    size: &'a Int64Array,
+    indices: &'a ListArray,
+    index_values: Option<&'a Int32Array>,
+    values: &'a ListArray,
+    value_values: &'a Float64Array,
+}
+
+impl<'a> VectorColumn<'a> {
+    /// Views column `name` of `batch` as vectors.
+    pub fn new(batch: &'a RecordBatch, name: &'a str) -> Result<Self, OperatorError> {
+        let bad = || OperatorError::input(0, Some(name), "expected a vector column (struct of size, indices, values)");
+        let array = column(batch, name)?.as_any().downcast_ref::<StructArray>().ok_or_else(bad)?;
+        let size = array.column_by_name("size").and_then(|c| c.as_any().downcast_ref::<Int64Array>()).ok_or_else(bad)?;
+        let indices = array.column_by_name("indices").and_then(|c| c.as_any().downcast_ref::<ListArray>()).ok_or_else(bad)?;
+        let values = array.column_by_name("values").and_then(|c| c.as_any().downcast_ref::<ListArray>()).ok_or_else(bad)?;
+        let index_values = indices.values().as_any().downcast_ref::<Int32Array>();
+        let value_values = values.values().as_any().downcast_ref::<Float64Array>().ok_or_else(bad)?;
+        Ok(Self { name, array, size, indices, index_values, values, value_values })
+    }
+
+    /// The vector at `row`, or `None` when null.
+    pub fn get(&self, row: usize) -> Result<Option<VectorRef<'a>>, OperatorError> {
+        if self.array.is_null(row) {
+            return Ok(None);
+        }
+        let size = usize::try_from(self.size.value(row))
+            .map_err(|_| OperatorError::input(row, Some(self.name), "negative vector size"))?;
+        let vo = self.values.value_offsets();
+        let values = &self.value_values.values()[vo[row] as usize..vo[row + 1] as usize];
+        let indices = if self.indices.is_null(row) {
+            None
+        } else {
+            let io = self.indices.value_offsets();
+            let iv = self.index_values.ok_or_else(|| OperatorError::input(row, Some(self.name), "indices are not Int32"))?;
+            Some(&iv.values()[io[row] as usize..io[row + 1] as usize])
+        };
+        Ok(Some(VectorRef { size, indices, values }))
+    }
+}
+
+/// Builds a `List<Float64>` array from rows of values (for `rawPrediction`, `coefficient`).
+pub fn list_f64_array<'a>(rows: impl IntoIterator<Item = &'a [f64]>) -> ListArray {
+    let mut b = ListBuilder::new(Float64Builder::new()).with_field(Arc::new(Field::new_list_field(DataType::Float64, false)));
+    for r in rows {
+        b.values().append_slice(r);
+        b.append(true);
+    }
+    b.finish()
+}
+
+/// Builds a vector column (see [`vector_data_type`]) row by row.
+#[derive(Debug)]
+pub struct VectorBuilder {
+    size: arrow_array::builder::Int64Builder,
+    indices: ListBuilder<arrow_array::builder::Int32Builder>,
+    values: ListBuilder<Float64Builder>,
+    validity: arrow_buffer::NullBufferBuilder,
+}
+
+impl Default for VectorBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl VectorBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self {
+            size: arrow_array::builder::Int64Builder::new(),
+            indices: ListBuilder::new(arrow_array::builder::Int32Builder::new())
+                .with_field(Arc::new(Field::new_list_field(DataType::Int32, false))),
+            values: ListBuilder::new(Float64Builder::new())
+                .with_field(Arc::new(Field::new_list_field(DataType::Float64, false))),
+            validity: arrow_buffer::NullBufferBuilder::new(0),
+        }
+    }
+
+    /// Appends a dense vector.
+    pub fn append_dense(&mut self, values: &[f64]) {
+        self.size.append_value(values.len() as i64);
+        self.indices.append_null();
+        self.values.values().append_slice(values);
+        self.values.append(true);
+        self.validity.append_non_null();
+    }
+
+    /// Appends a sparse vector of dimension `size`.
+    pub fn append_sparse(&mut self, size: i64, indices: &[i32], values: &[f64]) {
+        self.size.append_value(size);
+        self.indices.values().append_slice(indices);
+        self.indices.append(true);
+        self.values.values().append_slice(values);
+        self.values.append(true);
+        self.validity.append_non_null();
+    }
+
+    /// Appends a null (missing vector).
+    pub fn append_null(&mut self) {
+        self.size.append_value(0);
+        self.indices.append_null();
+        self.values.append(true);
+        self.validity.append_null();
+    }
+
+    /// Finishes the column.
+    pub fn finish(&mut self) -> StructArray {
+        let cols: Vec<Arc<dyn Array>> =
+            vec![Arc::new(self.size.finish()), Arc::new(self.indices.finish()), Arc::new(self.values.finish())];
+        StructArray::new(vector_fields(), cols, self.validity.finish())
+    }
+}

@@ -1,0 +1,59 @@
+//! The [`Operator`] trait: the one thing an operator author implements.
+
+use arrow_array::RecordBatch;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{ColumnSpec, Config, OperatorError, OperatorInfo, snapshot};
+
+/// What one call to [`Operator::process`] produced.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Output rows: the operator's output columns plus `__seq` (UInt64) naming the input row
+    /// each answers.
+    pub outputs: RecordBatch,
+    /// One row per model version published during the call, in order; `None` when none was.
+    pub models: Option<RecordBatch>,
+}
+
+/// An online learner or transformer.
+///
+/// The struct's fields are its state: the default [`Operator::snapshot`] and
+/// [`Operator::restore`] serialize the whole value (with serde, through postcard), so anything
+/// that must survive a restart (model, accumulators, partial batch, counters, RNG) is a field,
+/// and nothing else should be.
+pub trait Operator: Serialize + DeserializeOwned + Sized + 'static {
+    /// Describes the operator: name, version, kind, parameters.
+    fn describe() -> OperatorInfo;
+
+    /// Opens an instance from a config already checked for unknown parameters.
+    fn open(config: &Config) -> Result<Self, OperatorError>;
+
+    /// The columns this instance reads from each input row.
+    fn input_columns(&self) -> Vec<ColumnSpec>;
+
+    /// Scores every row of `batch` with the model in force at its position, then learns from
+    /// it. On error the state must be unchanged (validate the whole batch before learning).
+    fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError>;
+
+    /// The current model as a one-row batch (same columns as [`Output::models`]).
+    fn model_data(&self) -> Result<RecordBatch, OperatorError>;
+
+    /// The whole state as bytes, in an envelope naming this operator and its major version.
+    fn snapshot(&self) -> Result<Vec<u8>, OperatorError> {
+        snapshot::seal(&Self::describe(), self)
+    }
+
+    /// Replaces the state with a snapshot taken by [`Operator::snapshot`].
+    fn restore(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        *self = snapshot::open(&Self::describe(), state)?;
+        Ok(())
+    }
+
+    /// Convenience for tests and native hosts: parse `json` against [`Operator::describe`] and
+    /// open.
+    fn open_json(json: &str) -> Result<Self, OperatorError> {
+        let info = Self::describe();
+        Self::open(&Config::parse(json, &info.params)?)
+    }
+}
