@@ -1,1 +1,1 @@
-//! x
+//! The eddy host library.

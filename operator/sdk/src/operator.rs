@@ -36,6 +36,13 @@ pub trait Operator: Serialize + DeserializeOwned + Sized + 'static {
     /// it. On error the state must be unchanged (validate the whole batch before learning).
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError>;
 
+    /// No row with an event time at or before `timestamp` will follow: close event-time
+    /// windows and answer waiting rows. The default does nothing.
+    fn watermark(&mut self, timestamp: i64) -> Result<Option<Output>, OperatorError> {
+        let _ = timestamp;
+        Ok(None)
+    }
+
     /// The current model as a one-row batch (same columns as [`Output::models`]).
     fn model_data(&self) -> Result<RecordBatch, OperatorError>;
 

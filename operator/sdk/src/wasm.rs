@@ -62,6 +62,20 @@ fn arrow_err(what: &str) -> impl Fn(arrow_schema::ArrowError) -> t::OperatorErro
     move |e| t::OperatorError::Internal(format!("{what}: {e}"))
 }
 
+fn processed(out: Option<crate::Output>) -> Result<t::Processed, t::OperatorError> {
+    let Some(out) = out else { return Ok(t::Processed { outputs: Vec::new(), models: Vec::new() }) };
+    let outputs = if out.outputs.num_rows() > 0 {
+        ipc::encode(&out.outputs).map_err(arrow_err("cannot encode outputs"))?
+    } else {
+        Vec::new()
+    };
+    let models = match out.models {
+        Some(m) if m.num_rows() > 0 => ipc::encode(&m).map_err(arrow_err("cannot encode models"))?,
+        _ => Vec::new(),
+    };
+    Ok(t::Processed { outputs, models })
+}
+
 impl<T: Operator> wit::GuestInstance for Adapter<T> {
     fn open(config: String) -> Result<wit::Instance, t::OperatorError> {
         let info = T::describe();
@@ -92,12 +106,12 @@ impl<T: Operator> wit::GuestInstance for Adapter<T> {
     fn process(&self, batch: Vec<u8>) -> Result<t::Processed, t::OperatorError> {
         let batch = ipc::decode(&batch).map_err(arrow_err("cannot decode the input batch"))?;
         let out = self.inner.borrow_mut().process(&batch).map_err(to_wit)?;
-        let outputs = ipc::encode(&out.outputs).map_err(arrow_err("cannot encode outputs"))?;
-        let models = match out.models {
-            Some(m) if m.num_rows() > 0 => ipc::encode(&m).map_err(arrow_err("cannot encode models"))?,
-            _ => Vec::new(),
-        };
-        Ok(t::Processed { outputs, models })
+        processed(Some(out))
+    }
+
+    fn watermark(&self, timestamp: i64) -> Result<t::Processed, t::OperatorError> {
+        let out = self.inner.borrow_mut().watermark(timestamp).map_err(to_wit)?;
+        processed(out)
     }
 
     fn model_data(&self) -> Result<Vec<u8>, t::OperatorError> {

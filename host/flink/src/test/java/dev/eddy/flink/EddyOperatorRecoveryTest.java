@@ -213,7 +213,9 @@ class EddyOperatorRecoveryTest {
         @Override
         public Long map(Long value) throws Exception {
             seen++;
-            if (seen % 2 == 0) {
+            if (injectFailure && !armed && !FAILED.get() && seen > 1000) {
+                Thread.sleep(10); // a slow machine: give checkpoints time to complete
+            } else if (seen % 2 == 0) {
                 Thread.sleep(1);
             }
             if (injectFailure && armed && FAILED.compareAndSet(false, true)) {

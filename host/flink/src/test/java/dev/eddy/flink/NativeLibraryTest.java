@@ -18,15 +18,18 @@ class NativeLibraryTest {
 
     @Test
     void aMissingLibraryGivesAClearError() {
-        assumeTrue(System.getProperty(NativeLibrary.PATH_PROPERTY) == null);
         assumeTrue(System.getenv(NativeLibrary.PATH_ENV) == null);
-        assertThatThrownBy(NativeOperator::backend)
+        // what NativeOperator.backend() throws when nothing is configured (NativeStubTest may
+        // have loaded a stub in this JVM already, so ask the locating step directly)
+        assertThatThrownBy(() -> NativeLibrary.doLoad(null, null))
                 .isInstanceOf(EddyNativeLoadException.class)
                 .hasMessageContaining("-Deddy.native.lib=")
                 .hasMessageContaining("EDDY_NATIVE_LIB")
                 .hasMessageContaining(System.mapLibraryName("eddy_jni"))
                 .hasMessageContaining("java.library.path");
-        assertThat(NativeLibrary.isLoaded()).isFalse();
+        if (!NativeLibrary.isLoaded()) {
+            assertThatThrownBy(NativeOperator::backend).isInstanceOf(EddyNativeLoadException.class);
+        }
     }
 
     @Test
