@@ -14,6 +14,9 @@ fn main() {
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
     println!("cargo:rerun-if-env-changed=EDDY_GUEST_TARGET_DIR");
+    println!("cargo:rerun-if-env-changed=EDDY_BUNDLE_ONLY");
+    // A comma-separated list of short names restricts the bundle (for quick local builds).
+    let only: Option<Vec<String>> = env::var("EDDY_BUNDLE_ONLY").ok().map(|s| s.split(',').map(|x| x.trim().to_owned()).collect());
 
     let mut packages = Vec::new();
     let mut dirs: Vec<_> = fs::read_dir(&operator_dir).unwrap().filter_map(Result::ok).map(|e| e.path()).collect();
@@ -26,7 +29,7 @@ fn main() {
         }
         println!("cargo:rerun-if-changed={}", dir.join("src").display());
         println!("cargo:rerun-if-changed={}", toml.display());
-        if name == "sdk" {
+        if name == "sdk" || only.as_ref().is_some_and(|o| !o.contains(&name)) {
             continue;
         }
         let text = fs::read_to_string(&toml).unwrap();

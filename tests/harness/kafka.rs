@@ -26,6 +26,9 @@
 //! should share one with [`KafkaBroker::shared`] and use their own topic names; tests that
 //! stop or restart the broker (outage tests) start their own.
 
+// Each test crate compiles its own copy and uses only part of it.
+#![allow(dead_code)]
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -110,7 +113,9 @@ impl KafkaBroker {
     /// topic names. A failed start is retried by the next caller.
     pub fn shared() -> io::Result<&'static KafkaBroker> {
         static SHARED: Mutex<Option<&'static KafkaBroker>> = Mutex::new(None);
-        let mut slot = SHARED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut slot = SHARED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(broker) = *slot {
             return Ok(broker);
         }
@@ -150,7 +155,10 @@ impl KafkaBroker {
             return;
         }
         if let Err(e) = self.run(&["stop", self.dir_str()]) {
-            eprintln!("kafka harness: stopping the broker in {}: {e}", self.dir.display());
+            eprintln!(
+                "kafka harness: stopping the broker in {}: {e}",
+                self.dir.display()
+            );
         }
         self.running = false;
     }
@@ -184,7 +192,14 @@ impl KafkaBroker {
     ) -> io::Result<()> {
         let partitions = partitions.to_string();
         let configs: Vec<String> = configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut args = vec!["topics", self.dir_str(), "create", name, "--partitions", &partitions];
+        let mut args = vec![
+            "topics",
+            self.dir_str(),
+            "create",
+            name,
+            "--partitions",
+            &partitions,
+        ];
         for config in &configs {
             args.extend(["--config", config.as_str()]);
         }
@@ -206,7 +221,13 @@ impl KafkaBroker {
             }
             input.push_str(&format!("{key}{KEY_SEPARATOR}{value}\n"));
         }
-        let args = ["produce", self.dir_str(), topic, "--key-separator", KEY_SEPARATOR];
+        let args = [
+            "produce",
+            self.dir_str(),
+            topic,
+            "--key-separator",
+            KEY_SEPARATOR,
+        ];
         self.run_input(&args, Some(input.as_bytes())).map(drop)
     }
 
@@ -239,7 +260,10 @@ impl KafkaBroker {
         if records.len() < count {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("expected {count} records from {topic}, got {}: {records:?}", records.len()),
+                format!(
+                    "expected {count} records from {topic}, got {}: {records:?}",
+                    records.len()
+                ),
             ));
         }
         Ok(records)
@@ -274,11 +298,20 @@ impl KafkaBroker {
         let mut child = Command::new("bash")
             .arg(&self.script)
             .args(args)
-            .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot run bash {}: {e}", self.script.display())))?;
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot run bash {}: {e}", self.script.display()),
+                )
+            })?;
         if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
             use std::io::Write;
             stdin.write_all(bytes)?;
@@ -309,7 +342,10 @@ impl Drop for KafkaBroker {
         }
         self.stop();
         if std::thread::panicking() || keep_dirs() {
-            eprintln!("kafka harness: broker log kept at {}", self.log_path().display());
+            eprintln!(
+                "kafka harness: broker log kept at {}",
+                self.log_path().display()
+            );
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
@@ -356,17 +392,30 @@ fn fresh_temp_dir() -> io::Result<PathBuf> {
     let base = std::env::temp_dir();
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         let dir = base.join(format!("eddy-kafka-{}-{n}-{nanos}", std::process::id()));
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(io::Error::new(e.kind(), format!("creating {}: {e}", dir.display()))),
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("creating {}: {e}", dir.display()),
+                ));
+            }
         }
     }
 }
 
 /// The last non-empty line of the script's stdout (the bootstrap address).
 fn last_line(stdout: &str) -> String {
-    stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned()
+    stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }

@@ -50,8 +50,13 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class EddyOperatorRecoveryTest {
 
     static final int PARALLELISM = 2;
-    static final int PARTITIONS = 4;
-    static final int ROWS_PER_PARTITION = 1000;
+    /**
+     * 8 partitions, so that keying by partition uses both subtasks: with max parallelism 128,
+     * partitions 4 and 6 go to subtask 0 and the others to subtask 1 (with 4 partitions, all of
+     * 0..3 would land on subtask 1).
+     */
+    static final int PARTITIONS = 8;
+    static final int ROWS_PER_PARTITION = 500;
     static final long ROWS = (long) PARTITIONS * ROWS_PER_PARTITION;
     static final int MODEL_EVERY = 250;
     static final String CONFIG = "{\"model_every\":" + MODEL_EVERY + "}";
@@ -74,8 +79,8 @@ class EddyOperatorRecoveryTest {
     }
 
     /**
-     * Row {@code seq} of the sequence 0..ROWS-1: partition {@code seq / 1000}, offset {@code seq %
-     * 1000}, value {@code seq % 10} as text, except every 97th row, which is not a number. With 2
+     * Row {@code seq} of the sequence 0..ROWS-1: partition {@code seq / 500}, offset {@code seq %
+     * 500}, value {@code seq % 10} as text, except every 97th row, which is not a number. With 2
      * source subtasks the sequence splits into [0, 2000) and [2000, 4000), so each partition is
      * read by one subtask, in offset order, as from a Kafka partition.
      */
@@ -115,7 +120,9 @@ class EddyOperatorRecoveryTest {
         // the final state per partition, as the last prediction of each partition shows it
         assertThat(lastPerPartition(recovered.predictions)).isEqualTo(lastPerPartition(expected.predictions));
         assertThat(recovered.predictions).hasSize((int) (ROWS - expected.deadLetters.size()));
-        assertThat(RunningSumBackend.RESTORES.get()).as("operator state restored").isPositive();
+        assertThat(RunningSumBackend.RESTORES.get())
+                .as("both subtasks restored a non-empty state")
+                .isEqualTo(PARALLELISM);
         assertThat(RunningSumBackend.RESTORED_ROWS.get()).isPositive();
     }
 

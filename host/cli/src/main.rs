@@ -1,0 +1,84 @@
+//! The `eddy` command line: `run` a job, `topic import|cat` replay files, `inspect` an
+//! operator. A thin layer over `eddy-host`; errors are reported here with anyhow.
+
+mod import;
+mod inspect;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// eddy runs online-learning operators, compiled to WebAssembly components, over Kafka
+/// streams and recorded topics.
+#[derive(Debug, Parser)]
+#[command(name = "eddy", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a job file: read records, score and learn, write predictions and model versions.
+    Run {
+        /// The job file (TOML).
+        job: PathBuf,
+        /// Override a job setting, e.g. `--set run.batch_size=7` or
+        /// `--set operator.config.alpha=0.5`. Repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Print the summary as one JSON object on stdout (for scripts).
+        #[arg(long)]
+        json: bool,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Work with recorded topics (replay files).
+    Topic {
+        #[command(subcommand)]
+        command: TopicCommand,
+    },
+    /// Print what an operator says of itself: name, version, kind, parameters.
+    Inspect {
+        /// A shipped operator's name or a path to a .wasm component.
+        component: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TopicCommand {
+    /// Turn CSV rows or JSON lines into a replay of records whose values are JSON objects.
+    Import(import::ImportArgs),
+    /// Print a replay's records as JSON lines.
+    Cat {
+        /// The replay file.
+        file: PathBuf,
+        /// Print at most this many records.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { job, overrides, json, quiet } => run::run(&job, &overrides, json, quiet),
+        Command::Topic { command: TopicCommand::Import(args) } => import::import(&args),
+        Command::Topic { command: TopicCommand::Cat { file, limit } } => import::cat(&file, limit),
+        Command::Inspect { component } => inspect::inspect(&component),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! `eddy run`: load a job, run it with a progress bar on a terminal, print a summary.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use anyhow::Context;
+use eddy_host::job::Job;
+use eddy_host::run::{RunSummary, run_replay};
+use eddy_host::{Limits, Runtime};
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub fn run(job_path: &Path, overrides: &[String], json: bool, quiet: bool) -> anyhow::Result<()> {
+    let job = Job::load(job_path, overrides)?;
+    let rt = Runtime::new(Limits { ..job.limits }).context("starting the wasm runtime")?;
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new(0);
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} records ({per_sec}, eta {eta})")
+                .expect("valid template"),
+        );
+        b
+    });
+    let progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let result = run_replay(&rt, &job, &progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let summary = result.with_context(|| format!("job {} failed", job_path.display()))?;
+    if json {
+        println!("{}", summary_json(&summary));
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+fn summary_json(s: &RunSummary) -> serde_json::Value {
+    serde_json::json!({
+        "operator": s.operator,
+        "records": s.records_in,
+        "predictions": s.predictions,
+        "models": s.models,
+        "dead_letters": s.dead_letters,
+        "seconds": s.elapsed.as_secs_f64(),
+        "records_per_second": s.throughput(),
+        "metrics": s.metrics,
+    })
+}
+
+fn print_summary(s: &RunSummary) {
+    println!("operator      {}", s.operator);
+    println!("records       {} in {:.2} s ({:.0} records/s)", s.records_in, s.elapsed.as_secs_f64(), s.throughput());
+    println!("predictions   {}", s.predictions);
+    println!("model updates {}", s.models);
+    println!("dead letters  {}", s.dead_letters);
+    let m = &s.metrics;
+    let pct = |v: Option<f64>| v.map(|v| format!("{:.2}%", v * 100.0));
+    let num = |v: Option<f64>| v.map(|v| format!("{v:.4}"));
+    for (name, v) in [
+        ("accuracy", pct(m.accuracy)),
+        ("log loss", num(m.log_loss)),
+        ("ROC AUC", pct(m.roc_auc)),
+        ("macro F1", pct(m.macro_f1)),
+        ("MAE", num(m.mae)),
+        ("RMSE", num(m.rmse)),
+        ("hit rate@10", pct(m.hit_rate_10)),
+        ("MRR", num(m.mrr)),
+    ] {
+        if let Some(v) = v {
+            println!("{name:<13} {v}  (prequential, {} labelled rows)", m.labelled);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! A loaded operator component: compiled once, described once, instantiated per partition.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use eddy_sdk::{ColumnSpec, ColumnType, OperatorError, OperatorInfo, OperatorKind, ParamInfo};
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{Deterministic, WasiCtxBuilder};
+
+use crate::bindings::{OperatorWorld, OperatorWorldPre, types};
+use crate::instance::OperatorInstance;
+use crate::runtime::{HostState, Runtime, ticks};
+use crate::{HostError, Limits, Result};
+
+/// A compiled component, ready to instantiate cheaply.
+#[derive(Clone)]
+pub struct OperatorComponent {
+    engine: Engine,
+    pre: OperatorWorldPre<HostState>,
+    info: Arc<OperatorInfo>,
+    label: PathBuf,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for OperatorComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorComponent").field("info", &self.info).field("label", &self.label).finish()
+    }
+}
+
+struct ZeroClock;
+
+impl wasmtime_wasi::HostWallClock for ZeroClock {
+    fn resolution(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
+    fn now(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for ZeroClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// A fixed byte cycle for the guest's "random" sources: std's HashMap seeds come from here, so
+/// even an operator that iterates a HashMap behaves the same on every run and every host.
+fn fixed_random() -> Deterministic {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let bytes = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    Deterministic::new(bytes)
+}
+
+impl OperatorComponent {
+    pub(crate) fn new(rt: &Runtime, pre: OperatorWorldPre<HostState>, label: &Path) -> Result<Self> {
+        let mut c = Self {
+            engine: rt.engine().clone(),
+            pre,
+            info: Arc::new(OperatorInfo {
+                name: label.display().to_string(),
+                version: String::new(),
+                kind: OperatorKind::Transformer,
+                description: String::new(),
+                params: vec![],
+            }),
+            label: label.into(),
+            limits: rt.limits(),
+        };
+        let (mut store, bindings) = c.new_store()?;
+        store.set_epoch_deadline(ticks(c.limits.call_timeout()));
+        let info = bindings.eddy_operator_operator().call_describe(&mut store).map_err(|e| HostError::Load {
+            path: label.into(),
+            message: format!("describe failed: {e:#}"),
+        })?;
+        c.info = Arc::new(convert_info(info));
+        Ok(c)
+    }
+
+    pub(crate) fn new_store(&self) -> Result<(Store<HostState>, OperatorWorld)> {
+        let stderr = MemoryOutputPipe::new(64 * 1024);
+        let wasi = WasiCtxBuilder::new()
+            .stderr(stderr.clone())
+            .wall_clock(ZeroClock)
+            .monotonic_clock(ZeroClock)
+            .secure_random(fixed_random())
+            .insecure_random(fixed_random())
+            .insecure_random_seed(0)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes())
+            .trap_on_grow_failure(true)
+            .instances(64)
+            .tables(64)
+            .memories(16)
+            .build();
+        let state = HostState { wasi, table: ResourceTable::new(), limits, stderr, operator: self.info.name.clone() };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(ticks(self.limits.call_timeout()));
+        let bindings = self.pre.instantiate(&mut store).map_err(|e| HostError::Load {
+            path: self.label.clone(),
+            message: format!("instantiation failed: {e:#}"),
+        })?;
+        Ok((store, bindings))
+    }
+
+    /// What the operator says of itself.
+    pub fn info(&self) -> &OperatorInfo {
+        &self.info
+    }
+
+    /// The limits its instances run under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Opens an instance with a JSON config.
+    pub fn instantiate(&self, config_json: &str) -> Result<OperatorInstance> {
+        OperatorInstance::open(self, self.info.clone(), config_json)
+    }
+}
+
+pub(crate) fn convert_info(i: types::OperatorInfo) -> OperatorInfo {
+    OperatorInfo {
+        name: i.name,
+        version: i.version,
+        kind: match i.kind {
+            types::OperatorKind::Classifier => OperatorKind::Classifier,
+            types::OperatorKind::Regressor => OperatorKind::Regressor,
+            types::OperatorKind::Clusterer => OperatorKind::Clusterer,
+            types::OperatorKind::Transformer => OperatorKind::Transformer,
+            types::OperatorKind::Embedder => OperatorKind::Embedder,
+        },
+        description: i.description,
+        params: i
+            .params
+            .into_iter()
+            .map(|p| ParamInfo { name: p.name, type_name: p.type_name, default_value: p.default_value, doc: p.doc })
+            .collect(),
+    }
+}
+
+pub(crate) fn convert_columns(cols: Vec<types::ColumnSpec>) -> Vec<ColumnSpec> {
+    cols.into_iter()
+        .map(|c| ColumnSpec {
+            name: c.name,
+            column_type: match c.column_type {
+                types::ColumnType::Float64 => ColumnType::Float64,
+                types::ColumnType::Int64 => ColumnType::Int64,
+                types::ColumnType::Utf8 => ColumnType::Utf8,
+                types::ColumnType::Json => ColumnType::Json,
+                types::ColumnType::Vector => ColumnType::Vector,
+            },
+            required: c.required,
+        })
+        .collect()
+}
+
+pub(crate) fn convert_error(e: types::OperatorError) -> OperatorError {
+    match e {
+        types::OperatorError::InvalidConfig(c) => OperatorError::config(c.parameter, c.message),
+        types::OperatorError::InvalidInput(i) => OperatorError::input(i.row as usize, i.column.as_deref(), i.message),
+        types::OperatorError::Internal(m) => OperatorError::internal(m),
+    }
+}

@@ -1,0 +1,209 @@
+//! One running operator instance: a store under limits, the guest's `instance` resource, and
+//! checked calls. A trap (panic, timeout, memory limit) poisons the instance; an error the
+//! operator returns does not.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, RecordBatch, UInt64Array};
+use eddy_sdk::{ColumnSpec, OperatorError, OperatorInfo, SEQ_COLUMN, ipc};
+use wasmtime::component::ResourceAny;
+use wasmtime::{Store, Trap};
+
+use crate::bindings::OperatorWorld;
+use crate::component::{OperatorComponent, convert_columns, convert_error};
+use crate::runtime::{HostState, ticks};
+use crate::{HostError, Limits, Result};
+
+/// Why a call into an operator failed.
+#[derive(Debug)]
+pub enum CallError {
+    /// The operator refused the call (bad config, a bad row, an internal error). The instance
+    /// is still usable; on `InvalidInput` its state is unchanged.
+    Operator(OperatorError),
+    /// The instance trapped, timed out, ran out of memory or broke the contract. It is broken.
+    Failed(String),
+}
+
+/// What one call produced, decoded and checked.
+#[derive(Debug, Default)]
+pub struct Processed {
+    /// Output rows with a checked `__seq` column; `None` when there were none.
+    pub outputs: Option<RecordBatch>,
+    /// Model versions published; `None` when none were.
+    pub models: Option<RecordBatch>,
+}
+
+/// A running operator instance.
+pub struct OperatorInstance {
+    store: Store<HostState>,
+    bindings: OperatorWorld,
+    handle: ResourceAny,
+    info: Arc<OperatorInfo>,
+    columns: Vec<ColumnSpec>,
+    limits: Limits,
+    broken: Option<String>,
+}
+
+impl std::fmt::Debug for OperatorInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorInstance").field("operator", &self.info.name).field("broken", &self.broken).finish()
+    }
+}
+
+impl OperatorInstance {
+    pub(crate) fn open(component: &OperatorComponent, info: Arc<OperatorInfo>, config_json: &str) -> Result<Self> {
+        let (mut store, bindings) = component.new_store()?;
+        let limits = component.limits();
+        store.set_epoch_deadline(ticks(limits.call_timeout()));
+        let opened = bindings.eddy_operator_operator().instance().call_open(&mut store, config_json);
+        let handle = match opened {
+            Ok(Ok(h)) => h,
+            Ok(Err(e)) => {
+                return Err(match convert_error(e) {
+                    OperatorError::InvalidConfig(c) => HostError::OperatorConfig {
+                        operator: info.name.clone(),
+                        parameter: c.parameter,
+                        message: c.message,
+                    },
+                    other => HostError::OperatorInternal { operator: info.name.clone(), message: other.to_string() },
+                });
+            }
+            Err(e) => {
+                return Err(HostError::OperatorFailed {
+                    operator: info.name.clone(),
+                    range: "open".into(),
+                    message: describe_trap(&e, &store, limits),
+                });
+            }
+        };
+        let mut inst = Self { store, bindings, handle, info, columns: Vec::new(), limits, broken: None };
+        let cols = inst.call(|s, b, h| b.eddy_operator_operator().instance().call_input_columns(s, h).map(Ok));
+        inst.columns = match cols {
+            Ok(c) => convert_columns(c),
+            Err(CallError::Failed(m)) => {
+                return Err(HostError::OperatorFailed { operator: inst.info.name.clone(), range: "open".into(), message: m });
+            }
+            Err(CallError::Operator(e)) => {
+                return Err(HostError::OperatorInternal { operator: inst.info.name.clone(), message: e.to_string() });
+            }
+        };
+        Ok(inst)
+    }
+
+    /// What the operator says of itself.
+    pub fn info(&self) -> &OperatorInfo {
+        &self.info
+    }
+
+    /// The columns it reads.
+    pub fn input_columns(&self) -> &[ColumnSpec] {
+        &self.columns
+    }
+
+    /// Whether a trap has broken the instance.
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&mut Store<HostState>, &OperatorWorld, ResourceAny) -> wasmtime::Result<std::result::Result<R, crate::bindings::types::OperatorError>>,
+    ) -> std::result::Result<R, CallError> {
+        if let Some(why) = &self.broken {
+            return Err(CallError::Failed(format!("the instance is broken by an earlier failure: {why}")));
+        }
+        self.store.set_epoch_deadline(ticks(self.limits.call_timeout()));
+        match f(&mut self.store, &self.bindings, self.handle) {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(CallError::Operator(convert_error(e))),
+            Err(e) => {
+                let msg = describe_trap(&e, &self.store, self.limits);
+                self.broken = Some(msg.clone());
+                Err(CallError::Failed(msg))
+            }
+        }
+    }
+
+    /// Processes one input batch (which must carry `__seq`). Outputs are checked: every
+    /// output row's `__seq` must be one the host handed out (`valid_seq`).
+    pub fn process(&mut self, batch: &RecordBatch, valid_seq: impl Fn(u64) -> bool) -> std::result::Result<Processed, CallError> {
+        let bytes = ipc::encode(batch).map_err(|e| CallError::Failed(format!("cannot encode the input batch: {e}")))?;
+        let p = self.call(|s, b, h| b.eddy_operator_operator().instance().call_process(s, h, &bytes))?;
+        self.check(p, valid_seq)
+    }
+
+    /// Sends a watermark (see the WIT `watermark`).
+    pub fn watermark(&mut self, timestamp: i64, valid_seq: impl Fn(u64) -> bool) -> std::result::Result<Processed, CallError> {
+        let p = self.call(|s, b, h| b.eddy_operator_operator().instance().call_watermark(s, h, timestamp))?;
+        self.check(p, valid_seq)
+    }
+
+    fn check(&mut self, p: crate::bindings::types::Processed, valid_seq: impl Fn(u64) -> bool) -> std::result::Result<Processed, CallError> {
+        let fail = |this: &mut Self, m: String| {
+            let msg = format!("malformed output: {m}");
+            this.broken = Some(msg.clone());
+            CallError::Failed(msg)
+        };
+        let mut out = Processed::default();
+        if !p.outputs.is_empty() {
+            let batch = match ipc::decode(&p.outputs) {
+                Ok(b) => b,
+                Err(e) => return Err(fail(self, format!("outputs are not an Arrow IPC stream: {e}"))),
+            };
+            let seq = batch.column_by_name(SEQ_COLUMN).and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());
+            let Some(seq) = seq else {
+                return Err(fail(self, format!("outputs lack a UInt64 `{SEQ_COLUMN}` column")));
+            };
+            if seq.null_count() > 0 {
+                return Err(fail(self, format!("`{SEQ_COLUMN}` has nulls")));
+            }
+            if let Some(bad) = seq.values().iter().find(|s| !valid_seq(**s)) {
+                return Err(fail(self, format!("output row answers `{SEQ_COLUMN}` {bad}, which is not a row waiting for an answer")));
+            }
+            if batch.num_rows() > 0 {
+                out.outputs = Some(batch);
+            }
+        }
+        if !p.models.is_empty() {
+            match ipc::decode(&p.models) {
+                Ok(b) if b.num_rows() > 0 => out.models = Some(b),
+                Ok(_) => {}
+                Err(e) => return Err(fail(self, format!("models are not an Arrow IPC stream: {e}"))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The current model.
+    pub fn model_data(&mut self) -> std::result::Result<RecordBatch, CallError> {
+        let bytes = self.call(|s, b, h| b.eddy_operator_operator().instance().call_model_data(s, h))?;
+        ipc::decode(&bytes).map_err(|e| CallError::Failed(format!("malformed model data: {e}")))
+    }
+
+    /// The whole operator state.
+    pub fn snapshot(&mut self) -> std::result::Result<Vec<u8>, CallError> {
+        self.call(|s, b, h| b.eddy_operator_operator().instance().call_snapshot(s, h))
+    }
+
+    /// Restores a snapshot.
+    pub fn restore(&mut self, state: &[u8]) -> std::result::Result<(), CallError> {
+        self.call(|s, b, h| b.eddy_operator_operator().instance().call_restore(s, h, state))
+    }
+}
+
+/// A readable account of a trap: timeout, memory limit, or the guest's panic message.
+fn describe_trap(e: &wasmtime::Error, store: &Store<HostState>, limits: Limits) -> String {
+    let stderr = store.data().stderr.contents();
+    let stderr = String::from_utf8_lossy(&stderr);
+    let panic_line = stderr.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").trim().to_owned();
+    let chain = format!("{e:#}");
+    if let Some(trap) = e.downcast_ref::<Trap>() {
+        if *trap == Trap::Interrupt {
+            return format!("exceeded the call time limit of {} ms (limits.call_timeout_ms)", limits.call_timeout_ms);
+        }
+    }
+    if chain.contains("forcing trap when growing memory") || chain.contains("memory") && chain.contains("limit") {
+        return format!("exceeded the memory limit of {} MiB (limits.memory_mib): {chain}", limits.memory_mib);
+    }
+    if panic_line.is_empty() { format!("trapped: {chain}") } else { format!("trapped: {panic_line} ({chain})") }
+}

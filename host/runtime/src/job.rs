@@ -1,0 +1,194 @@
+//! Job files: what to read, which operator to run with which config, where to write. The
+//! names here are part of the user contract (extend them, never rename them):
+//!
+//! ```toml
+//! [source]
+//! replay = "path/to/input.replay"     # or [source.kafka]
+//! format = "json"                     # or "arrow"
+//! [operator]
+//! component = "ftrl"                  # a shipped operator by name, or a path to a .wasm
+//! [operator.config]                   # handed to the operator as is (Flink ML names)
+//! globalBatchSize = 32
+//! [sinks]
+//! predictions = "out/predictions.replay"
+//! models = "out/models.replay"
+//! dead_letters = "out/dead-letters.replay"   # optional
+//! [run]
+//! batch_size = 1024                   # records per call into the operator
+//! [limits]
+//! memory_mib = 512
+//! call_timeout_ms = 30000
+//! ```
+//!
+//! Relative paths are relative to the job file. `--set key.path=value` overrides any value
+//! (the value is read as TOML when it parses, else as a string).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::{Format, HostError, Limits, Result};
+
+/// A parsed job.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// Where records come from.
+    pub source: Source,
+    /// The operator to run.
+    pub operator: OperatorSpec,
+    /// Where outputs go.
+    pub sinks: Sinks,
+    /// Execution settings.
+    #[serde(default)]
+    pub run: RunSettings,
+    /// Sandbox limits for every operator instance.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Directory relative paths are resolved against (the job file's directory).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[source]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// A replay file to read.
+    pub replay: Option<PathBuf>,
+    /// Value format.
+    #[serde(default)]
+    pub format: Format,
+    /// Kafka settings (`[source.kafka]`), read by the Kafka runner.
+    pub kafka: Option<toml::Table>,
+}
+
+/// `[operator]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSpec {
+    /// A shipped operator's name (`ftrl`) or a path to a component file.
+    pub component: String,
+    /// The operator's config, handed over as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+/// `[sinks]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sinks {
+    /// Prediction records.
+    pub predictions: Option<PathBuf>,
+    /// Model versions.
+    pub models: Option<PathBuf>,
+    /// Refused records; without it a bad record stops the job.
+    pub dead_letters: Option<PathBuf>,
+    /// Kafka sink settings (`[sinks.kafka]`), read by the Kafka runner.
+    pub kafka: Option<toml::Table>,
+}
+
+/// `[run]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSettings {
+    /// Records per call into the operator (default 1024). Results do not depend on it.
+    pub batch_size: usize,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        Self { batch_size: 1024 }
+    }
+}
+
+impl Job {
+    /// Reads a job file and applies `overrides` (`key.path=value`).
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| HostError::Job(format!("cannot read {}: {e}", path.display())))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::parse(&text, &base, overrides).map_err(|e| match e {
+            HostError::Job(m) => HostError::Job(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Parses job text; `base_dir` resolves relative paths.
+    pub fn parse(text: &str, base_dir: &Path, overrides: &[String]) -> Result<Self> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| HostError::Job(e.to_string()))?;
+        for o in overrides {
+            apply_override(&mut table, o)?;
+        }
+        let mut job: Job = table.try_into().map_err(|e: toml::de::Error| HostError::Job(e.to_string()))?;
+        job.base_dir = base_dir.to_path_buf();
+        if job.run.batch_size == 0 {
+            return Err(HostError::Job("run.batch_size must be at least 1".into()));
+        }
+        Ok(job)
+    }
+
+    /// A path from the job file, resolved against its directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
+    }
+
+    /// The operator config as JSON.
+    pub fn operator_config(&self) -> serde_json::Value {
+        serde_json::to_value(&self.operator.config).expect("TOML values convert to JSON")
+    }
+}
+
+fn apply_override(table: &mut toml::Table, o: &str) -> Result<()> {
+    let (key, value) = o.split_once('=').ok_or_else(|| HostError::Job(format!("--set {o:?}: expected key=value")))?;
+    let value: toml::Value = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    let mut t = table;
+    for p in &parts[..parts.len() - 1] {
+        t = t
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| HostError::Job(format!("--set {key}: `{p}` is not a table")))?;
+    }
+    t.insert(parts[parts.len() - 1].to_owned(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: &str = r#"
+        [source]
+        replay = "in.replay"
+        [operator]
+        component = "ftrl"
+        [operator.config]
+        globalBatchSize = 32
+        featuresCol = ["a", "b"]
+        [sinks]
+        predictions = "out/p.replay"
+    "#;
+
+    #[test]
+    fn parses_and_overrides() {
+        let j = Job::parse(JOB, Path::new("/jobs"), &["run.batch_size=7".into(), "operator.config.alpha=0.5".into(), "operator.config.labelCol=y".into()]).unwrap();
+        assert_eq!(j.run.batch_size, 7);
+        assert_eq!(j.operator_config()["alpha"], 0.5);
+        assert_eq!(j.operator_config()["labelCol"], "y");
+        assert_eq!(j.resolve(j.source.replay.as_ref().unwrap()), PathBuf::from("/jobs/in.replay"));
+        assert_eq!(j.source.format, Format::Json);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let e = Job::parse(&JOB.replace("[sinks]", "[sinks]\npredictons = \"x\""), Path::new("."), &[]).unwrap_err();
+        assert!(e.to_string().contains("predictons"), "{e}");
+        let e = Job::parse(JOB, Path::new("."), &["run.batch_size=0".into()]).unwrap_err();
+        assert!(e.to_string().contains("batch_size"), "{e}");
+    }
+}

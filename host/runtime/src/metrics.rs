@@ -1,0 +1,195 @@
+//! Prequential metrics computed by the host from the labels: every row is scored before the
+//! model learns from it, so these are honest out-of-sample numbers. Accuracy, log loss and ROC
+//! AUC for classifiers (macro F1 too), MAE and RMSE for regressors, hit rate at 10 and mean
+//! reciprocal rank for embedders.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Running prequential metrics.
+#[derive(Debug, Clone, Default)]
+pub struct Prequential {
+    rows: u64,
+    labelled: u64,
+    correct: u64,
+    log_loss_sum: f64,
+    scores: Vec<(f64, bool)>,
+    confusion: BTreeMap<(i64, i64), u64>,
+    abs_err: f64,
+    sq_err: f64,
+    ranked: u64,
+    hits10: u64,
+    rr_sum: f64,
+}
+
+/// A finished set of metrics (what the summary prints).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Rows answered.
+    pub rows: u64,
+    /// Rows with a label.
+    pub labelled: u64,
+    /// Classifier accuracy.
+    pub accuracy: Option<f64>,
+    /// Mean log loss (binary, from the positive-class probability, clipped to 1e-15).
+    pub log_loss: Option<f64>,
+    /// ROC AUC (binary).
+    pub roc_auc: Option<f64>,
+    /// Macro-averaged F1 over the classes seen.
+    pub macro_f1: Option<f64>,
+    /// Regressor mean absolute error.
+    pub mae: Option<f64>,
+    /// Regressor root mean squared error.
+    pub rmse: Option<f64>,
+    /// Embedder hit rate at 10.
+    pub hit_rate_10: Option<f64>,
+    /// Embedder mean reciprocal rank.
+    pub mrr: Option<f64>,
+}
+
+impl Prequential {
+    /// Counts a row with no label.
+    pub fn unlabelled(&mut self) {
+        self.rows += 1;
+    }
+
+    /// A classifier's answer: predicted class, positive-class probability (binary), label.
+    pub fn classified(&mut self, prediction: f64, probability: Option<f64>, label: f64) {
+        self.rows += 1;
+        self.labelled += 1;
+        if prediction == label {
+            self.correct += 1;
+        }
+        *self.confusion.entry((label as i64, prediction as i64)).or_default() += 1;
+        if let Some(p) = probability {
+            let p = p.clamp(1e-15, 1.0 - 1e-15);
+            self.log_loss_sum -= if label == 1.0 { p.ln() } else { (1.0 - p).ln() };
+            self.scores.push((p, label == 1.0));
+        }
+    }
+
+    /// A regressor's answer.
+    pub fn regressed(&mut self, prediction: f64, label: f64) {
+        self.rows += 1;
+        self.labelled += 1;
+        let e = prediction - label;
+        self.abs_err += e.abs();
+        self.sq_err += e * e;
+    }
+
+    /// An embedder's answer: the 1-based rank of the true item, if it could be ranked.
+    pub fn ranked(&mut self, rank: Option<i64>) {
+        self.rows += 1;
+        self.labelled += 1;
+        self.ranked += 1;
+        if let Some(r) = rank.filter(|r| *r >= 1) {
+            if r <= 10 {
+                self.hits10 += 1;
+            }
+            self.rr_sum += 1.0 / r as f64;
+        }
+    }
+
+    /// Adds another set of counts (partitions are merged for the summary).
+    pub fn merge(&mut self, o: &Prequential) {
+        self.rows += o.rows;
+        self.labelled += o.labelled;
+        self.correct += o.correct;
+        self.log_loss_sum += o.log_loss_sum;
+        self.scores.extend_from_slice(&o.scores);
+        for (k, v) in &o.confusion {
+            *self.confusion.entry(*k).or_default() += v;
+        }
+        self.abs_err += o.abs_err;
+        self.sq_err += o.sq_err;
+        self.ranked += o.ranked;
+        self.hits10 += o.hits10;
+        self.rr_sum += o.rr_sum;
+    }
+
+    /// The metrics so far.
+    pub fn summary(&self) -> Summary {
+        let l = self.labelled as f64;
+        let classified = !self.confusion.is_empty();
+        let regressed = self.labelled > 0 && !classified && self.ranked == 0;
+        Summary {
+            rows: self.rows,
+            labelled: self.labelled,
+            accuracy: classified.then(|| self.correct as f64 / l),
+            log_loss: (!self.scores.is_empty()).then(|| self.log_loss_sum / self.scores.len() as f64),
+            roc_auc: roc_auc(&self.scores),
+            macro_f1: classified.then(|| macro_f1(&self.confusion)),
+            mae: regressed.then(|| self.abs_err / l),
+            rmse: regressed.then(|| (self.sq_err / l).sqrt()),
+            hit_rate_10: (self.ranked > 0).then(|| self.hits10 as f64 / self.ranked as f64),
+            mrr: (self.ranked > 0).then(|| self.rr_sum / self.ranked as f64),
+        }
+    }
+}
+
+/// ROC AUC by the rank-sum formula, ties counted half.
+pub fn roc_auc(scores: &[(f64, bool)]) -> Option<f64> {
+    let pos = scores.iter().filter(|s| s.1).count() as f64;
+    let neg = scores.len() as f64 - pos;
+    if pos == 0.0 || neg == 0.0 {
+        return None;
+    }
+    let mut s: Vec<(f64, bool)> = scores.to_vec();
+    s.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < s.len() {
+        let mut j = i;
+        while j < s.len() && s[j].0 == s[i].0 {
+            j += 1;
+        }
+        let avg_rank = (i + 1 + j) as f64 / 2.0;
+        rank_sum += avg_rank * s[i..j].iter().filter(|x| x.1).count() as f64;
+        i = j;
+    }
+    Some((rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg))
+}
+
+fn macro_f1(confusion: &BTreeMap<(i64, i64), u64>) -> f64 {
+    let mut classes: Vec<i64> = confusion.keys().flat_map(|(a, b)| [*a, *b]).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    let mut total = 0.0;
+    for c in &classes {
+        let tp = *confusion.get(&(*c, *c)).unwrap_or(&0) as f64;
+        let fp: f64 = confusion.iter().filter(|((l, p), _)| p == c && l != c).map(|(_, v)| *v as f64).sum();
+        let fn_: f64 = confusion.iter().filter(|((l, p), _)| l == c && p != c).map(|(_, v)| *v as f64).sum();
+        let denom = 2.0 * tp + fp + fn_;
+        total += if denom == 0.0 { 0.0 } else { 2.0 * tp / denom };
+    }
+    total / classes.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_matches_hand_computation() {
+        // Scores 0.1(neg) 0.4(pos) 0.35(neg) 0.8(pos): 3 of 4 pairs ordered -> 0.75.
+        let s = [(0.1, false), (0.4, true), (0.35, false), (0.8, true)];
+        assert_eq!(roc_auc(&s), Some(1.0));
+        let s = [(0.1, false), (0.4, true), (0.5, false), (0.8, true)];
+        assert_eq!(roc_auc(&s), Some(0.75));
+        assert_eq!(roc_auc(&[(0.5, true), (0.5, false)]), Some(0.5));
+    }
+
+    #[test]
+    fn classifier_summary() {
+        let mut p = Prequential::default();
+        p.classified(1.0, Some(0.9), 1.0);
+        p.classified(0.0, Some(0.2), 1.0);
+        p.unlabelled();
+        let s = p.summary();
+        assert_eq!(s.rows, 3);
+        assert_eq!(s.accuracy, Some(0.5));
+        let ll = (-(0.9f64.ln()) - 0.2f64.ln()) / 2.0;
+        assert!((s.log_loss.unwrap() - ll).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,285 @@
+//! Recorded topics: a replay file is an Arrow IPC *file* with one row per Kafka record and the
+//! columns `topic` (utf8), `partition` (int32), `offset` (int64), `timestamp` (int64, ms since
+//! the epoch), `key` (binary, nullable), `value` (binary) and `headers` (list of
+//! `{key: utf8, value: binary}`, nullable). pyarrow, polars and DuckDB open it as is.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, BinaryArray, BinaryBuilder, Int32Array, Int32Builder, Int64Array, Int64Builder, ListArray, ListBuilder,
+    RecordBatch, StringArray, StringBuilder, StructArray, StructBuilder,
+};
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use arrow::ipc::reader::FileReader;
+use arrow::ipc::writer::FileWriter;
+
+use crate::{HostError, Record, Result};
+
+/// Records per Arrow batch in a replay file.
+pub const BATCH_ROWS: usize = 4096;
+
+fn header_fields() -> Fields {
+    Fields::from(vec![Field::new("key", DataType::Utf8, false), Field::new("value", DataType::Binary, true)])
+}
+
+/// The schema every replay file has.
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("topic", DataType::Utf8, false),
+        Field::new("partition", DataType::Int32, false),
+        Field::new("offset", DataType::Int64, false),
+        Field::new("timestamp", DataType::Int64, false),
+        Field::new("key", DataType::Binary, true),
+        Field::new("value", DataType::Binary, false),
+        Field::new("headers", DataType::List(Arc::new(Field::new("item", DataType::Struct(header_fields()), false))), true),
+    ]))
+}
+
+fn replay_err(path: &Path, message: impl Into<String>) -> HostError {
+    HostError::Replay { path: path.into(), message: message.into() }
+}
+
+/// Reads every record of a replay file, in file order.
+pub fn read(path: &Path) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    for batch in ReplayReader::open(path)? {
+        out.extend(batch?);
+    }
+    Ok(out)
+}
+
+/// Streams a replay file batch by batch.
+pub struct ReplayReader {
+    path: PathBuf,
+    reader: FileReader<BufReader<File>>,
+}
+
+impl ReplayReader {
+    /// Opens a replay file and checks its schema.
+    pub fn open(path: &Path) -> Result<Self> {
+        let f = File::open(path).map_err(|e| replay_err(path, format!("cannot open: {e}")))?;
+        let reader = FileReader::try_new(BufReader::new(f), None)
+            .map_err(|e| replay_err(path, format!("not an Arrow IPC file: {e}")))?;
+        let s = reader.schema();
+        for want in schema().fields() {
+            match s.field_with_name(want.name()) {
+                Ok(f) if f.data_type() == want.data_type() => {}
+                Ok(f) => return Err(replay_err(path, format!("column `{}` has type {}, expected {}", want.name(), f.data_type(), want.data_type()))),
+                Err(_) => return Err(replay_err(path, format!("missing column `{}`: not a replay file", want.name()))),
+            }
+        }
+        Ok(Self { path: path.into(), reader })
+    }
+}
+
+impl Iterator for ReplayReader {
+    type Item = Result<Vec<Record>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = self.reader.next()?;
+        Some(batch.map_err(|e| replay_err(&self.path, e.to_string())).and_then(|b| records_of(&b, &self.path)))
+    }
+}
+
+fn records_of(b: &RecordBatch, path: &Path) -> Result<Vec<Record>> {
+    let col = |n: &str| b.column_by_name(n).ok_or_else(|| replay_err(path, format!("missing column {n}")));
+    let topic = col("topic")?.as_any().downcast_ref::<StringArray>().expect("checked type");
+    let partition = col("partition")?.as_any().downcast_ref::<Int32Array>().expect("checked type");
+    let offset = col("offset")?.as_any().downcast_ref::<Int64Array>().expect("checked type");
+    let ts = col("timestamp")?.as_any().downcast_ref::<Int64Array>().expect("checked type");
+    let key = col("key")?.as_any().downcast_ref::<BinaryArray>().expect("checked type");
+    let value = col("value")?.as_any().downcast_ref::<BinaryArray>().expect("checked type");
+    let headers = col("headers")?.as_any().downcast_ref::<ListArray>().expect("checked type");
+    let mut out = Vec::with_capacity(b.num_rows());
+    for i in 0..b.num_rows() {
+        let mut hs = Vec::new();
+        if headers.is_valid(i) {
+            let v = headers.value(i);
+            let s = v.as_any().downcast_ref::<StructArray>().expect("checked type");
+            let k = s.column(0).as_any().downcast_ref::<StringArray>().expect("checked type");
+            let val = s.column(1).as_any().downcast_ref::<BinaryArray>().expect("checked type");
+            for j in 0..s.len() {
+                hs.push((k.value(j).to_owned(), val.is_valid(j).then(|| val.value(j).to_vec())));
+            }
+        }
+        out.push(Record {
+            topic: topic.value(i).to_owned(),
+            partition: partition.value(i),
+            offset: offset.value(i),
+            timestamp: ts.value(i),
+            key: key.is_valid(i).then(|| key.value(i).to_vec()),
+            value: value.value(i).to_vec(),
+            headers: hs,
+        });
+    }
+    Ok(out)
+}
+
+/// The records as one Arrow batch of the replay schema.
+pub fn to_batch(records: &[Record]) -> Result<RecordBatch> {
+    let mut topic = StringBuilder::new();
+    let mut partition = Int32Builder::new();
+    let mut offset = Int64Builder::new();
+    let mut ts = Int64Builder::new();
+    let mut key = BinaryBuilder::new();
+    let mut value = BinaryBuilder::new();
+    let mut headers = ListBuilder::new(StructBuilder::from_fields(header_fields(), 0))
+        .with_field(Arc::new(Field::new("item", DataType::Struct(header_fields()), false)));
+    for r in records {
+        topic.append_value(&r.topic);
+        partition.append_value(r.partition);
+        offset.append_value(r.offset);
+        ts.append_value(r.timestamp);
+        key.append_option(r.key.as_deref());
+        value.append_value(&r.value);
+        if r.headers.is_empty() {
+            headers.append_null();
+        } else {
+            let sb = headers.values();
+            for (k, v) in &r.headers {
+                sb.field_builder::<StringBuilder>(0).expect("key").append_value(k);
+                sb.field_builder::<BinaryBuilder>(1).expect("value").append_option(v.as_deref());
+                sb.append(true);
+            }
+            headers.append(true);
+        }
+    }
+    Ok(RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(topic.finish()),
+            Arc::new(partition.finish()),
+            Arc::new(offset.finish()),
+            Arc::new(ts.finish()),
+            Arc::new(key.finish()),
+            Arc::new(value.finish()),
+            Arc::new(headers.finish()),
+        ],
+    )?)
+}
+
+/// Writes a replay file. Records with an empty topic get the writer's topic; records with a
+/// negative offset get the next offset of their partition. The file appears under its name
+/// only when [`ReplayWriter::finish`] succeeds (it is written beside it, then renamed).
+pub struct ReplayWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    topic: String,
+    writer: Option<FileWriter<BufWriter<File>>>,
+    buffer: Vec<Record>,
+    next_offset: BTreeMap<i32, i64>,
+    written: u64,
+}
+
+impl std::fmt::Debug for ReplayWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayWriter").field("path", &self.path).field("written", &self.written).finish()
+    }
+}
+
+impl ReplayWriter {
+    /// Creates `path` (and its parent directories) for records of `topic`.
+    pub fn create(path: &Path, topic: &str) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| HostError::io(format!("cannot create {}", dir.display()), e))?;
+        }
+        let tmp = path.with_extension("replay.tmp");
+        let f = File::create(&tmp).map_err(|e| HostError::io(format!("cannot create {}", tmp.display()), e))?;
+        let writer = FileWriter::try_new(BufWriter::new(f), &schema())?;
+        Ok(Self { path: path.into(), tmp, topic: topic.into(), writer: Some(writer), buffer: Vec::new(), next_offset: BTreeMap::new(), written: 0 })
+    }
+
+    /// Appends records.
+    pub fn append(&mut self, records: impl IntoIterator<Item = Record>) -> Result<()> {
+        for mut r in records {
+            if r.topic.is_empty() {
+                r.topic.clone_from(&self.topic);
+            }
+            let next = self.next_offset.entry(r.partition).or_insert(0);
+            if r.offset < 0 {
+                r.offset = *next;
+            }
+            *next = r.offset + 1;
+            self.buffer.push(r);
+            if self.buffer.len() >= BATCH_ROWS {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let b = to_batch(&self.buffer)?;
+        self.writer.as_mut().expect("open writer").write(&b)?;
+        self.written += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Records written so far (including buffered ones).
+    pub fn len(&self) -> u64 {
+        self.written + self.buffer.len() as u64
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the footer and moves the file into place.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        self.flush()?;
+        let mut w = self.writer.take().expect("open writer");
+        w.finish()?;
+        drop(w);
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| HostError::io(format!("cannot move {} into place", self.path.display()), e))?;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for ReplayWriter {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.replay");
+        let mut w = ReplayWriter::create(&p, "t").unwrap();
+        let recs: Vec<Record> = (0..5000)
+            .map(|i| Record {
+                topic: String::new(),
+                partition: i % 3,
+                offset: -1,
+                timestamp: i64::from(i),
+                key: (i % 2 == 0).then(|| vec![1, 2]),
+                value: format!("{{\"i\":{i}}}").into_bytes(),
+                headers: if i % 5 == 0 { vec![("h".into(), Some(b"v".to_vec())), ("n".into(), None)] } else { vec![] },
+            })
+            .collect();
+        w.append(recs.clone()).unwrap();
+        w.finish().unwrap();
+        let back = read(&p).unwrap();
+        assert_eq!(back.len(), 5000);
+        assert_eq!(back[4].offset, 1);
+        assert_eq!(back[4].partition, 1);
+        assert_eq!(back[5].headers, recs[5].headers);
+        assert_eq!(back[0].topic, "t");
+        assert_eq!(back[7].value, recs[7].value);
+    }
+}

@@ -1,0 +1,181 @@
+//! The wasm runtime: one engine per process with epoch interruption, an epoch ticker thread,
+//! a cache of ahead-of-time compiled components, and the linker that grants operators nothing
+//! but logging (and a WASI context with nothing in it).
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, StoreLimits};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{OperatorWorld, OperatorWorldPre, logging};
+use crate::component::OperatorComponent;
+use crate::limits::EPOCH_TICK;
+use crate::{HostError, Limits, Result};
+
+/// Per-instance host state.
+pub struct HostState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    pub(crate) stderr: MemoryOutputPipe,
+    pub(crate) operator: String,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl logging::Host for HostState {
+    fn log(&mut self, level: logging::Level, message: String) {
+        let op = &self.operator;
+        match level {
+            logging::Level::Trace => tracing::trace!(operator = %op, "{message}"),
+            logging::Level::Debug => tracing::debug!(operator = %op, "{message}"),
+            logging::Level::Info => tracing::info!(operator = %op, "{message}"),
+            logging::Level::Warn => tracing::warn!(operator = %op, "{message}"),
+            logging::Level::Error => tracing::error!(operator = %op, "{message}"),
+        }
+    }
+}
+
+impl crate::bindings::types::Host for HostState {}
+
+/// The process-wide wasm runtime.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    limits: Limits,
+    cache_dir: Option<PathBuf>,
+    stop: Arc<AtomicBool>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("limits", &self.limits).field("cache_dir", &self.cache_dir).finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime with these limits, caching compiled components in [`default_cache_dir`].
+    pub fn new(limits: Limits) -> Result<Self> {
+        Self::with_cache(limits, default_cache_dir())
+    }
+
+    /// A runtime with an explicit cache directory (`None`: compile every time).
+    pub fn with_cache(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = Engine::new(&config).map_err(|e| HostError::Runtime(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| HostError::Runtime(format!("{e:#}")))?;
+        OperatorWorld::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| HostError::Runtime(format!("{e:#}")))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("eddy-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| HostError::io("cannot start the epoch ticker thread", e))?
+        };
+        Ok(Self { engine, linker, limits, cache_dir, stop, ticker: Some(ticker) })
+    }
+
+    /// The limits every instance gets.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads a component file (compiled ahead of time and cached).
+    pub fn load_file(&self, path: &Path) -> Result<OperatorComponent> {
+        let bytes = std::fs::read(path).map_err(|e| HostError::Load { path: path.into(), message: e.to_string() })?;
+        self.load(&bytes, path)
+    }
+
+    /// Loads a component from bytes; `label` names it in errors.
+    pub fn load(&self, bytes: &[u8], label: &Path) -> Result<OperatorComponent> {
+        let load_err = |e: wasmtime::Error| HostError::Load { path: label.into(), message: format!("{e:#}") };
+        let component = self.compile_cached(bytes).map_err(load_err)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(load_err)?;
+        let pre = OperatorWorldPre::new(pre).map_err(load_err)?;
+        OperatorComponent::new(self, pre, label)
+    }
+
+    fn compile_cached(&self, bytes: &[u8]) -> wasmtime::Result<Component> {
+        let Some(dir) = &self.cache_dir else { return Component::new(&self.engine, bytes) };
+        let mut h = DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        let key = format!("{}-{:016x}.cwasm", hex::encode(Sha256::digest(bytes)), h.finish());
+        let path = dir.join(key);
+        if path.exists() {
+            // SAFETY: the file was written by `precompile_component` of an engine with the same
+            // compatibility hash (it is in the file name) and the same wasm digest; a damaged or
+            // foreign file fails to deserialize and we recompile below.
+            #[expect(unsafe_code, reason = "loading our own precompiled artifact")]
+            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+                Ok(c) => return Ok(c),
+                Err(e) => tracing::warn!("recompiling {}: cached artifact unusable: {e:#}", path.display()),
+            }
+        }
+        let compiled = self.engine.precompile_component(bytes)?;
+        if std::fs::create_dir_all(dir).is_ok() {
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&tmp, &compiled).and_then(|()| std::fs::rename(&tmp, &path)).is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
+        // SAFETY: produced just now by this engine.
+        #[expect(unsafe_code, reason = "loading an artifact this engine just produced")]
+        unsafe {
+            Component::deserialize(&self.engine, &compiled)
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `$EDDY_CACHE_DIR`, else `$XDG_CACHE_HOME/eddy/components`, else `~/.cache/eddy/components`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("EDDY_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("eddy").join("components"))
+}
+
+/// Ticks of [`EPOCH_TICK`] in `d`, at least one.
+pub(crate) fn ticks(d: Duration) -> u64 {
+    (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+}
