@@ -195,7 +195,18 @@ impl OperatorInstance {
 fn describe_trap(e: &wasmtime::Error, store: &Store<HostState>, limits: Limits) -> String {
     let stderr = store.data().stderr.contents();
     let stderr = String::from_utf8_lossy(&stderr);
-    let panic_line = stderr.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").trim().to_owned();
+    // Rust's panic output: "thread '..' panicked at file:line:col:\n<message>\nnote: ...".
+    let panic_line = match stderr.find("panicked at") {
+        Some(i) => stderr[i..]
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with("note:"))
+            .collect::<Vec<_>>()
+            .join(" ")
+            .trim()
+            .to_owned(),
+        None => stderr.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").trim().to_owned(),
+    };
     let chain = format!("{e:#}");
     if let Some(trap) = e.downcast_ref::<Trap>() {
         if *trap == Trap::Interrupt {

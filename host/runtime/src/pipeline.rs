@@ -62,6 +62,8 @@ pub struct PipelineSnapshot {
     pub next_seq: u64,
     /// Rows sent to the operator but not answered yet: (seq, record, row in record).
     pub pending: Vec<(u64, Record, usize)>,
+    /// Latest record timestamp seen (stamps model records that name no input row).
+    pub last_timestamp: i64,
 }
 
 impl PipelineSnapshot {
@@ -108,6 +110,7 @@ pub struct Pipeline {
     pending: BTreeMap<u64, Pending>,
     metric_cols: MetricCols,
     metrics: Prequential,
+    last_timestamp: i64,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -140,6 +143,7 @@ impl Pipeline {
             pending: BTreeMap::new(),
             metric_cols,
             metrics: Prequential::default(),
+            last_timestamp: 0,
         })
     }
 
@@ -167,6 +171,7 @@ impl Pipeline {
         let mut entries = Vec::with_capacity(records.len());
         let mut stop = None;
         for r in records {
+            self.last_timestamp = self.last_timestamp.max(r.timestamp);
             match decode(&r.value, r.timestamp, self.format, &specs) {
                 Ok(decoded) => {
                     let rows = decoded.num_rows() as u64;
@@ -275,12 +280,18 @@ impl Pipeline {
 
     fn answer(&mut self, p: Processed, out: &mut PipelineOutput) -> Result<()> {
         if let Some(models) = &p.models {
-            for m in rows_to_json(models)? {
+            let seqs = models.column_by_name(SEQ_COLUMN).and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());
+            for (i, m) in rows_to_json(models)?.into_iter().enumerate() {
+                let timestamp = seqs
+                    .as_ref()
+                    .filter(|s| s.is_valid(i))
+                    .and_then(|s| self.pending.get(&s.value(i)))
+                    .map_or(self.last_timestamp, |p| p.entry.record.timestamp);
                 out.models.push(Record {
                     topic: String::new(),
                     partition: self.partition,
                     offset: -1,
-                    timestamp: 0,
+                    timestamp,
                     key: Some(self.partition.to_string().into_bytes()),
                     value: serde_json::to_vec(&Value::Object(m)).expect("JSON"),
                     headers: vec![("eddy.operator".into(), Some(self.operator().as_bytes().to_vec()))],
@@ -290,10 +301,6 @@ impl Pipeline {
         let Some(outputs) = p.outputs else { return Ok(()) };
         let seq = outputs.column_by_name(SEQ_COLUMN).and_then(|c| c.as_any().downcast_ref::<UInt64Array>()).expect("checked by the instance").clone();
         let answered: Vec<Pending> = seq.values().iter().map(|s| self.pending.remove(s).expect("checked by the instance")).collect();
-        let model_ts = answered.iter().map(|a| a.entry.record.timestamp).max().unwrap_or(0);
-        for m in out.models.iter_mut().filter(|m| m.timestamp == 0) {
-            m.timestamp = model_ts;
-        }
         self.observe(&outputs, &answered);
         match self.format {
             Format::Json => {
@@ -383,6 +390,7 @@ impl Pipeline {
             state,
             next_seq: self.next_seq,
             pending: self.pending.iter().map(|(s, p)| (*s, p.entry.record.clone(), p.row)).collect(),
+            last_timestamp: self.last_timestamp,
         })
     }
 
@@ -400,6 +408,7 @@ impl Pipeline {
             CallError::Failed(m) => m,
         }))?;
         self.next_seq = snap.next_seq;
+        self.last_timestamp = snap.last_timestamp;
         self.pending.clear();
         let specs = self.instance.input_columns().to_vec();
         let mut by_record: BTreeMap<(i32, i64), Arc<Entry>> = BTreeMap::new();

@@ -141,15 +141,21 @@ impl Ftrl {
         Ok((rows, labels, weights))
     }
 
-    fn model_batch(&self, models: &[(Vec<f64>, i64)]) -> Result<RecordBatch, OperatorError> {
-        let schema = Arc::new(Schema::new(vec![
+    /// Model rows; with `seqs`, each row names the input row that published it.
+    fn model_batch(&self, models: &[(Vec<f64>, i64)], seqs: Option<&[u64]>) -> Result<RecordBatch, OperatorError> {
+        let mut fields = vec![
             Field::new("coefficient", DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false))), false),
             Field::new("modelVersion", DataType::Int64, false),
-        ]));
-        let coef = list_f64_array(models.iter().map(|(w, _)| w.as_slice()));
-        let ver = Int64Array::from_iter_values(models.iter().map(|(_, v)| *v));
-        RecordBatch::try_new(schema, vec![Arc::new(coef), Arc::new(ver)])
-            .map_err(|e| OperatorError::internal(e.to_string()))
+        ];
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(list_f64_array(models.iter().map(|(w, _)| w.as_slice()))),
+            Arc::new(Int64Array::from_iter_values(models.iter().map(|(_, v)| *v))),
+        ];
+        if let Some(s) = seqs {
+            fields.push(Field::new(SEQ_COLUMN, DataType::UInt64, false));
+            cols.push(Arc::new(UInt64Array::from(s.to_vec())));
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| OperatorError::internal(e.to_string()))
     }
 }
 
@@ -198,7 +204,8 @@ impl Operator for Ftrl {
         let mut raw: Vec<[f64; 2]> = Vec::with_capacity(n);
         let mut versions = Vec::with_capacity(n);
         let mut published = Vec::new();
-        for ((row, label), weight) in rows.into_iter().zip(labels).zip(weights) {
+        let mut published_seq = Vec::new();
+        for (((row, label), weight), row_seq) in rows.into_iter().zip(labels).zip(weights).zip(seq.values().iter()) {
             if self.model.is_none() {
                 self.model = Some(self.initial_model(row.size));
             }
@@ -215,6 +222,7 @@ impl Operator for Ftrl {
                     model.update(&self.pending, p.alpha, p.beta, p.l1, p.l2);
                     self.pending.clear();
                     published.push((model.w.clone(), model.version));
+                    published_seq.push(*row_seq);
                 }
             }
         }
@@ -232,12 +240,12 @@ impl Operator for Ftrl {
             Arc::new(UInt64Array::from(seq)),
         ];
         let outputs = RecordBatch::try_new(schema, columns).map_err(|e| OperatorError::internal(e.to_string()))?;
-        let models = if published.is_empty() { None } else { Some(self.model_batch(&published)?) };
+        let models = if published.is_empty() { None } else { Some(self.model_batch(&published, Some(&published_seq))?) };
         Ok(Output { outputs, models })
     }
 
     fn model_data(&self) -> Result<RecordBatch, OperatorError> {
         let m = self.model.as_ref().map(|m| (m.w.clone(), m.version)).unwrap_or((Vec::new(), 0));
-        self.model_batch(&[m])
+        self.model_batch(&[m], None)
     }
 }

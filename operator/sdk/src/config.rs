@@ -59,13 +59,55 @@ impl Config {
 
 /// Where features come from: one vector column, or a list of numeric columns (Flink ML's
 /// `featuresCol`, extended to accept a list).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+///
+/// In a config (JSON) it is a string or a list of strings; in a snapshot (postcard, which is
+/// not self-describing) it is written as a tagged enum, so it round-trips in both.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeaturesCol {
     /// One column holding a dense or sparse vector.
     Vector(String),
     /// Several numeric columns, in order.
     Columns(Vec<String>),
+}
+
+#[derive(Serialize, Deserialize)]
+enum FeaturesColTagged {
+    Vector(String),
+    Columns(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FeaturesColUntagged {
+    Vector(String),
+    Columns(Vec<String>),
+}
+
+impl Serialize for FeaturesCol {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (self, s.is_human_readable()) {
+            (Self::Vector(c), true) => c.serialize(s),
+            (Self::Columns(c), true) => c.serialize(s),
+            (Self::Vector(c), false) => FeaturesColTagged::Vector(c.clone()).serialize(s),
+            (Self::Columns(c), false) => FeaturesColTagged::Columns(c.clone()).serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FeaturesCol {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            Ok(match FeaturesColUntagged::deserialize(d)? {
+                FeaturesColUntagged::Vector(c) => Self::Vector(c),
+                FeaturesColUntagged::Columns(c) => Self::Columns(c),
+            })
+        } else {
+            Ok(match FeaturesColTagged::deserialize(d)? {
+                FeaturesColTagged::Vector(c) => Self::Vector(c),
+                FeaturesColTagged::Columns(c) => Self::Columns(c),
+            })
+        }
+    }
 }
 
 /// Checks a numeric parameter against a range; the error names the parameter.
@@ -127,6 +169,14 @@ mod tests {
         let c = Config::parse(r#"{"alpha": -1}"#, &params()).unwrap();
         assert!(c.f64_in("alpha", 0.1, |v| v > 0.0, "> 0").is_err());
         assert_eq!(c.get::<f64>("missing", 2.0).unwrap(), 2.0);
+    }
+
+    #[test]
+    fn features_col_round_trips_through_postcard() {
+        for f in [FeaturesCol::Vector("v".into()), FeaturesCol::Columns(vec!["a".into(), "b".into()])] {
+            let b = postcard::to_stdvec(&f).unwrap();
+            assert_eq!(postcard::from_bytes::<FeaturesCol>(&b).unwrap(), f);
+        }
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub struct Output {
     /// each answers.
     pub outputs: RecordBatch,
     /// One row per model version published during the call, in order; `None` when none was.
+    /// Add a UInt64 `__seq` column naming the input row that published each model, so the
+    /// host can stamp model records deterministically.
     pub models: Option<RecordBatch>,
 }
 

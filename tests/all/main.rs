@@ -1,0 +1,7 @@
+//! eddy's integration tests, in one binary: operators run as compiled components driven by the
+//! host, jobs run over replays, bad input and hostile components are contained.
+
+mod bad_input;
+mod conformance;
+mod determinism;
+mod sandbox;
