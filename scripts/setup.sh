@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh machine: checks the Rust toolchain and installs the
+# wasm32-wasip2 target that operators compile to. Safe to run again.
+set -euo pipefail
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "eddy needs Rust (cargo). Install it from https://rustup.rs, then run this again." >&2
+  exit 1
+fi
+if ! rustc --print target-libdir --target wasm32-wasip2 >/dev/null 2>&1 \
+   || [ ! -d "$(rustc --print sysroot)/lib/rustlib/wasm32-wasip2/lib" ]; then
+  echo "installing the wasm32-wasip2 target (operators compile to it)..." >&2
+  if ! rustup target add wasm32-wasip2; then
+    # Machines without access to the rustup mirror may carry an offline copy beside the repo.
+    offline="$(dirname "$0")/../../shared/toolchain/install-wasm32-wasip2"
+    if [ -x "$offline" ]; then
+      "$offline"
+    else
+      echo "could not install wasm32-wasip2: run 'rustup target add wasm32-wasip2' yourself" >&2
+      exit 1
+    fi
+  fi
+fi
+if [ "${1:-}" = "--tests" ]; then
+  for tool in java mvn; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "the tests need $tool (Java 17 and Maven) for the Kafka broker and Flink" >&2; exit 1; }
+  done
+fi
