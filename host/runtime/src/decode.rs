@@ -140,6 +140,14 @@ fn numbers(v: &Value, what: &str) -> Result<Vec<f64>, String> {
 fn json_vector(v: &Value) -> Result<JsonVector, String> {
     match v {
         Value::Array(_) => numbers(v, "vector").map(JsonVector::Dense),
+        Value::Object(o) if o.get("indices").is_none_or(Value::is_null) => {
+            // The JSON form of eddy's own vector struct with no indices: dense.
+            let values = numbers(o.get("values").ok_or("vector object needs `values`")?, "values")?;
+            match o.get("size").and_then(Value::as_i64) {
+                Some(size) if size as usize != values.len() => Err(format!("dense vector has {} values but size {size}", values.len())),
+                _ => Ok(JsonVector::Dense(values)),
+            }
+        }
         Value::Object(o) => {
             let size = o.get("size").and_then(Value::as_i64).ok_or("sparse vector needs an integer `size`")?;
             let indices = o

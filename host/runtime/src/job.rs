@@ -35,8 +35,12 @@ use crate::{Format, HostError, Limits, Result};
 pub struct Job {
     /// Where records come from.
     pub source: Source,
-    /// The operator to run.
-    pub operator: OperatorSpec,
+    /// The operator to run (or use `[[operators]]` for a chain).
+    pub operator: Option<OperatorSpec>,
+    /// A chain of operators (`[[operators]]` tables, in order): each one's output columns are
+    /// added to the rows the next one reads.
+    #[serde(default)]
+    pub operators: Vec<OperatorSpec>,
     /// Where outputs go.
     pub sinks: Sinks,
     /// Execution settings.
@@ -121,6 +125,11 @@ impl Job {
         }
         let mut job: Job = table.try_into().map_err(|e: toml::de::Error| HostError::Job(e.to_string()))?;
         job.base_dir = base_dir.to_path_buf();
+        match (&job.operator, job.operators.is_empty()) {
+            (Some(_), false) => return Err(HostError::Job("set either [operator] or [[operators]], not both".into())),
+            (None, true) => return Err(HostError::Job("missing [operator] (or [[operators]] for a chain)".into())),
+            _ => {}
+        }
         if job.run.batch_size == 0 {
             return Err(HostError::Job("run.batch_size must be at least 1".into()));
         }
@@ -132,9 +141,21 @@ impl Job {
         if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
     }
 
-    /// The operator config as JSON.
+    /// The operators to run, in chain order (one for a plain `[operator]`).
+    pub fn stages(&self) -> Vec<&OperatorSpec> {
+        self.operator.iter().chain(&self.operators).collect()
+    }
+
+    /// The (last) operator's config as JSON.
     pub fn operator_config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.operator.config).expect("TOML values convert to JSON")
+        self.stages().last().expect("validated: at least one operator").config_json()
+    }
+}
+
+impl OperatorSpec {
+    /// The config as JSON.
+    pub fn config_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).expect("TOML values convert to JSON")
     }
 }
 
@@ -190,5 +211,9 @@ mod tests {
         assert!(e.to_string().contains("predictons"), "{e}");
         let e = Job::parse(JOB, Path::new("."), &["run.batch_size=0".into()]).unwrap_err();
         assert!(e.to_string().contains("batch_size"), "{e}");
+        let chain = JOB.replace("[operator]\n        component = \"ftrl\"\n        [operator.config]", "[[operators]]\n        component = \"scaler\"\n        [[operators]]\n        component = \"ftrl\"\n        [operators.config]");
+        let j = Job::parse(&chain, Path::new("."), &[]).unwrap();
+        assert_eq!(j.stages().iter().map(|s| s.component.as_str()).collect::<Vec<_>>(), vec!["scaler", "ftrl"]);
+        assert_eq!(j.operator_config()["globalBatchSize"], 32);
     }
 }

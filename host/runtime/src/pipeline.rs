@@ -49,19 +49,28 @@ impl PipelineOutput {
     }
 }
 
-/// Everything needed to resume a pipeline: the operator's snapshot plus the host's own state.
+/// One stage's part of a [`PipelineSnapshot`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PipelineSnapshot {
+pub struct StageSnapshot {
     /// Operator name, checked on restore.
     pub operator: String,
     /// Operator version.
     pub version: String,
     /// The operator's snapshot bytes.
     pub state: Vec<u8>,
+    /// Rows sent to this stage but not answered yet: (seq, record, row in record, the JSON
+    /// text of the earlier stages' outputs for that row, if any).
+    pub pending: Vec<(u64, Record, usize, Option<String>)>,
+}
+
+/// Everything needed to resume a pipeline: every stage's operator snapshot plus the host's own
+/// state (numbering, rows waiting for an answer, latest timestamp).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineSnapshot {
+    /// One per stage, in chain order.
+    pub stages: Vec<StageSnapshot>,
     /// Next `__seq` to hand out.
     pub next_seq: u64,
-    /// Rows sent to the operator but not answered yet: (seq, record, row in record).
-    pub pending: Vec<(u64, Record, usize)>,
     /// Latest record timestamp seen (stamps model records that name no input row).
     pub last_timestamp: i64,
 }
@@ -76,22 +85,46 @@ impl PipelineSnapshot {
     pub fn from_bytes(b: &[u8]) -> Result<Self> {
         postcard::from_bytes(b).map_err(|e| HostError::Restore(format!("not a pipeline snapshot: {e}")))
     }
+
+    /// The operator names, in chain order (for error messages and logs).
+    pub fn operators(&self) -> String {
+        self.stages.iter().map(|s| format!("{} {}", s.operator, s.version)).collect::<Vec<_>>().join(" | ")
+    }
 }
 
 struct Entry {
     record: Record,
     decoded: Decoded,
     json_fields: Option<Map<String, Value>>,
-    first_seq: u64,
 }
 
+/// A row in flight at one stage: its record, its row in the record, and (after the first
+/// stage) the outputs of the stages before, which the next stage may read.
 #[derive(Clone)]
-struct Pending {
+struct Item {
     entry: Arc<Entry>,
     row: usize,
+    seq: u64,
+    extra: Option<Arc<Map<String, Value>>>,
 }
 
-/// Which output columns the metrics read, from the operator's kind and config.
+impl Item {
+    /// The row's fields as JSON: the record's fields, then earlier stages' outputs.
+    fn fields(&self) -> Map<String, Value> {
+        let mut m = match &self.entry.decoded {
+            Decoded::Json(m) => m.clone(),
+            Decoded::Arrow(b) => rows_to_json(&b.slice(self.row, 1)).ok().and_then(|v| v.into_iter().next()).unwrap_or_default(),
+        };
+        if let Some(x) = &self.extra {
+            for (k, v) in x.iter() {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        m
+    }
+}
+
+/// Which output columns the metrics read, from the last operator's kind and config.
 #[derive(Debug, Clone)]
 struct MetricCols {
     kind: OperatorKind,
@@ -100,14 +133,19 @@ struct MetricCols {
     raw: String,
 }
 
-/// One partition's pipeline.
-pub struct Pipeline {
+struct Stage {
     instance: OperatorInstance,
+    pending: BTreeMap<u64, Item>,
+}
+
+/// One partition's pipeline: a chain of one or more operators.
+pub struct Pipeline {
+    stages: Vec<Stage>,
+    name: String,
     partition: i32,
     format: Format,
     dead_letters: bool,
     next_seq: u64,
-    pending: BTreeMap<u64, Pending>,
     metric_cols: MetricCols,
     metrics: Prequential,
     last_timestamp: i64,
@@ -115,7 +153,7 @@ pub struct Pipeline {
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline").field("partition", &self.partition).field("next_seq", &self.next_seq).finish()
+        f.debug_struct("Pipeline").field("operators", &self.name).field("partition", &self.partition).field("next_seq", &self.next_seq).finish()
     }
 }
 
@@ -123,33 +161,53 @@ fn config_str(config: &Value, key: &str, default: &str) -> String {
     config.get(key).and_then(Value::as_str).unwrap_or(default).to_owned()
 }
 
+fn call_err(operator: &str, range: String, e: CallError) -> HostError {
+    match e {
+        CallError::Operator(e) => HostError::OperatorInternal { operator: operator.into(), message: format!("{e} ({range})") },
+        CallError::Failed(message) => HostError::OperatorFailed { operator: operator.into(), range, message },
+    }
+}
+
 impl Pipeline {
-    /// Opens the operator with `config` (a JSON object) for `partition`. With `dead_letters`
+    /// Opens one operator with `config` (a JSON object) for `partition`. With `dead_letters`
     /// false, a bad record stops the pipeline instead.
     pub fn new(component: &OperatorComponent, config: &Value, partition: i32, format: Format, dead_letters: bool) -> Result<Self> {
-        let instance = component.instantiate(&config.to_string())?;
+        Self::chain(&[(component, config)], partition, format, dead_letters)
+    }
+
+    /// Opens a chain of operators: each one's output columns are added to the row the next
+    /// one reads. Every row is scored down the whole chain before it is answered; the last
+    /// operator's kind and config choose the metrics.
+    pub fn chain(stages: &[(&OperatorComponent, &Value)], partition: i32, format: Format, dead_letters: bool) -> Result<Self> {
+        let (_, last_config) = stages.last().ok_or_else(|| HostError::Job("a pipeline needs at least one operator".into()))?;
+        let mut opened = Vec::with_capacity(stages.len());
+        for (c, cfg) in stages {
+            opened.push(Stage { instance: c.instantiate(&cfg.to_string())?, pending: BTreeMap::new() });
+        }
+        let last = &opened.last().expect("non-empty").instance;
         let metric_cols = MetricCols {
-            kind: instance.info().kind,
-            label: config_str(config, "labelCol", "label"),
-            prediction: config_str(config, "predictionCol", "prediction"),
-            raw: config_str(config, "rawPredictionCol", "rawPrediction"),
+            kind: last.info().kind,
+            label: config_str(last_config, "labelCol", "label"),
+            prediction: config_str(last_config, "predictionCol", "prediction"),
+            raw: config_str(last_config, "rawPredictionCol", "rawPrediction"),
         };
+        let name = opened.iter().map(|s| s.instance.info().name.clone()).collect::<Vec<_>>().join(" | ");
         Ok(Self {
-            instance,
+            stages: opened,
+            name,
             partition,
             format,
             dead_letters,
             next_seq: 0,
-            pending: BTreeMap::new(),
             metric_cols,
             metrics: Prequential::default(),
             last_timestamp: 0,
         })
     }
 
-    /// The operator's name.
+    /// The operator names, `A | B` for a chain.
     pub fn operator(&self) -> &str {
-        &self.instance.info().name
+        &self.name
     }
 
     /// Prequential metrics of the rows answered so far.
@@ -167,20 +225,23 @@ impl Pipeline {
     /// before the failing record, so the caller can write it and stop.
     pub fn process(&mut self, records: &[Record]) -> (PipelineOutput, Result<()>) {
         let mut out = PipelineOutput::default();
-        let specs = self.instance.input_columns().to_vec();
-        let mut entries = Vec::with_capacity(records.len());
+        let specs = self.stages[0].instance.input_columns().to_vec();
+        let mut items = Vec::with_capacity(records.len());
         let mut stop = None;
         for r in records {
             self.last_timestamp = self.last_timestamp.max(r.timestamp);
             match decode(&r.value, r.timestamp, self.format, &specs) {
                 Ok(decoded) => {
-                    let rows = decoded.num_rows() as u64;
+                    let rows = decoded.num_rows();
                     let json_fields = match &decoded {
                         Decoded::Json(m) => Some(m.clone()),
                         Decoded::Arrow(_) => None,
                     };
-                    entries.push(Arc::new(Entry { record: r.clone(), decoded, json_fields, first_seq: self.next_seq }));
-                    self.next_seq += rows;
+                    let entry = Arc::new(Entry { record: r.clone(), decoded, json_fields });
+                    for row in 0..rows {
+                        items.push(Item { entry: entry.clone(), row, seq: self.next_seq + row as u64, extra: None });
+                    }
+                    self.next_seq += rows as u64;
                 }
                 Err(e) => {
                     let reason = match e.row {
@@ -196,69 +257,74 @@ impl Pipeline {
                 }
             }
         }
-        if let Err(e) = self.run_entries(entries, &mut out) {
+        if let Err(e) = self.run_stage(0, items, &mut out) {
             return (out, Err(e));
         }
         (out, stop.map_or(Ok(()), Err))
     }
 
-    fn run_entries(&mut self, mut entries: Vec<Arc<Entry>>, out: &mut PipelineOutput) -> Result<()> {
-        let specs = self.instance.input_columns().to_vec();
-        while !entries.is_empty() {
-            let mut seqs = Vec::new();
-            let mut rows: Vec<Pending> = Vec::new();
-            for e in &entries {
-                for r in 0..e.decoded.num_rows() {
-                    seqs.push(e.first_seq + r as u64);
-                    rows.push(Pending { entry: e.clone(), row: r });
+    fn stage_batch(&self, stage: usize, items: &[Item]) -> Result<RecordBatch> {
+        let specs = self.stages[stage].instance.input_columns();
+        let seqs: Vec<u64> = items.iter().map(|i| i.seq).collect();
+        let fail = |e: crate::decode::DecodeError| HostError::Runtime(format!("input batch: {}", e.message));
+        if stage == 0 {
+            // Whole records, in order (a record's rows are consecutive items).
+            let mut inputs: Vec<(&Decoded, i64)> = Vec::new();
+            let mut last: Option<&Arc<Entry>> = None;
+            for it in items {
+                if !last.is_some_and(|l| Arc::ptr_eq(l, &it.entry)) {
+                    inputs.push((&it.entry.decoded, it.entry.record.timestamp));
+                    last = Some(&it.entry);
                 }
             }
-            let inputs: Vec<(&Decoded, i64)> = entries.iter().map(|e| (&e.decoded, e.record.timestamp)).collect();
-            let batch = build_batch(&inputs, &specs, &seqs).map_err(|e| HostError::Runtime(format!("input batch: {}", e.message)))?;
-            for (s, p) in seqs.iter().zip(&rows) {
-                self.pending.insert(*s, p.clone());
-            }
-            let pending = &self.pending;
-            let result = self.instance.process(&batch, |s| pending.contains_key(&s));
-            match result {
-                Ok(p) => return self.answer(p, out),
-                Err(err) => {
-                    for s in &seqs {
-                        self.pending.remove(s);
+            build_batch(&inputs, specs, &seqs).map_err(fail)
+        } else {
+            let rows: Vec<Decoded> = items.iter().map(|i| Decoded::Json(i.fields())).collect();
+            let inputs: Vec<(&Decoded, i64)> = rows.iter().zip(items).map(|(d, i)| (d, i.entry.record.timestamp)).collect();
+            build_batch(&inputs, specs, &seqs).map_err(fail)
+        }
+    }
+
+    fn run_stage(&mut self, stage: usize, mut items: Vec<Item>, out: &mut PipelineOutput) -> Result<()> {
+        while !items.is_empty() {
+            if stage > 0 {
+                // Rows that earlier stages answered must still suit this one.
+                let specs = self.stages[stage].instance.input_columns().to_vec();
+                let mut bad = None;
+                for (k, it) in items.iter().enumerate() {
+                    let text = serde_json::to_vec(&Value::Object(it.fields())).expect("JSON");
+                    if let Err(e) = decode(&text, it.entry.record.timestamp, Format::Json, &specs) {
+                        bad = Some((k, e.column, e.message));
+                        break;
                     }
-                    let range = range_of(&entries);
+                }
+                if let Some((k, column, message)) = bad {
+                    let name = self.stages[stage].instance.info().name.clone();
+                    self.refuse(stage, &mut items, k, &name, column, message, out)?;
+                    continue;
+                }
+            }
+            let batch = self.stage_batch(stage, &items)?;
+            let st = &mut self.stages[stage];
+            for it in &items {
+                st.pending.insert(it.seq, it.clone());
+            }
+            let pending = &st.pending;
+            let result = st.instance.process(&batch, |s| pending.contains_key(&s));
+            match result {
+                Ok(p) => return self.answer(stage, p, out),
+                Err(err) => {
+                    let st = &mut self.stages[stage];
+                    for it in &items {
+                        st.pending.remove(&it.seq);
+                    }
+                    let name = st.instance.info().name.clone();
+                    let range = range_of(&items);
                     match err {
-                        CallError::Operator(OperatorError::InvalidInput(i)) => {
-                            let Some(bad) = rows.get(i.row as usize) else {
-                                return Err(HostError::OperatorFailed {
-                                    operator: self.operator().into(),
-                                    range,
-                                    message: format!("refused row {} of a batch of {} rows", i.row, rows.len()),
-                                });
-                            };
-                            let idx = entries.iter().position(|e| Arc::ptr_eq(e, &bad.entry)).expect("row's entry");
-                            let reason = if bad.entry.decoded.num_rows() > 1 {
-                                format!("row {}: {}", bad.row, i.message)
-                            } else {
-                                i.message.clone()
-                            };
-                            if self.dead_letters {
-                                let name = self.operator().to_owned();
-                                out.dead_letters.push(dead_letter(&bad.entry.record, &name, i.column.as_deref(), &reason));
-                                entries.remove(idx);
-                            } else {
-                                let origin = bad.entry.record.origin();
-                                entries.truncate(idx);
-                                self.run_entries(entries, out)?;
-                                return Err(HostError::BadRecord { origin, column: i.column, message: reason });
-                            }
+                        CallError::Operator(OperatorError::InvalidInput(i)) if (i.row as usize) < items.len() => {
+                            self.refuse(stage, &mut items, i.row as usize, &name, i.column, i.message, out)?;
                         }
-                        CallError::Operator(other) => {
-                            return Err(HostError::OperatorInternal { operator: self.operator().into(), message: format!("{other} (records {range})") });
-                        }
-                        CallError::Failed(message) => {
-                            return Err(HostError::OperatorFailed { operator: self.operator().into(), range, message });
-                        }
+                        other => return Err(call_err(&name, range, other)),
                     }
                 }
             }
@@ -266,26 +332,54 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Sends the end-of-input watermark and returns what it released.
-    pub fn finish(&mut self) -> (PipelineOutput, Result<()>) {
-        let mut out = PipelineOutput::default();
-        let pending = &self.pending;
-        let r = match self.instance.watermark(i64::MAX, |s| pending.contains_key(&s)) {
-            Ok(p) => self.answer(p, &mut out),
-            Err(CallError::Failed(message)) => Err(HostError::OperatorFailed { operator: self.operator().into(), range: "end of input".into(), message }),
-            Err(CallError::Operator(e)) => Err(HostError::OperatorInternal { operator: self.operator().into(), message: e.to_string() }),
-        };
-        (out, r)
+    /// Handles a refused row: dead-letter its record and drop its rows from `items`, or (with
+    /// no dead-letter sink) run the rows before it and stop.
+    #[expect(clippy::too_many_arguments, reason = "one private helper with the failure's parts")]
+    fn refuse(&mut self, stage: usize, items: &mut Vec<Item>, k: usize, operator: &str, column: Option<String>, message: String, out: &mut PipelineOutput) -> Result<()> {
+        let bad = items[k].clone();
+        let reason = if bad.entry.decoded.num_rows() > 1 { format!("row {}: {message}", bad.row) } else { message };
+        if self.dead_letters {
+            out.dead_letters.push(dead_letter(&bad.entry.record, operator, column.as_deref(), &reason));
+            items.retain(|it| !Arc::ptr_eq(&it.entry, &bad.entry));
+            Ok(())
+        } else {
+            let first = items.iter().position(|it| Arc::ptr_eq(&it.entry, &bad.entry)).unwrap_or(k);
+            items.truncate(first);
+            let before = std::mem::take(items);
+            self.run_stage(stage, before, out)?;
+            Err(HostError::BadRecord { origin: bad.entry.record.origin(), column, message: reason })
+        }
     }
 
-    fn answer(&mut self, p: Processed, out: &mut PipelineOutput) -> Result<()> {
+    /// Sends the end-of-input watermark down the chain and returns what it released.
+    pub fn finish(&mut self) -> (PipelineOutput, Result<()>) {
+        let mut out = PipelineOutput::default();
+        for stage in 0..self.stages.len() {
+            let st = &mut self.stages[stage];
+            let pending = &st.pending;
+            let r = match st.instance.watermark(i64::MAX, |s| pending.contains_key(&s)) {
+                Ok(p) => self.answer(stage, p, &mut out),
+                Err(e) => {
+                    let name = st.instance.info().name.clone();
+                    Err(call_err(&name, "end of input".into(), e))
+                }
+            };
+            if let Err(e) = r {
+                return (out, Err(e));
+            }
+        }
+        (out, Ok(()))
+    }
+
+    fn answer(&mut self, stage: usize, p: Processed, out: &mut PipelineOutput) -> Result<()> {
+        let operator = self.stages[stage].instance.info().name.clone();
         if let Some(models) = &p.models {
             let seqs = models.column_by_name(SEQ_COLUMN).and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());
             for (i, m) in rows_to_json(models)?.into_iter().enumerate() {
                 let timestamp = seqs
                     .as_ref()
                     .filter(|s| s.is_valid(i))
-                    .and_then(|s| self.pending.get(&s.value(i)))
+                    .and_then(|s| self.stages[stage].pending.get(&s.value(i)))
                     .map_or(self.last_timestamp, |p| p.entry.record.timestamp);
                 out.models.push(Record {
                     topic: String::new(),
@@ -294,20 +388,36 @@ impl Pipeline {
                     timestamp,
                     key: Some(self.partition.to_string().into_bytes()),
                     value: serde_json::to_vec(&Value::Object(m)).expect("JSON"),
-                    headers: vec![("eddy.operator".into(), Some(self.operator().as_bytes().to_vec()))],
+                    headers: vec![("eddy.operator".into(), Some(operator.as_bytes().to_vec()))],
                 });
             }
         }
         let Some(outputs) = p.outputs else { return Ok(()) };
         let seq = outputs.column_by_name(SEQ_COLUMN).and_then(|c| c.as_any().downcast_ref::<UInt64Array>()).expect("checked by the instance").clone();
-        let answered: Vec<Pending> = seq.values().iter().map(|s| self.pending.remove(s).expect("checked by the instance")).collect();
+        let st = &mut self.stages[stage];
+        let answered: Vec<Item> = seq.values().iter().map(|s| st.pending.remove(s).expect("checked by the instance")).collect();
+        let rows = rows_to_json(&outputs)?;
+        if stage + 1 < self.stages.len() {
+            let next: Vec<Item> = answered
+                .into_iter()
+                .zip(rows)
+                .map(|(mut it, row)| {
+                    let mut extra = it.extra.as_deref().cloned().unwrap_or_default();
+                    extra.extend(row);
+                    it.extra = Some(Arc::new(extra));
+                    it
+                })
+                .collect();
+            return self.run_stage(stage + 1, next, out);
+        }
         self.observe(&outputs, &answered);
         match self.format {
             Format::Json => {
-                let rows = rows_to_json(&outputs)?;
                 for (a, row) in answered.iter().zip(rows) {
                     let input = a.entry.json_fields.as_ref().expect("json entries keep their fields");
-                    out.predictions.push(prediction(&a.entry.record, merge(input, row)));
+                    let mut all = a.extra.as_deref().cloned().unwrap_or_default();
+                    all.extend(row);
+                    out.predictions.push(prediction(&a.entry.record, merge(input, all)));
                 }
             }
             Format::Arrow => {
@@ -329,7 +439,7 @@ impl Pipeline {
         Ok(())
     }
 
-    fn label(&self, p: &Pending) -> Option<f64> {
+    fn label(&self, p: &Item) -> Option<f64> {
         match &p.entry.decoded {
             Decoded::Json(m) => m.get(&self.metric_cols.label).and_then(Value::as_f64),
             Decoded::Arrow(b) => {
@@ -341,8 +451,8 @@ impl Pipeline {
         }
     }
 
-    fn observe(&mut self, outputs: &RecordBatch, answered: &[Pending]) {
-        let c = &self.metric_cols;
+    fn observe(&mut self, outputs: &RecordBatch, answered: &[Item]) {
+        let c = self.metric_cols.clone();
         let f64_col = |name: &str| outputs.column_by_name(name).and_then(|a| a.as_any().downcast_ref::<Float64Array>().cloned());
         match c.kind {
             OperatorKind::Classifier | OperatorKind::Regressor => {
@@ -379,74 +489,94 @@ impl Pipeline {
 
     /// The pipeline's whole state.
     pub fn snapshot(&mut self) -> Result<PipelineSnapshot> {
-        let state = self.instance.snapshot().map_err(|e| match e {
-            CallError::Operator(e) => HostError::OperatorInternal { operator: self.operator().into(), message: e.to_string() },
-            CallError::Failed(m) => HostError::OperatorFailed { operator: self.operator().into(), range: "snapshot".into(), message: m },
-        })?;
-        let info = self.instance.info();
-        Ok(PipelineSnapshot {
-            operator: info.name.clone(),
-            version: info.version.clone(),
-            state,
-            next_seq: self.next_seq,
-            pending: self.pending.iter().map(|(s, p)| (*s, p.entry.record.clone(), p.row)).collect(),
-            last_timestamp: self.last_timestamp,
-        })
+        let mut stages = Vec::with_capacity(self.stages.len());
+        for st in &mut self.stages {
+            let name = st.instance.info().name.clone();
+            let state = st.instance.snapshot().map_err(|e| call_err(&name, "snapshot".into(), e))?;
+            let info = st.instance.info();
+            stages.push(StageSnapshot {
+                operator: info.name.clone(),
+                version: info.version.clone(),
+                state,
+                pending: st
+                    .pending
+                    .iter()
+                    .map(|(s, p)| (*s, p.entry.record.clone(), p.row, p.extra.as_ref().map(|x| Value::Object((**x).clone()).to_string())))
+                    .collect(),
+            });
+        }
+        Ok(PipelineSnapshot { stages, next_seq: self.next_seq, last_timestamp: self.last_timestamp })
     }
 
-    /// Restores a snapshot taken by [`Pipeline::snapshot`] of the same operator.
+    /// Restores a snapshot taken by [`Pipeline::snapshot`] of the same chain of operators.
     pub fn restore(&mut self, snap: &PipelineSnapshot) -> Result<()> {
-        let info = self.instance.info().clone();
-        if snap.operator != info.name || eddy_sdk::snapshot::major(&snap.version) != eddy_sdk::snapshot::major(&info.version) {
+        let mismatch = snap.stages.len() != self.stages.len()
+            || snap.stages.iter().zip(&self.stages).any(|(s, st)| {
+                let info = st.instance.info();
+                s.operator != info.name || eddy_sdk::snapshot::major(&s.version) != eddy_sdk::snapshot::major(&info.version)
+            });
+        if mismatch {
+            let running = self.stages.iter().map(|s| format!("{} {}", s.instance.info().name, s.instance.info().version)).collect::<Vec<_>>().join(" | ");
             return Err(HostError::Restore(format!(
-                "the checkpoint holds a snapshot of {} {}, but the job runs {} {}",
-                snap.operator, snap.version, info.name, info.version
+                "the checkpoint holds a snapshot of {}, but the job runs {running}",
+                snap.operators()
             )));
         }
-        self.instance.restore(&snap.state).map_err(|e| HostError::Restore(match e {
-            CallError::Operator(e) => e.to_string(),
-            CallError::Failed(m) => m,
-        }))?;
+        let specs = self.stages[0].instance.input_columns().to_vec();
+        let mut by_record: BTreeMap<(String, i32, i64), Arc<Entry>> = BTreeMap::new();
+        for (st, s) in self.stages.iter_mut().zip(&snap.stages) {
+            st.instance.restore(&s.state).map_err(|e| HostError::Restore(match e {
+                CallError::Operator(e) => e.to_string(),
+                CallError::Failed(m) => m,
+            }))?;
+            st.pending.clear();
+            for (seq, rec, row, extra) in &s.pending {
+                let key = (rec.topic.clone(), rec.partition, rec.offset);
+                let entry = match by_record.get(&key) {
+                    Some(e) => e.clone(),
+                    None => {
+                        let decoded = decode(&rec.value, rec.timestamp, self.format, &specs)
+                            .map_err(|e| HostError::Restore(format!("a waiting record no longer decodes: {}", e.message)))?;
+                        let json_fields = match &decoded {
+                            Decoded::Json(m) => Some(m.clone()),
+                            Decoded::Arrow(_) => None,
+                        };
+                        let e = Arc::new(Entry { record: rec.clone(), decoded, json_fields });
+                        by_record.insert(key, e.clone());
+                        e
+                    }
+                };
+                let extra = match extra {
+                    Some(t) => match serde_json::from_str(t) {
+                        Ok(Value::Object(m)) => Some(Arc::new(m)),
+                        _ => return Err(HostError::Restore("corrupt waiting row in the snapshot".into())),
+                    },
+                    None => None,
+                };
+                st.pending.insert(*seq, Item { entry, row: *row, seq: *seq, extra });
+            }
+        }
         self.next_seq = snap.next_seq;
         self.last_timestamp = snap.last_timestamp;
-        self.pending.clear();
-        let specs = self.instance.input_columns().to_vec();
-        let mut by_record: BTreeMap<(i32, i64), Arc<Entry>> = BTreeMap::new();
-        for (seq, rec, row) in &snap.pending {
-            let key = (rec.partition, rec.offset);
-            let entry = match by_record.get(&key) {
-                Some(e) => e.clone(),
-                None => {
-                    let decoded = decode(&rec.value, rec.timestamp, self.format, &specs)
-                        .map_err(|e| HostError::Restore(format!("a waiting record no longer decodes: {}", e.message)))?;
-                    let json_fields = match &decoded {
-                        Decoded::Json(m) => Some(m.clone()),
-                        Decoded::Arrow(_) => None,
-                    };
-                    let e = Arc::new(Entry { record: rec.clone(), decoded, json_fields, first_seq: seq - *row as u64 });
-                    by_record.insert(key, e.clone());
-                    e
-                }
-            };
-            self.pending.insert(*seq, Pending { entry, row: *row });
-        }
         Ok(())
     }
 
-    /// The current model as JSON objects (one per row of the operator's model data).
+    /// The current model of each stage as JSON objects (one per row of its model data).
     pub fn model_data(&mut self) -> Result<Vec<Map<String, Value>>> {
-        let b = self.instance.model_data().map_err(|e| match e {
-            CallError::Operator(e) => HostError::OperatorInternal { operator: self.operator().into(), message: e.to_string() },
-            CallError::Failed(m) => HostError::OperatorFailed { operator: self.operator().into(), range: "model data".into(), message: m },
-        })?;
-        rows_to_json(&b)
+        let mut all = Vec::new();
+        for st in &mut self.stages {
+            let name = st.instance.info().name.clone();
+            let b = st.instance.model_data().map_err(|e| call_err(&name, "model data".into(), e))?;
+            all.extend(rows_to_json(&b)?);
+        }
+        Ok(all)
     }
 }
 
-fn range_of(entries: &[Arc<Entry>]) -> String {
-    match (entries.first(), entries.last()) {
+fn range_of(items: &[Item]) -> String {
+    match (items.first(), items.last()) {
         (Some(a), Some(b)) => {
-            let (a, b) = (a.record.origin(), b.record.origin());
+            let (a, b) = (a.entry.record.origin(), b.entry.record.origin());
             format!("topic {}, partition {}, offsets {}..={}", a.topic, a.partition, a.offset, b.offset)
         }
         _ => "no records".into(),

@@ -12,9 +12,29 @@ use crate::metrics::{Prequential, Summary};
 use crate::replay::{self, ReplayWriter};
 use crate::{HostError, OperatorComponent, Pipeline, PipelineOutput, Record, Result, Runtime};
 
-/// Loads the job's operator: a shipped one by name, or a component file.
+/// Loads every operator of the job's chain, in order.
+pub fn load_operators(rt: &Runtime, job: &Job) -> Result<Vec<OperatorComponent>> {
+    job.stages().iter().map(|s| load_component(rt, job, &s.component)).collect()
+}
+
+/// Loads the job's only operator; a chain is an error here (use [`load_operators`] and
+/// [`open_pipeline`], which handle both).
 pub fn load_operator(rt: &Runtime, job: &Job) -> Result<OperatorComponent> {
-    let c = &job.operator.component;
+    match job.stages().as_slice() {
+        [one] => load_component(rt, job, &one.component),
+        _ => Err(HostError::Job("this runner takes one [operator]; chains need load_operators + open_pipeline".into())),
+    }
+}
+
+/// Opens a pipeline for `partition` over the job's chain of operators.
+pub fn open_pipeline(job: &Job, components: &[OperatorComponent], partition: i32) -> Result<Pipeline> {
+    let configs: Vec<serde_json::Value> = job.stages().iter().map(|s| s.config_json()).collect();
+    let stages: Vec<(&OperatorComponent, &serde_json::Value)> = components.iter().zip(&configs).collect();
+    Pipeline::chain(&stages, partition, job.source.format, job.sinks.dead_letters.is_some())
+}
+
+/// Loads an operator: a shipped one by name, or a component file (relative to the job file).
+pub fn load_component(rt: &Runtime, job: &Job, c: &str) -> Result<OperatorComponent> {
     let as_path = job.resolve(Path::new(c));
     if c.ends_with(".wasm") || as_path.exists() {
         return rt.load_file(&as_path);
@@ -63,9 +83,9 @@ struct PartitionRun {
     error: Option<HostError>,
 }
 
-fn run_partition(component: &OperatorComponent, job: &Job, partition: i32, records: &[Record], progress: &AtomicU64) -> PartitionRun {
+fn run_partition(components: &[OperatorComponent], job: &Job, partition: i32, records: &[Record], progress: &AtomicU64) -> PartitionRun {
     let mut output = PipelineOutput::default();
-    let mut pipeline = match Pipeline::new(component, &job.operator_config(), partition, job.source.format, job.sinks.dead_letters.is_some()) {
+    let mut pipeline = match open_pipeline(job, components, partition) {
         Ok(p) => p,
         Err(e) => return PartitionRun { output, metrics: Prequential::default(), error: Some(e) },
     };
@@ -91,7 +111,7 @@ fn topic_of(p: &Path) -> String {
 /// everything up to the failing record, and then the error is returned.
 pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Sync)) -> Result<RunSummary> {
     let src = job.source.replay.as_ref().ok_or_else(|| HostError::Job("source.replay is not set (and this runner reads replays only)".into()))?;
-    let component = load_operator(rt, job)?;
+    let components = load_operators(rt, job)?;
     let records = replay::read(&job.resolve(src))?;
     let total = records.len() as u64;
     let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
@@ -104,8 +124,8 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
         let handles: Vec<_> = by_partition
             .iter()
             .map(|(p, recs)| {
-                let (component, progress) = (&component, &progress);
-                s.spawn(move || run_partition(component, job, *p, recs, progress))
+                let (components, progress) = (&components, &progress);
+                s.spawn(move || run_partition(components, job, *p, recs, progress))
             })
             .collect();
         while !handles.iter().all(|h| h.is_finished()) {
@@ -146,7 +166,7 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
         return Err(e);
     }
     Ok(RunSummary {
-        operator: component.info().name.clone(),
+        operator: components.iter().map(|c| c.info().name.clone()).collect::<Vec<_>>().join(" | "),
         records_in: total,
         predictions: counts[0],
         models: counts[1],
