@@ -46,6 +46,7 @@ fn summary_json(s: &RunSummary) -> serde_json::Value {
         "predictions": s.predictions,
         "models": s.models,
         "dead_letters": s.dead_letters,
+        "embeddings": s.embeddings,
         "seconds": s.elapsed.as_secs_f64(),
         "records_per_second": s.throughput(),
         "metrics": s.metrics,
@@ -58,6 +59,9 @@ fn print_summary(s: &RunSummary) {
     println!("predictions   {}", s.predictions);
     println!("model updates {}", s.models);
     println!("dead letters  {}", s.dead_letters);
+    if s.embeddings > 0 {
+        println!("embeddings    {} (changed vectors and tombstones)", s.embeddings);
+    }
     let m = &s.metrics;
     let pct = |v: Option<f64>| v.map(|v| format!("{:.2}%", v * 100.0));
     let num = |v: Option<f64>| v.map(|v| format!("{v:.4}"));

@@ -88,6 +88,9 @@ pub struct Sinks {
     pub models: Option<PathBuf>,
     /// Refused records; without it a bad record stops the job.
     pub dead_letters: Option<PathBuf>,
+    /// Changed embeddings of an embedder, keyed by id, tombstones for evicted ids (a compacted
+    /// topic of these is the current table). Without it they go to `models`.
+    pub embeddings: Option<PathBuf>,
     /// Kafka sink settings (`[sinks.kafka]`), read by the Kafka runner.
     pub kafka: Option<toml::Table>,
 }

@@ -38,6 +38,10 @@ pub struct PipelineOutput {
     pub models: Vec<Record>,
     /// One per refused record, with the reason in headers.
     pub dead_letters: Vec<Record>,
+    /// Changed embeddings (when routed, see [`Pipeline::route_embeddings`]): one record per id,
+    /// key `kind:id`, value `{kind, id, vector, modelVersion, eventTime}`; an evicted id is a
+    /// tombstone, a record with an empty value (a Kafka sink writes a null value).
+    pub embeddings: Vec<Record>,
 }
 
 impl PipelineOutput {
@@ -46,6 +50,7 @@ impl PipelineOutput {
         self.predictions.extend(o.predictions);
         self.models.extend(o.models);
         self.dead_letters.extend(o.dead_letters);
+        self.embeddings.extend(o.embeddings);
     }
 }
 
@@ -149,6 +154,7 @@ pub struct Pipeline {
     metric_cols: MetricCols,
     metrics: Prequential,
     last_timestamp: i64,
+    route_embeddings: bool,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -202,7 +208,14 @@ impl Pipeline {
             metric_cols,
             metrics: Prequential::default(),
             last_timestamp: 0,
+            route_embeddings: false,
         })
+    }
+
+    /// Sends an embedder's published vectors to [`PipelineOutput::embeddings`] as keyed
+    /// records (one per id, tombstones for evicted ids) instead of to the models.
+    pub fn route_embeddings(&mut self, on: bool) {
+        self.route_embeddings = on;
     }
 
     /// The operator names, `A | B` for a chain.
@@ -381,6 +394,11 @@ impl Pipeline {
                     .filter(|s| s.is_valid(i))
                     .and_then(|s| self.stages[stage].pending.get(&s.value(i)))
                     .map_or(self.last_timestamp, |p| p.entry.record.timestamp);
+                let headers = vec![("eddy.operator".into(), Some(operator.as_bytes().to_vec()))];
+                if self.route_embeddings && self.stages[stage].instance.info().kind == OperatorKind::Embedder {
+                    out.embeddings.push(embedding_record(m, self.partition, timestamp, headers));
+                    continue;
+                }
                 out.models.push(Record {
                     topic: String::new(),
                     partition: self.partition,
@@ -388,7 +406,7 @@ impl Pipeline {
                     timestamp,
                     key: Some(self.partition.to_string().into_bytes()),
                     value: serde_json::to_vec(&Value::Object(m)).expect("JSON"),
-                    headers: vec![("eddy.operator".into(), Some(operator.as_bytes().to_vec()))],
+                    headers,
                 });
             }
         }
@@ -571,6 +589,19 @@ impl Pipeline {
         }
         Ok(all)
     }
+}
+
+/// A published embedding as a keyed record; a null vector is a tombstone (empty value).
+fn embedding_record(m: Map<String, Value>, partition: i32, timestamp: i64, headers: Vec<(String, Option<Vec<u8>>)>) -> Record {
+    let text = |k: &str| match m.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => String::new(),
+    };
+    let key = format!("{}:{}", text("kind"), text("id"));
+    let timestamp = m.get("eventTime").and_then(Value::as_i64).unwrap_or(timestamp);
+    let value = if m.get("vector").is_none_or(Value::is_null) { Vec::new() } else { serde_json::to_vec(&Value::Object(m)).expect("JSON") };
+    Record { topic: String::new(), partition, offset: -1, timestamp, key: Some(key.into_bytes()), value, headers }
 }
 
 fn range_of(items: &[Item]) -> String {

@@ -30,7 +30,9 @@ pub fn load_operator(rt: &Runtime, job: &Job) -> Result<OperatorComponent> {
 pub fn open_pipeline(job: &Job, components: &[OperatorComponent], partition: i32) -> Result<Pipeline> {
     let configs: Vec<serde_json::Value> = job.stages().iter().map(|s| s.config_json()).collect();
     let stages: Vec<(&OperatorComponent, &serde_json::Value)> = components.iter().zip(&configs).collect();
-    Pipeline::chain(&stages, partition, job.source.format, job.sinks.dead_letters.is_some())
+    let mut p = Pipeline::chain(&stages, partition, job.source.format, job.sinks.dead_letters.is_some())?;
+    p.route_embeddings(job.sinks.embeddings.is_some());
+    Ok(p)
 }
 
 /// Loads an operator: a shipped one by name, or a component file (relative to the job file).
@@ -64,6 +66,8 @@ pub struct RunSummary {
     pub models: u64,
     /// Dead letters written.
     pub dead_letters: u64,
+    /// Embedding records written (including tombstones).
+    pub embeddings: u64,
     /// Wall time.
     pub elapsed: Duration,
     /// Prequential metrics over every partition.
@@ -139,21 +143,23 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
 
     let mut metrics = Prequential::default();
     let mut first_error = None;
-    let mut sinks: [(Option<PathBuf>, Vec<Record>); 3] = [
+    let mut sinks: [(Option<PathBuf>, Vec<Record>); 4] = [
         (job.sinks.predictions.clone(), Vec::new()),
         (job.sinks.models.clone(), Vec::new()),
         (job.sinks.dead_letters.clone(), Vec::new()),
+        (job.sinks.embeddings.clone(), Vec::new()),
     ];
     for r in results {
         metrics.merge(&r.metrics);
         sinks[0].1.extend(r.output.predictions);
         sinks[1].1.extend(r.output.models);
         sinks[2].1.extend(r.output.dead_letters);
+        sinks[3].1.extend(r.output.embeddings);
         if first_error.is_none() {
             first_error = r.error;
         }
     }
-    let counts = [sinks[0].1.len() as u64, sinks[1].1.len() as u64, sinks[2].1.len() as u64];
+    let counts = [sinks[0].1.len() as u64, sinks[1].1.len() as u64, sinks[2].1.len() as u64, sinks[3].1.len() as u64];
     for (path, recs) in sinks {
         if let Some(path) = path {
             let path = job.resolve(&path);
@@ -171,6 +177,7 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
         predictions: counts[0],
         models: counts[1],
         dead_letters: counts[2],
+        embeddings: counts[3],
         elapsed,
         metrics: metrics.summary(),
     })
