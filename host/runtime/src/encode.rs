@@ -29,8 +29,26 @@ pub fn rows_to_json(batch: &RecordBatch) -> Result<Vec<Map<String, Value>>, Host
         w.write(&batch)?;
         w.finish()?;
     }
-    let rows: Vec<Map<String, Value>> = serde_json::from_slice(&buf)
+    let mut rows: Vec<Map<String, Value>> = serde_json::from_slice(&buf)
         .map_err(|e| HostError::Runtime(format!("arrow-json produced unreadable JSON: {e}")))?;
+    // eddy's vector struct reads better as a plain array when it is dense.
+    let vectors: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| f.data_type() == &eddy_sdk::vector_data_type())
+        .map(|f| f.name().clone())
+        .collect();
+    for row in &mut rows {
+        for name in &vectors {
+            if let Some(Value::Object(v)) = row.get(name) {
+                if v.get("indices").is_none_or(Value::is_null) {
+                    let values = v.get("values").cloned().unwrap_or(Value::Null);
+                    row.insert(name.clone(), values);
+                }
+            }
+        }
+    }
     Ok(rows)
 }
 
