@@ -2,6 +2,7 @@
 //! host, jobs run over replays, bad input and hostile components are contained.
 
 mod bad_input;
+mod chain;
 mod conformance;
 mod determinism;
 mod guide;

@@ -15,6 +15,7 @@
 //! dead_letters = "out/dead-letters.replay"   # optional
 //! [run]
 //! batch_size = 1024                   # records per call into the operator
+//! metrics_addr = "127.0.0.1:9464"     # Kafka jobs: serve Prometheus metrics here
 //! [limits]
 //! memory_mib = 512
 //! call_timeout_ms = 30000
@@ -101,11 +102,13 @@ pub struct Sinks {
 pub struct RunSettings {
     /// Records per call into the operator (default 1024). Results do not depend on it.
     pub batch_size: usize,
+    /// Serve Prometheus metrics on this address (`host:port`) while a Kafka job runs.
+    pub metrics_addr: Option<String>,
 }
 
 impl Default for RunSettings {
     fn default() -> Self {
-        Self { batch_size: 1024 }
+        Self { batch_size: 1024, metrics_addr: None }
     }
 }
 
@@ -170,15 +173,21 @@ fn apply_override(table: &mut toml::Table, o: &str) -> Result<()> {
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(value.to_owned()));
     let parts: Vec<&str> = key.trim().split('.').collect();
-    let mut t = table;
-    for p in &parts[..parts.len() - 1] {
-        t = t
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()
-            .ok_or_else(|| HostError::Job(format!("--set {key}: `{p}` is not a table")))?;
+    let bad = |p: &str, what: &str| HostError::Job(format!("--set {key}: `{p}` {what}"));
+    // Walk tables by name and arrays (of tables, e.g. [[operators]]) by index.
+    let mut cur = table.entry(parts[0].to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    for p in &parts[1..] {
+        cur = match cur {
+            toml::Value::Table(t) => t.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new())),
+            toml::Value::Array(a) => {
+                let i: usize = p.parse().map_err(|_| bad(p, "must be an index into an array"))?;
+                let n = a.len();
+                a.get_mut(i).ok_or_else(|| bad(p, &format!("is past the end of an array of {n}")))?
+            }
+            _ => return Err(bad(p, "is inside a value that is neither a table nor an array")),
+        };
     }
-    t.insert(parts[parts.len() - 1].to_owned(), value);
+    *cur = value;
     Ok(())
 }
 
@@ -218,5 +227,8 @@ mod tests {
         let j = Job::parse(&chain, Path::new("."), &[]).unwrap();
         assert_eq!(j.stages().iter().map(|s| s.component.as_str()).collect::<Vec<_>>(), vec!["scaler", "ftrl"]);
         assert_eq!(j.operator_config()["globalBatchSize"], 32);
+        let j = Job::parse(&chain, Path::new("."), &["operators.1.config.alpha=0.5".into()]).unwrap();
+        assert_eq!(j.operator_config()["alpha"], 0.5);
+        assert!(Job::parse(&chain, Path::new("."), &["operators.5.config.alpha=0.5".into()]).is_err());
     }
 }

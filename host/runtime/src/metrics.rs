@@ -54,14 +54,17 @@ impl Prequential {
         self.rows += 1;
     }
 
-    /// A classifier's answer: predicted class, positive-class probability (binary), label.
-    pub fn classified(&mut self, prediction: f64, probability: Option<f64>, label: f64) {
+    /// A classifier's answer: predicted class (none when the model knows no class yet, which
+    /// counts as a miss), positive-class probability (binary), label.
+    pub fn classified(&mut self, prediction: Option<f64>, probability: Option<f64>, label: f64) {
         self.rows += 1;
         self.labelled += 1;
-        if prediction == label {
+        if prediction == Some(label) {
             self.correct += 1;
         }
-        *self.confusion.entry((label as i64, prediction as i64)).or_default() += 1;
+        // A missing prediction lands in a class of its own, so it counts against the label's F1.
+        let predicted = prediction.map_or(i64::MIN, |p| p as i64);
+        *self.confusion.entry((label as i64, predicted)).or_default() += 1;
         if let Some(p) = probability {
             let p = p.clamp(1e-15, 1.0 - 1e-15);
             self.log_loss_sum -= if label == 1.0 { p.ln() } else { (1.0 - p).ln() };
@@ -152,7 +155,7 @@ pub fn roc_auc(scores: &[(f64, bool)]) -> Option<f64> {
 }
 
 fn macro_f1(confusion: &BTreeMap<(i64, i64), u64>) -> f64 {
-    let mut classes: Vec<i64> = confusion.keys().flat_map(|(a, b)| [*a, *b]).collect();
+    let mut classes: Vec<i64> = confusion.keys().flat_map(|(a, b)| [*a, *b]).filter(|c| *c != i64::MIN).collect();
     classes.sort_unstable();
     classes.dedup();
     let mut total = 0.0;
@@ -183,8 +186,8 @@ mod tests {
     #[test]
     fn classifier_summary() {
         let mut p = Prequential::default();
-        p.classified(1.0, Some(0.9), 1.0);
-        p.classified(0.0, Some(0.2), 1.0);
+        p.classified(Some(1.0), Some(0.9), 1.0);
+        p.classified(Some(0.0), Some(0.2), 1.0);
         p.unlabelled();
         let s = p.summary();
         assert_eq!(s.rows, 3);

@@ -479,14 +479,17 @@ impl Pipeline {
                 for (i, a) in answered.iter().enumerate() {
                     match self.label(a) {
                         None => self.metrics.unlabelled(),
-                        Some(label) if c.kind == OperatorKind::Regressor => self.metrics.regressed(pred.value(i), label),
+                        Some(label) if c.kind == OperatorKind::Regressor => match pred.is_valid(i) {
+                            true => self.metrics.regressed(pred.value(i), label),
+                            false => self.metrics.unlabelled(),
+                        },
                         Some(label) => {
                             let prob = raw.as_ref().and_then(|r| {
                                 let v = r.value(i);
                                 let v = v.as_any().downcast_ref::<Float64Array>()?;
                                 (v.len() == 2).then(|| v.value(1))
                             });
-                            self.metrics.classified(pred.value(i), prob, label);
+                            self.metrics.classified(pred.is_valid(i).then(|| pred.value(i)), prob, label);
                         }
                     }
                 }

@@ -45,7 +45,7 @@ impl Model {
         let mut g = vec![0.0; d];
         let mut s = vec![0.0; d];
         for r in rows {
-            let p = 1.0 / (1.0 + (-r.dot).exp());
+            let p = 1.0 / (1.0 + eddy_sdk::math::exp(-r.dot));
             let m = p - r.label;
             match &r.indices {
                 None => {

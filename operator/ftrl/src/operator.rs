@@ -211,7 +211,7 @@ impl Operator for Ftrl {
             }
             let model = self.model.as_mut().expect("model set above");
             let dot = row.dot(&model.w);
-            let prob = 1.0 - 1.0 / (1.0 + dot.exp());
+            let prob = 1.0 - 1.0 / (1.0 + eddy_sdk::math::exp(dot));
             pred.push(if dot >= 0.0 { 1.0 } else { 0.0 });
             raw.push([1.0 - prob, prob]);
             versions.push(model.version);

@@ -16,6 +16,7 @@ mod info;
 pub mod ipc;
 pub mod java_random;
 mod log;
+pub mod math;
 mod operator;
 pub mod snapshot;
 

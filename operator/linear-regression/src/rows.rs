@@ -1,0 +1,145 @@
+//! Reading one input batch into feature rows and labels, checking every row before anything
+//! learns: a missing or non-finite feature, a vector of the wrong dimension or a bad label is an
+//! input error naming the row and the column, raised before the state is touched.
+//!
+//! (The same reader lives in each of eddy's linear and Bayes operators; it is a candidate for
+//! the SDK.)
+
+use eddy_sdk::arrow::array::{Array, Float64Array, RecordBatch};
+use eddy_sdk::{FeaturesCol, OperatorError, VectorColumn, f64_column};
+use serde::{Deserialize, Serialize};
+
+/// One row's features: dense, or sparse (increasing `indices` below `size`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Positions of `values` for a sparse row; `None` for a dense one.
+    pub indices: Option<Vec<i32>>,
+    /// The values (all `size` of them when dense).
+    pub values: Vec<f64>,
+    /// The dimension.
+    pub size: usize,
+}
+
+impl Row {
+    /// `w . x`, summed in index order (`w` has the row's dimension).
+    pub fn dot(&self, w: &[f64]) -> f64 {
+        let mut s = 0.0;
+        match &self.indices {
+            None => {
+                for (x, wi) in self.values.iter().zip(w) {
+                    s += x * wi;
+                }
+            }
+            Some(ix) => {
+                for (&i, x) in ix.iter().zip(&self.values) {
+                    s += x * w[i as usize];
+                }
+            }
+        }
+        s
+    }
+
+    /// `acc += a * x`.
+    pub fn add_scaled_to(&self, a: f64, acc: &mut [f64]) {
+        match &self.indices {
+            None => {
+                for (g, x) in acc.iter_mut().zip(&self.values) {
+                    *g += x * a;
+                }
+            }
+            Some(ix) => {
+                for (&i, x) in ix.iter().zip(&self.values) {
+                    acc[i as usize] += x * a;
+                }
+            }
+        }
+    }
+}
+
+/// The name used in errors about the features: the vector column, or `featuresCol` for a list of
+/// columns whose individual names are used where one column is at fault.
+pub fn features_name(features: &FeaturesCol) -> &str {
+    match features {
+        FeaturesCol::Vector(c) => c,
+        FeaturesCol::Columns(_) => "featuresCol",
+    }
+}
+
+/// Reads every row's features. `dim` is the dimension the model already has (or that the config
+/// fixes); when `None`, the first row fixes it for the rest of the batch. Returns the rows and
+/// the dimension they share (`None` only for an empty batch without a known dimension).
+pub fn read_features(
+    batch: &RecordBatch,
+    features: &FeaturesCol,
+    dim: Option<usize>,
+) -> Result<(Vec<Row>, Option<usize>), OperatorError> {
+    let n = batch.num_rows();
+    let mut rows = Vec::with_capacity(n);
+    let mut dim = dim;
+    match features {
+        FeaturesCol::Columns(cols) => {
+            let arrays = cols.iter().map(|c| f64_column(batch, c)).collect::<Result<Vec<_>, _>>()?;
+            for r in 0..n {
+                let mut values = Vec::with_capacity(arrays.len());
+                for (a, name) in arrays.iter().zip(cols) {
+                    if a.is_null(r) {
+                        return Err(OperatorError::input(r, Some(name), "missing feature value"));
+                    }
+                    let v = a.value(r);
+                    if !v.is_finite() {
+                        return Err(OperatorError::input(r, Some(name), format!("feature is not finite ({v})")));
+                    }
+                    values.push(v);
+                }
+                rows.push(Row { indices: None, size: values.len(), values });
+            }
+            dim.get_or_insert(cols.len());
+        }
+        FeaturesCol::Vector(col) => {
+            let vc = VectorColumn::new(batch, col)?;
+            for r in 0..n {
+                let v = vc.get(r)?.ok_or_else(|| OperatorError::input(r, Some(col), "missing feature vector"))?;
+                v.validate().map_err(|m| OperatorError::input(r, Some(col), m))?;
+                if v.size == 0 {
+                    return Err(OperatorError::input(r, Some(col), "feature vector has dimension 0"));
+                }
+                let d = *dim.get_or_insert(v.size);
+                if v.size != d {
+                    return Err(OperatorError::input(
+                        r,
+                        Some(col),
+                        format!("vector has dimension {} but the model has {d}", v.size),
+                    ));
+                }
+                rows.push(Row { indices: v.indices.map(<[i32]>::to_vec), values: v.values.to_vec(), size: v.size });
+            }
+        }
+    }
+    Ok((rows, dim))
+}
+
+/// Reads the optional label column: `None` where a row has no label (it is scored, not learned
+/// from). A batch without the column at all is a batch of unlabelled rows. Labels must be
+/// finite; `-0.0` is read as `0.0`.
+pub fn read_labels(batch: &RecordBatch, label_col: &str) -> Result<Vec<Option<f64>>, OperatorError> {
+    let n = batch.num_rows();
+    let Some(col) = batch.column_by_name(label_col) else {
+        return Ok(vec![None; n]);
+    };
+    let a = col
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or_else(|| OperatorError::input(0, Some(label_col), "expected a Float64 label column"))?;
+    (0..n)
+        .map(|r| {
+            if a.is_null(r) {
+                return Ok(None);
+            }
+            let v = a.value(r);
+            if !v.is_finite() {
+                return Err(OperatorError::input(r, Some(label_col), format!("label is not finite ({v})")));
+            }
+            Ok(Some(if v == 0.0 { 0.0 } else { v }))
+        })
+        .collect()
+}

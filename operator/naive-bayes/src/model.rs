@@ -1,0 +1,202 @@
+//! The Gaussian naive Bayes model as plain data: per-class count, mean and (population)
+//! variance of every feature, the same sufficient statistics linfa-bayes and scikit-learn keep,
+//! plus the smoothing and scoring that eddy applies on top of them.
+//!
+//! Smoothing: `epsilon = varSmoothing * max_j Var_j`, where `Var_j` is the variance of feature
+//! `j` over every labelled row learned so far (all classes pooled), computed from the per-class
+//! statistics; when that maximum is 0 (one row, or constant features), `epsilon = varSmoothing`.
+//! So after any number of updates the model is the one scikit-learn's `GaussianNB.fit` (or
+//! linfa's `fit`) would build from all those rows at once, whatever the batch sizes, up to
+//! rounding.
+//!
+//! Scoring (linfa's and scikit-learn's joint log-likelihood, normalized stably):
+//! `jll_c = ln(n_c / N) - 1/2 sum_j ln(2 pi s_cj) - 1/2 sum_j (x_j - m_cj)^2 / s_cj` with
+//! `s_cj = var_cj + epsilon`; probabilities are `exp(jll_c - max jll) / sum`. Declared classes
+//! not yet seen get probability 0; before any class is seen, declared classes are equally
+//! likely. The predicted class is the one with the largest `jll` (ties: smallest class value).
+
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+
+use crate::linfa_fit::{ClassKey, fit_batch};
+
+/// One class's sufficient statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassStats {
+    /// The class value.
+    pub class: f64,
+    /// Labelled rows of this class learned so far (0 for a declared class not yet seen).
+    pub count: u64,
+    /// Per-feature mean (empty while `count` is 0).
+    pub mean: Vec<f64>,
+    /// Per-feature population variance, unsmoothed (empty while `count` is 0).
+    pub var: Vec<f64>,
+}
+
+/// The model: every known class in ascending order of value, and the smoothing in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// Known classes, ascending.
+    pub classes: Vec<ClassStats>,
+    /// The variance added at scoring time (see the module doc).
+    pub epsilon: f64,
+    /// Version: 0 before any update, +1 per update.
+    pub version: i64,
+}
+
+/// One labelled row waiting for its global batch to fill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingRow {
+    /// Dense features.
+    pub x: Vec<f64>,
+    /// The class value.
+    pub label: f64,
+}
+
+impl Model {
+    /// The model before any update: the declared classes (if any) with no rows.
+    pub fn initial(declared: Option<&[f64]>, var_smoothing: f64) -> Self {
+        let classes = declared
+            .unwrap_or_default()
+            .iter()
+            .map(|&class| ClassStats { class, count: 0, mean: Vec::new(), var: Vec::new() })
+            .collect();
+        Self { classes, epsilon: var_smoothing, version: 0 }
+    }
+
+    /// The class values, ascending.
+    pub fn class_values(&self) -> Vec<f64> {
+        self.classes.iter().map(|c| c.class).collect()
+    }
+
+    /// Learns one global batch with linfa's incremental fit, then refreshes the smoothing and
+    /// the version. On error the model is left as it was.
+    pub fn update(&mut self, rows: &[PendingRow], var_smoothing: f64) -> Result<(), String> {
+        let dim = rows.first().map_or(0, |r| r.x.len());
+        let mut flat = Vec::with_capacity(rows.len() * dim);
+        for r in rows {
+            flat.extend_from_slice(&r.x);
+        }
+        let x = Array2::from_shape_vec((rows.len(), dim), flat).map_err(|e| e.to_string())?;
+        let y = Array1::from_iter(rows.iter().map(|r| ClassKey(r.label)));
+        let seen: Vec<ClassStats> = self.classes.iter().filter(|c| c.count > 0).cloned().collect();
+        let fitted = fit_batch(&seen, x, y)?;
+        if fitted.iter().any(|c| c.mean.iter().chain(&c.var).any(|v| !v.is_finite())) {
+            return Err("the class statistics overflow (feature values too large)".into());
+        }
+        let mut classes = fitted;
+        for c in &self.classes {
+            if c.count == 0 && !classes.iter().any(|f| f.class == c.class) {
+                classes.push(c.clone());
+            }
+        }
+        classes.sort_by(|a, b| a.class.total_cmp(&b.class));
+        let epsilon = smoothing(&classes, var_smoothing);
+        if !epsilon.is_finite() {
+            return Err("the pooled feature variance overflows (feature values too large)".into());
+        }
+        self.classes = classes;
+        self.epsilon = epsilon;
+        self.version += 1;
+        Ok(())
+    }
+
+    /// What scores rows with this model (precomputed per-class constants).
+    pub fn scorer(&self) -> Scorer {
+        let total: u64 = self.classes.iter().map(|c| c.count).sum();
+        let terms = self
+            .classes
+            .iter()
+            .map(|c| {
+                (c.count > 0).then(|| {
+                    let sigma: Vec<f64> = c.var.iter().map(|v| v + self.epsilon).collect();
+                    let log_norm: f64 = sigma.iter().map(|s| eddy_sdk::math::ln(2.0 * std::f64::consts::PI * s)).sum();
+                    let log_prior = eddy_sdk::math::ln(c.count as f64 / total as f64);
+                    ClassTerm { base: log_prior - 0.5 * log_norm, log_prior, theta: c.mean.clone(), sigma }
+                })
+            })
+            .collect();
+        Scorer { classes: self.class_values(), terms }
+    }
+}
+
+/// `varSmoothing` times the largest pooled feature variance (or times 1 when that is 0).
+fn smoothing(classes: &[ClassStats], var_smoothing: f64) -> f64 {
+    let seen: Vec<&ClassStats> = classes.iter().filter(|c| c.count > 0).collect();
+    let Some(first) = seen.first() else { return var_smoothing };
+    let dim = first.mean.len();
+    let n: f64 = seen.iter().map(|c| c.count as f64).sum();
+    let mut max_var = 0.0f64;
+    for j in 0..dim {
+        let mean = seen.iter().map(|c| c.count as f64 * c.mean[j]).sum::<f64>() / n;
+        let ssd: f64 = seen
+            .iter()
+            .map(|c| {
+                let d = c.mean[j] - mean;
+                c.count as f64 * (c.var[j] + d * d)
+            })
+            .sum();
+        max_var = max_var.max(ssd / n);
+    }
+    if max_var > 0.0 { var_smoothing * max_var } else { var_smoothing }
+}
+
+struct ClassTerm {
+    base: f64,
+    log_prior: f64,
+    theta: Vec<f64>,
+    sigma: Vec<f64>,
+}
+
+/// Scores rows with one model version.
+pub struct Scorer {
+    classes: Vec<f64>,
+    terms: Vec<Option<ClassTerm>>,
+}
+
+impl Scorer {
+    /// The predicted class (`None` while no class is known) and the probability of every known
+    /// class, in ascending class order.
+    pub fn score(&self, x: &[f64]) -> (Option<f64>, Vec<f64>) {
+        let k = self.classes.len();
+        if k == 0 {
+            return (None, Vec::new());
+        }
+        if self.terms.iter().all(Option::is_none) {
+            return (Some(self.classes[0]), vec![1.0 / k as f64; k]);
+        }
+        let mut jll: Vec<Option<f64>> = self
+            .terms
+            .iter()
+            .map(|t| {
+                t.as_ref().map(|t| {
+                    let mut q = 0.0;
+                    for ((xi, m), s) in x.iter().zip(&t.theta).zip(&t.sigma) {
+                        let d = xi - m;
+                        q += d * d / s;
+                    }
+                    t.base - 0.5 * q
+                })
+            })
+            .collect();
+        let max = jll.iter().flatten().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        if max == f64::NEG_INFINITY || max.is_nan() {
+            // Every likelihood underflowed (a row absurdly far from every class): fall back on
+            // the class priors.
+            jll = self.terms.iter().map(|t| t.as_ref().map(|t| t.log_prior)).collect();
+        }
+        let max = jll.iter().flatten().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        let mut best = None;
+        for (i, l) in jll.iter().enumerate() {
+            if let Some(l) = l
+                && best.is_none_or(|(_, b)| *l > b)
+            {
+                best = Some((i, *l));
+            }
+        }
+        let exps: Vec<f64> = jll.iter().map(|l| l.map_or(0.0, |l| eddy_sdk::math::exp(l - max))).collect();
+        let sum: f64 = exps.iter().sum();
+        let probs = exps.iter().map(|e| e / sum).collect();
+        (best.map(|(i, _)| self.classes[i]), probs)
+    }
+}

@@ -1,0 +1,85 @@
+//! Gaussian naive Bayes' parameters (Flink ML style names, scikit-learn/linfa defaults), parsed
+//! and range-checked.
+
+use eddy_sdk::{Config, FeaturesCol, OperatorError, ParamInfo};
+use serde::{Deserialize, Serialize};
+
+/// The operator's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Params {
+    /// Where features come from.
+    pub features: FeaturesCol,
+    /// Label column (a numeric class value); rows where it is null are scored, not learned from.
+    pub label_col: String,
+    /// Output column for the predicted class value.
+    pub prediction_col: String,
+    /// Output column for the class probabilities, ordered by class value.
+    pub raw_prediction_col: String,
+    /// Output column for the version of the model that scored the row.
+    pub model_version_col: String,
+    /// Portion of the largest feature variance added to every variance (> 0).
+    pub var_smoothing: f64,
+    /// Labelled rows per model update.
+    pub global_batch_size: usize,
+    /// A fixed, declared class set (ascending), or `None` to discover classes from the labels.
+    pub classes: Option<Vec<f64>>,
+}
+
+/// The parameters the operator declares, with their defaults.
+pub fn param_infos() -> Vec<ParamInfo> {
+    vec![
+        ParamInfo::new("featuresCol", "string | list<string>", Some("\"features\""), "A vector column (dense list or sparse {size, indices, values}), or a list of numeric columns."),
+        ParamInfo::new("labelCol", "string", Some("\"label\""), "Label column holding the class as a number; rows without a label are scored only."),
+        ParamInfo::new("predictionCol", "string", Some("\"prediction\""), "Output column for the predicted class value (null while no class is known)."),
+        ParamInfo::new("rawPredictionCol", "string", Some("\"rawPrediction\""), "Output column for the class probabilities, ordered by ascending class value (the model data's `classes`)."),
+        ParamInfo::new("modelVersionCol", "string", Some("\"modelVersion\""), "Output column for the version of the model that scored the row."),
+        ParamInfo::new("varSmoothing", "double", Some("1.0E-9"), "Portion of the largest variance of all features (over every labelled row learned so far) added to each variance for stability (> 0), as in linfa and scikit-learn."),
+        ParamInfo::new("globalBatchSize", "long", Some("1"), "Labelled rows per model update (> 0): 1 learns after every labelled row; larger values gather count-based batches, as Flink ML does."),
+        ParamInfo::new("classes", "list<double>", None, "Optional fixed class set: rawPrediction then always has one entry per class (in ascending order) and other labels are input errors; unset, classes are discovered from the labels."),
+    ]
+}
+
+/// Checks a declared class list: non-empty, finite, distinct; returns it in ascending order
+/// (with `-0.0` read as `0.0`).
+pub fn check_classes(name: &str, classes: Option<Vec<f64>>) -> Result<Option<Vec<f64>>, OperatorError> {
+    let Some(mut cs) = classes else { return Ok(None) };
+    if cs.is_empty() {
+        return Err(OperatorError::config(name, "the class list is empty"));
+    }
+    if let Some(bad) = cs.iter().find(|c| !c.is_finite()) {
+        return Err(OperatorError::config(name, format!("class {bad} is not finite")));
+    }
+    for c in &mut cs {
+        if *c == 0.0 {
+            *c = 0.0;
+        }
+    }
+    cs.sort_by(f64::total_cmp);
+    if let Some(w) = cs.windows(2).find(|w| w[0] == w[1]) {
+        return Err(OperatorError::config(name, format!("class {} is listed twice", w[0])));
+    }
+    Ok(Some(cs))
+}
+
+impl Params {
+    /// Reads and checks every parameter.
+    pub fn from_config(c: &Config) -> Result<Self, OperatorError> {
+        let features = c.get("featuresCol", FeaturesCol::Vector("features".into()))?;
+        if let FeaturesCol::Columns(cols) = &features
+            && cols.is_empty()
+        {
+            return Err(OperatorError::config("featuresCol", "the list of feature columns is empty"));
+        }
+        Ok(Self {
+            features,
+            label_col: c.get("labelCol", "label".to_owned())?,
+            prediction_col: c.get("predictionCol", "prediction".to_owned())?,
+            raw_prediction_col: c.get("rawPredictionCol", "rawPrediction".to_owned())?,
+            model_version_col: c.get("modelVersionCol", "modelVersion".to_owned())?,
+            var_smoothing: c.f64_in("varSmoothing", 1e-9, |v| v > 0.0, "> 0")?,
+            global_batch_size: usize::try_from(c.positive("globalBatchSize", 1)?)
+                .map_err(|_| OperatorError::config("globalBatchSize", "too large for this target"))?,
+            classes: check_classes("classes", c.get_opt("classes")?)?,
+        })
+    }
+}
