@@ -24,7 +24,7 @@ fn job(out: &Path, extra: &[String]) -> Job {
 fn scaler_then_logistic_regression_beats_river_on_phishing() {
     let dir = tempfile::tempdir().unwrap();
     let s = run_replay(runtime(), &job(dir.path(), &[]), &|_, _| {}).unwrap();
-    assert_eq!(s.operator, "OnlineStandardScaler | SoftmaxRegression");
+    assert_eq!(s.operator, "OnlineStandardScaler | OnlineSoftmaxRegression");
     assert_eq!((s.records_in, s.predictions, s.dead_letters), (1250, 1250, 0));
     let (acc, auc) = (s.metrics.accuracy.unwrap(), s.metrics.roc_auc.unwrap());
     assert!(acc >= 0.8928, "accuracy {acc} below river's 89.28%");
@@ -73,5 +73,11 @@ fn chain_restores_mid_stream_as_one() {
     let mut b = open_pipeline(&j, &comps, 0).unwrap();
     b.restore(&snap).unwrap();
     feed(&mut b, &recs[cut..], &mut got);
+    for (kind, g, w) in [("predictions", &got.predictions, &want.predictions), ("models", &got.models, &want.models)] {
+        assert_eq!(g.len(), w.len(), "{kind}: count");
+        if let Some(i) = (0..g.len()).find(|&i| g[i] != w[i]) {
+            panic!("{kind}[{i}] differs:\n got {:?}\nwant {:?}", (String::from_utf8_lossy(&g[i].value), g[i].timestamp), (String::from_utf8_lossy(&w[i].value), w[i].timestamp));
+        }
+    }
     assert!(got == want, "a restored chain continues exactly");
 }

@@ -6,4 +6,5 @@ mod chain;
 mod conformance;
 mod determinism;
 mod guide;
+mod restore;
 mod sandbox;

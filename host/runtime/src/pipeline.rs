@@ -155,6 +155,10 @@ pub struct Pipeline {
     metrics: Prequential,
     last_timestamp: i64,
     route_embeddings: bool,
+    /// For each model (or embedding) record of the call in progress: (the `__seq` of the row
+    /// that published it, stage). Sorting by it makes the order independent of batching.
+    model_keys: Vec<(u64, usize)>,
+    embedding_keys: Vec<(u64, usize)>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -209,6 +213,8 @@ impl Pipeline {
             metrics: Prequential::default(),
             last_timestamp: 0,
             route_embeddings: false,
+            model_keys: Vec::new(),
+            embedding_keys: Vec::new(),
         })
     }
 
@@ -270,10 +276,28 @@ impl Pipeline {
                 }
             }
         }
-        if let Err(e) = self.run_stage(0, items, &mut out) {
+        let r = self.run_stage(0, items, &mut out);
+        self.order(&mut out);
+        if let Err(e) = r {
             return (out, Err(e));
         }
         (out, stop.map_or(Ok(()), Err))
+    }
+
+    /// Puts one call's outputs in an order that does not depend on how records were batched:
+    /// dead letters by input position; models by the row that published them, then by stage
+    /// (within one batch, every stage runs before the next one starts).
+    fn order(&mut self, out: &mut PipelineOutput) {
+        out.dead_letters.sort_by_key(|r| {
+            let offset = r.header(h::ORIGIN_OFFSET).and_then(|o| o.parse::<i64>().ok()).unwrap_or(i64::MAX);
+            (r.partition, offset)
+        });
+        for (records, keys) in [(&mut out.models, &mut self.model_keys), (&mut out.embeddings, &mut self.embedding_keys)] {
+            debug_assert_eq!(records.len(), keys.len());
+            let mut keyed: Vec<((u64, usize), Record)> = keys.drain(..).zip(records.drain(..)).collect();
+            keyed.sort_by_key(|(k, _)| *k);
+            records.extend(keyed.into_iter().map(|(_, r)| r));
+        }
     }
 
     fn stage_batch(&self, stage: usize, items: &[Item]) -> Result<RecordBatch> {
@@ -378,9 +402,11 @@ impl Pipeline {
                 }
             };
             if let Err(e) = r {
+                self.order(&mut out);
                 return (out, Err(e));
             }
         }
+        self.order(&mut out);
         (out, Ok(()))
     }
 
@@ -389,16 +415,18 @@ impl Pipeline {
         if let Some(models) = &p.models {
             let seqs = models.column_by_name(SEQ_COLUMN).and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());
             for (i, m) in rows_to_json(models)?.into_iter().enumerate() {
-                let timestamp = seqs
-                    .as_ref()
-                    .filter(|s| s.is_valid(i))
-                    .and_then(|s| self.stages[stage].pending.get(&s.value(i)))
+                let trigger = seqs.as_ref().filter(|s| s.is_valid(i)).map(|s| s.value(i));
+                let timestamp = trigger
+                    .and_then(|s| self.stages[stage].pending.get(&s))
                     .map_or(self.last_timestamp, |p| p.entry.record.timestamp);
+                let key = (trigger.unwrap_or(u64::MAX), stage);
                 let headers = vec![("eddy.operator".into(), Some(operator.as_bytes().to_vec()))];
                 if self.route_embeddings && self.stages[stage].instance.info().kind == OperatorKind::Embedder {
                     out.embeddings.push(embedding_record(m, self.partition, timestamp, headers));
+                    self.embedding_keys.push(key);
                     continue;
                 }
+                self.model_keys.push(key);
                 out.models.push(Record {
                     topic: String::new(),
                     partition: self.partition,
