@@ -146,7 +146,7 @@ impl OperatorInstance {
         };
         let mut out = Processed::default();
         if !p.outputs.is_empty() {
-            let batch = match ipc::decode(&p.outputs) {
+            let batch = match ipc::decode_owned(p.outputs) {
                 Ok(b) => b,
                 Err(e) => return Err(fail(self, format!("outputs are not an Arrow IPC stream: {e}"))),
             };
@@ -165,7 +165,7 @@ impl OperatorInstance {
             }
         }
         if !p.models.is_empty() {
-            match ipc::decode(&p.models) {
+            match ipc::decode_owned(p.models) {
                 Ok(b) if b.num_rows() > 0 => out.models = Some(b),
                 Ok(_) => {}
                 Err(e) => return Err(fail(self, format!("models are not an Arrow IPC stream: {e}"))),

@@ -21,6 +21,8 @@ pub struct Prequential {
     ranked: u64,
     hits10: u64,
     rr_sum: f64,
+    /// A label other than 0 or 1 was seen: log loss and ROC AUC (binary metrics) are withheld.
+    not_binary: bool,
 }
 
 /// A finished set of metrics (what the summary prints).
@@ -64,6 +66,9 @@ impl Prequential {
         }
         // A missing prediction lands in a class of its own, so it counts against the label's F1.
         let predicted = prediction.map_or(i64::MIN, |p| p as i64);
+        if label != 0.0 && label != 1.0 {
+            self.not_binary = true;
+        }
         *self.confusion.entry((label as i64, predicted)).or_default() += 1;
         if let Some(p) = probability {
             let p = p.clamp(1e-15, 1.0 - 1e-15);
@@ -109,6 +114,7 @@ impl Prequential {
         self.ranked += o.ranked;
         self.hits10 += o.hits10;
         self.rr_sum += o.rr_sum;
+        self.not_binary |= o.not_binary;
     }
 
     /// The metrics so far.
@@ -120,8 +126,8 @@ impl Prequential {
             rows: self.rows,
             labelled: self.labelled,
             accuracy: classified.then(|| self.correct as f64 / l),
-            log_loss: (!self.scores.is_empty()).then(|| self.log_loss_sum / self.scores.len() as f64),
-            roc_auc: roc_auc(&self.scores),
+            log_loss: (!self.scores.is_empty() && !self.not_binary).then(|| self.log_loss_sum / self.scores.len() as f64),
+            roc_auc: if self.not_binary { None } else { roc_auc(&self.scores) },
             macro_f1: classified.then(|| macro_f1(&self.confusion)),
             mae: regressed.then(|| self.abs_err / l),
             rmse: regressed.then(|| (self.sq_err / l).sqrt()),
@@ -194,5 +200,10 @@ mod tests {
         assert_eq!(s.accuracy, Some(0.5));
         let ll = (-(0.9f64.ln()) - 0.2f64.ln()) / 2.0;
         assert!((s.log_loss.unwrap() - ll).abs() < 1e-12);
+        // A third class makes the binary metrics meaningless: they are withheld.
+        p.classified(Some(2.0), Some(0.5), 2.0);
+        let s = p.summary();
+        assert_eq!((s.log_loss, s.roc_auc), (None, None));
+        assert!((s.accuracy.unwrap() - 2.0 / 3.0).abs() < 1e-12);
     }
 }

@@ -3,20 +3,53 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One labelled row waiting in the partial global batch.
+/// The labelled rows of the partial global batch, kept as the sums the update needs. The
+/// model cannot change before the batch closes, so each row's gradient term can be added as
+/// the row arrives, in row order: the same additions, in the same order, as Flink ML's loop
+/// over the finished batch, hence the same bits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PendingRow {
-    /// Sparse positions, or `None` for a dense row.
-    pub indices: Option<Vec<i32>>,
-    /// Feature values.
-    pub values: Vec<f64>,
-    /// 0.0 or 1.0.
-    pub label: f64,
-    /// Row weight (only sparse rows use it).
-    pub weight: f64,
-    /// `w . x` under the model in force when the row arrived (the model cannot change before
-    /// the batch closes, so this is the dot the update needs).
-    pub dot: f64,
+pub struct Partial {
+    /// Sum of (p - label) * x per coordinate.
+    pub g: Vec<f64>,
+    /// Per-coordinate divisor: rows (dense) or weights (sparse) that touched the coordinate.
+    pub s: Vec<f64>,
+    /// Labelled rows gathered so far.
+    pub rows: usize,
+}
+
+impl Partial {
+    /// An empty partial batch of dimension `d`.
+    pub fn new(d: usize) -> Self {
+        Self { g: vec![0.0; d], s: vec![0.0; d], rows: 0 }
+    }
+
+    /// Adds a labelled row whose dot product with the current model is `dot`.
+    pub fn add(&mut self, indices: Option<&[i32]>, values: &[f64], label: f64, weight: f64, dot: f64) {
+        let p = 1.0 / (1.0 + eddy_sdk::math::exp(-dot));
+        let m = p - label;
+        match indices {
+            None => {
+                for ((gi, si), x) in self.g.iter_mut().zip(self.s.iter_mut()).zip(values) {
+                    *gi += m * x;
+                    *si += 1.0;
+                }
+            }
+            Some(ix) => {
+                for (&i, x) in ix.iter().zip(values) {
+                    self.g[i as usize] += m * x;
+                    self.s[i as usize] += weight;
+                }
+            }
+        }
+        self.rows += 1;
+    }
+
+    /// Empties it for the next batch.
+    pub fn clear(&mut self) {
+        self.g.iter_mut().for_each(|x| *x = 0.0);
+        self.s.iter_mut().for_each(|x| *x = 0.0);
+        self.rows = 0;
+    }
 }
 
 /// Coefficients and FTRL accumulators.
@@ -40,28 +73,10 @@ impl Model {
     }
 
     /// Applies one global batch (Flink ML's single-instance form).
-    pub fn update(&mut self, rows: &[PendingRow], alpha: f64, beta: f64, l1: f64, l2: f64) {
+    pub fn update(&mut self, batch: &Partial, alpha: f64, beta: f64, l1: f64, l2: f64) {
         let d = self.w.len();
-        let mut g = vec![0.0; d];
-        let mut s = vec![0.0; d];
-        for r in rows {
-            let p = 1.0 / (1.0 + eddy_sdk::math::exp(-r.dot));
-            let m = p - r.label;
-            match &r.indices {
-                None => {
-                    for ((gi, si), x) in g.iter_mut().zip(s.iter_mut()).zip(&r.values) {
-                        *gi += m * x;
-                        *si += 1.0;
-                    }
-                }
-                Some(ix) => {
-                    for (&i, x) in ix.iter().zip(&r.values) {
-                        g[i as usize] += m * x;
-                        s[i as usize] += r.weight;
-                    }
-                }
-            }
-        }
+        let mut g = batch.g.clone();
+        let s = &batch.s;
         for i in 0..d {
             if s[i] != 0.0 {
                 g[i] /= s[i];

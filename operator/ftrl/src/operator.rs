@@ -12,7 +12,7 @@ use eddy_sdk::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Model, PendingRow};
+use crate::model::{Model, Partial};
 use crate::params::{InitialModel, Params, param_infos};
 
 /// OnlineLogisticRegression (FTRL-Proximal), Flink ML compatible.
@@ -21,27 +21,29 @@ pub struct Ftrl {
     params: Params,
     /// `None` until the dimension is known (zeros or random initial model over a vector column).
     model: Option<Model>,
-    pending: Vec<PendingRow>,
+    /// The partial global batch (empty until the dimension is known).
+    partial: Option<Partial>,
 }
 
-/// One row's features, borrowed from the batch or gathered from columns.
-struct Row {
-    indices: Option<Vec<i32>>,
-    values: Vec<f64>,
+/// One row's features, borrowed from the batch (or from the gathered numeric columns).
+#[derive(Clone, Copy)]
+struct Row<'a> {
+    indices: Option<&'a [i32]>,
+    values: &'a [f64],
     size: usize,
 }
 
-impl Row {
+impl Row<'_> {
     fn dot(&self, w: &[f64]) -> f64 {
         let mut s = 0.0;
-        match &self.indices {
+        match self.indices {
             None => {
                 for (x, wi) in self.values.iter().zip(w) {
                     s += x * wi;
                 }
             }
             Some(ix) => {
-                for (&i, x) in ix.iter().zip(&self.values) {
+                for (&i, x) in ix.iter().zip(self.values) {
                     s += x * w[i as usize];
                 }
             }
@@ -67,35 +69,43 @@ impl Ftrl {
         }
     }
 
+    /// Gathers numeric feature columns row-major into `flat` (validated).
+    fn gather_columns(&self, batch: &RecordBatch, cols: &[String], flat: &mut Vec<f64>) -> Result<(), OperatorError> {
+        let arrays = cols.iter().map(|c| f64_column(batch, c)).collect::<Result<Vec<_>, _>>()?;
+        let n = batch.num_rows();
+        flat.reserve(n * cols.len());
+        for r in 0..n {
+            for (a, name) in arrays.iter().zip(cols) {
+                if a.is_null(r) {
+                    return Err(OperatorError::input(r, Some(name), "missing feature value"));
+                }
+                let v = a.value(r);
+                if !v.is_finite() {
+                    return Err(OperatorError::input(r, Some(name), format!("feature is not finite ({v})")));
+                }
+                flat.push(v);
+            }
+        }
+        Ok(())
+    }
+
     /// Extracts and validates every row's features, label and weight before anything learns.
-    fn read_rows(&self, batch: &RecordBatch) -> Result<(Vec<Row>, Vec<Option<f64>>, Vec<f64>), OperatorError> {
+    #[expect(clippy::type_complexity, reason = "three parallel per-row vectors")]
+    fn read_rows<'a>(&self, batch: &'a RecordBatch, flat: &'a [f64]) -> Result<(Vec<Row<'a>>, Vec<Option<f64>>, Vec<f64>), OperatorError> {
         let n = batch.num_rows();
         let p = &self.params;
         let mut rows = Vec::with_capacity(n);
         match &p.features {
             FeaturesCol::Columns(cols) => {
-                let arrays = cols.iter().map(|c| f64_column(batch, c)).collect::<Result<Vec<_>, _>>()?;
-                for r in 0..n {
-                    let mut values = Vec::with_capacity(arrays.len());
-                    for (a, name) in arrays.iter().zip(cols) {
-                        if a.is_null(r) {
-                            return Err(OperatorError::input(r, Some(name), "missing feature value"));
-                        }
-                        let v = a.value(r);
-                        if !v.is_finite() {
-                            return Err(OperatorError::input(r, Some(name), format!("feature is not finite ({v})")));
-                        }
-                        values.push(v);
-                    }
-                    rows.push(Row { indices: None, size: values.len(), values });
-                }
+                let d = cols.len();
+                rows.extend(flat.chunks_exact(d).map(|values| Row { indices: None, values, size: d }));
             }
             FeaturesCol::Vector(col) => {
                 let vc = VectorColumn::new(batch, col)?;
                 for r in 0..n {
                     let v = vc.get(r)?.ok_or_else(|| OperatorError::input(r, Some(col), "missing feature vector"))?;
                     v.validate().map_err(|m| OperatorError::input(r, Some(col), m))?;
-                    rows.push(Row { indices: v.indices.map(<[i32]>::to_vec), values: v.values.to_vec(), size: v.size });
+                    rows.push(Row { indices: v.indices, values: v.values, size: v.size });
                 }
             }
         }
@@ -172,7 +182,7 @@ impl Operator for Ftrl {
 
     fn open(config: &Config) -> Result<Self, OperatorError> {
         let params = Params::from_config(config)?;
-        let mut op = Self { params, model: None, pending: Vec::new() };
+        let mut op = Self { params, model: None, partial: None };
         let dim = match (&op.params.initial_model, &op.params.features) {
             (InitialModel::Coefficient(w), _) => Some(w.len()),
             (InitialModel::Random { dim: Some(d), .. }, _) => Some(*d),
@@ -197,7 +207,11 @@ impl Operator for Ftrl {
     }
 
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
-        let (rows, labels, weights) = self.read_rows(batch)?;
+        let mut flat = Vec::new();
+        if let FeaturesCol::Columns(cols) = &self.params.features {
+            self.gather_columns(batch, cols, &mut flat)?;
+        }
+        let (rows, labels, weights) = self.read_rows(batch, &flat)?;
         let seq = seq_column(batch)?.clone();
         let n = rows.len();
         let mut pred = Vec::with_capacity(n);
@@ -210,17 +224,18 @@ impl Operator for Ftrl {
                 self.model = Some(self.initial_model(row.size));
             }
             let model = self.model.as_mut().expect("model set above");
+            let partial = self.partial.get_or_insert_with(|| Partial::new(model.w.len()));
             let dot = row.dot(&model.w);
             let prob = 1.0 - 1.0 / (1.0 + eddy_sdk::math::exp(dot));
             pred.push(if dot >= 0.0 { 1.0 } else { 0.0 });
             raw.push([1.0 - prob, prob]);
             versions.push(model.version);
             if let Some(label) = label {
-                self.pending.push(PendingRow { indices: row.indices, values: row.values, label, weight, dot });
-                if self.pending.len() == self.params.global_batch_size {
+                partial.add(row.indices, row.values, label, weight, dot);
+                if partial.rows == self.params.global_batch_size {
                     let p = &self.params;
-                    model.update(&self.pending, p.alpha, p.beta, p.l1, p.l2);
-                    self.pending.clear();
+                    model.update(partial, p.alpha, p.beta, p.l1, p.l2);
+                    partial.clear();
                     published.push((model.w.clone(), model.version));
                     published_seq.push(*row_seq);
                 }

@@ -144,7 +144,7 @@ impl VectorRef<'_> {
 /// A typed view of a vector column.
 #[derive(Debug)]
 pub struct VectorColumn<'a> {
-    name: &'a str,
+    name: String,
     array: &'a StructArray,
     size: &'a Int64Array,
     indices: &'a ListArray,
@@ -155,7 +155,7 @@ pub struct VectorColumn<'a> {
 
 impl<'a> VectorColumn<'a> {
     /// Views column `name` of `batch` as vectors.
-    pub fn new(batch: &'a RecordBatch, name: &'a str) -> Result<Self, OperatorError> {
+    pub fn new(batch: &'a RecordBatch, name: &str) -> Result<Self, OperatorError> {
         let bad = || OperatorError::input(0, Some(name), "expected a vector column (struct of size, indices, values)");
         let array = column(batch, name)?.as_any().downcast_ref::<StructArray>().ok_or_else(bad)?;
         let size = array.column_by_name("size").and_then(|c| c.as_any().downcast_ref::<Int64Array>()).ok_or_else(bad)?;
@@ -163,7 +163,7 @@ impl<'a> VectorColumn<'a> {
         let values = array.column_by_name("values").and_then(|c| c.as_any().downcast_ref::<ListArray>()).ok_or_else(bad)?;
         let index_values = indices.values().as_any().downcast_ref::<Int32Array>();
         let value_values = values.values().as_any().downcast_ref::<Float64Array>().ok_or_else(bad)?;
-        Ok(Self { name, array, size, indices, index_values, values, value_values })
+        Ok(Self { name: name.to_owned(), array, size, indices, index_values, values, value_values })
     }
 
     /// The vector at `row`, or `None` when null.
@@ -172,14 +172,14 @@ impl<'a> VectorColumn<'a> {
             return Ok(None);
         }
         let size = usize::try_from(self.size.value(row))
-            .map_err(|_| OperatorError::input(row, Some(self.name), "negative vector size"))?;
+            .map_err(|_| OperatorError::input(row, Some(&self.name), "negative vector size"))?;
         let vo = self.values.value_offsets();
         let values = &self.value_values.values()[vo[row] as usize..vo[row + 1] as usize];
         let indices = if self.indices.is_null(row) {
             None
         } else {
             let io = self.indices.value_offsets();
-            let iv = self.index_values.ok_or_else(|| OperatorError::input(row, Some(self.name), "indices are not Int32"))?;
+            let iv = self.index_values.ok_or_else(|| OperatorError::input(row, Some(&self.name), "indices are not Int32"))?;
             Some(&iv.values()[io[row] as usize..io[row + 1] as usize])
         };
         Ok(Some(VectorRef { size, indices, values }))

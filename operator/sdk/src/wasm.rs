@@ -104,7 +104,7 @@ impl<T: Operator> wit::GuestInstance for Adapter<T> {
     }
 
     fn process(&self, batch: Vec<u8>) -> Result<t::Processed, t::OperatorError> {
-        let batch = ipc::decode(&batch).map_err(arrow_err("cannot decode the input batch"))?;
+        let batch = ipc::decode_owned(batch).map_err(arrow_err("cannot decode the input batch"))?;
         let out = self.inner.borrow_mut().process(&batch).map_err(to_wit)?;
         processed(Some(out))
     }

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Compare eddy's learners with their river counterparts on data that river ships.
+
+Prequential (score, then learn) on each dataset, in the same run: accuracy (classifiers) or MAE
+(regressors), and rows per second, side by side. river is a benchmark dependency only: run this
+through run.sh, which installs river 0.26.1 into a virtualenv under target/ and builds eddy.
+
+    benchmarks/river/run.sh            # prints a markdown table
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from river import datasets, linear_model, naive_bayes, optim, preprocessing
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+EDDY = os.environ.get("EDDY_BIN", os.path.join(ROOT, "target", "release", "eddy"))
+
+
+def materialize(dataset, label_map=None):
+    """The dataset as (feature names, rows of (x dict, y))."""
+    rows = []
+    for x, y in dataset:
+        if label_map is not None:
+            y = label_map(y)
+        rows.append((dict(x), y))
+    names = list(rows[0][0].keys())
+    return names, rows
+
+
+def to_replay(name, names, rows, workdir):
+    path = os.path.join(workdir, f"{name}.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([f"f{i}" for i in range(len(names))] + ["label"])
+        for x, y in rows:
+            w.writerow([float(x[n]) for n in names] + [float(y)])
+    replay = os.path.join(workdir, f"{name}.replay")
+    subprocess.run([EDDY, "topic", "import", "--csv", path, "--topic", name, "--out", replay],
+                   check=True, stderr=subprocess.DEVNULL)
+    return replay
+
+
+def toml_value(v):
+    return json.dumps(v) if not isinstance(v, dict) else "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
+
+
+def eddy_run(replay, stages, workdir, tag):
+    lines = [f'[source]\nreplay = "{replay}"\n']
+    for component, config in stages:
+        lines.append(f'[[operators]]\ncomponent = "{component}"\n[operators.config]')
+        lines += [f"{k} = {toml_value(v)}" for k, v in config.items()]
+        lines.append("")
+    lines.append(f'[sinks]\npredictions = "{workdir}/{tag}-p.replay"\n[run]\nbatch_size = 1024\n')
+    job = os.path.join(workdir, f"{tag}.toml")
+    with open(job, "w") as f:
+        f.write("\n".join(lines))
+    out = subprocess.run([EDDY, "run", job, "--json", "-q"], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def river_run(model, rows, kind):
+    correct = n = 0
+    abs_err = 0.0
+    t = time.perf_counter()
+    for x, y in rows:
+        p = model.predict_one(x)
+        if kind == "classifier":
+            correct += int(p == y)
+        else:
+            abs_err += abs((p or 0.0) - y)
+        n += 1
+        model.learn_one(x, y)
+    secs = time.perf_counter() - t
+    score = correct / n if kind == "classifier" else abs_err / n
+    return score, n / secs
+
+
+def main():
+    workdir = tempfile.mkdtemp(prefix="eddy-river-")
+    phishing = materialize(datasets.Phishing(), lambda y: int(y))
+    segment_raw = list(datasets.ImageSegments())
+    classes = sorted({y for _, y in segment_raw})
+    segment = materialize(segment_raw, lambda y: classes.index(y))
+    trump = materialize(datasets.TrumpApproval())
+    data = {"phishing": phishing, "segment": segment, "trump": trump}
+    replays = {k: to_replay(k, *v, workdir) for k, v in data.items()}
+    cols = {k: [f"f{i}" for i in range(len(v[0]))] for k, v in data.items()}
+
+    def scaled(name, learner, config):
+        scaler = {"inputCol": cols[name], "outputCol": "scaled", "withMean": True, "withStd": True,
+                  "windows": {"countTumbling": 1}, "modelVersionCol": ""}
+        return [("scaler", scaler), (learner, dict(config, featuresCol="scaled", labelCol="label"))]
+
+    cases = [
+        ("phishing", "StandardScaler | LogisticRegression (SGD 0.01)",
+         lambda: preprocessing.StandardScaler() | linear_model.LogisticRegression(optimizer=optim.SGD(0.01)),
+         "scaler | softmax-regression (2 classes, lr 0.01)",
+         scaled("phishing", "softmax-regression", {"learningRate": 0.01, "classes": [0.0, 1.0]}), "classifier"),
+        ("phishing", "GaussianNB",
+         lambda: naive_bayes.GaussianNB(),
+         "naive-bayes",
+         [("naive-bayes", {"featuresCol": cols["phishing"], "labelCol": "label"})], "classifier"),
+        ("segment", "StandardScaler | SoftmaxRegression",
+         lambda: preprocessing.StandardScaler() | linear_model.SoftmaxRegression(),
+         "scaler | softmax-regression (lr 0.01)",
+         scaled("segment", "softmax-regression", {"learningRate": 0.01}), "classifier"),
+        ("segment", "GaussianNB",
+         lambda: naive_bayes.GaussianNB(),
+         "naive-bayes",
+         [("naive-bayes", {"featuresCol": cols["segment"], "labelCol": "label"})], "classifier"),
+        ("trump", "StandardScaler | LinearRegression (SGD 0.01)",
+         lambda: preprocessing.StandardScaler() | linear_model.LinearRegression(optimizer=optim.SGD(0.01)),
+         "scaler | linear-regression (sgd 0.01)",
+         scaled("trump", "linear-regression", {"optimizer": "sgd", "learningRate": 0.01}), "regressor"),
+    ]
+    print(f"river 0.26.1 vs eddy, prequential, rows/s measured in the same run (workdir {workdir})\n")
+    print("| data | river model | river score | river rows/s | eddy job | eddy score | eddy rows/s | speed ratio eddy/river |")
+    print("|---|---|---|---|---|---|---|---|")
+    for i, (name, rdesc, rmodel, edesc, stages, kind) in enumerate(cases):
+        rows = data[name][1]
+        rscore, rrate = river_run(rmodel(), rows, kind)
+        summary = eddy_run(replays[name], stages, workdir, f"case{i}")
+        m = summary["metrics"]
+        escore = m["accuracy"] if kind == "classifier" else m["mae"]
+        erate = summary["records_per_second"]
+        fmt = (lambda v: f"{v * 100:.2f}%") if kind == "classifier" else (lambda v: f"MAE {v:.4f}")
+        print(f"| {name} ({len(rows)}) | {rdesc} | {fmt(rscore)} | {rrate:,.0f} | {edesc} | {fmt(escore)} | {erate:,.0f} | {erate / rrate:.2f}x |")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
