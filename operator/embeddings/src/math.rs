@@ -1,0 +1,91 @@
+//! The arithmetic the model needs, written so that it gives the same bits on every target:
+//! a dot product with a fixed summation order (eight lanes, then a fixed tree), and an
+//! exponential built from `+`, `*`, `/` and bit manipulation only, so that no platform libm
+//! (glibc natively, wasi-libc in the component) can make two hosts disagree.
+
+/// `a · b` over `f32`, summed in eight interleaved lanes and then a fixed tree. The order is
+/// part of the model's definition: scores (and so ranks) are bit-identical on every target.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+        acc[l] += x * y;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+/// `e^x`, deterministic on every target: range reduction by `ln 2` (split in two parts), a
+/// degree-13 Taylor polynomial on `|r| <= ln(2)/2` (truncation below 1e-17), and scaling
+/// by `2^k` through the exponent bits. Saturates to 0 below -708 and to `f64::MAX` above 709.
+pub fn exp(x: f64) -> f64 {
+    // fdlibm's split of ln 2: LN2_HI has 32 trailing zero bits, so k * LN2_HI is exact.
+    const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
+    const LOG2E: f64 = std::f64::consts::LOG2_E;
+    if x.is_nan() {
+        return x;
+    }
+    if x < -708.0 {
+        return 0.0;
+    }
+    if x > 709.0 {
+        return f64::MAX;
+    }
+    let k = (x * LOG2E + 0.5).floor();
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    // Horner form of sum_{n=0}^{13} r^n / n!.
+    let mut p = 1.0 / 6_227_020_800.0;
+    for c in [1.0 / 479_001_600.0, 1.0 / 39_916_800.0, 1.0 / 3_628_800.0, 1.0 / 362_880.0, 1.0 / 40_320.0, 1.0 / 5_040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        p = p * r + c;
+    }
+    // 2^k for k in [-1022, 1023]; k may be -1023 or -1024 near the lower bound: scale twice.
+    let k = k as i64;
+    let (k1, k2) = (k / 2, k - k / 2);
+    p * pow2(k1) * pow2(k2)
+}
+
+fn pow2(k: i64) -> f64 {
+    f64::from_bits(((k + 1023) as u64) << 52)
+}
+
+/// The logistic function `1 / (1 + e^-x)`, through [`exp`].
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 { 1.0 / (1.0 + exp(-x)) } else { let e = exp(x); e / (1.0 + e) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_accurate() {
+        let mut x = -700.0;
+        while x < 700.0 {
+            let (got, want) = (exp(x), x.exp());
+            assert!(((got - want) / want).abs() < 4e-15, "exp({x}) = {got}, want {want}");
+            x += 0.731;
+        }
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(-1000.0), 0.0);
+        assert!((sigmoid(0.0) - 0.5).abs() < 1e-16);
+        assert!((sigmoid(3.0) - 1.0 / (1.0 + (-3.0f64).exp())).abs() < 1e-15);
+        assert!((sigmoid(-3.0) - 1.0 / (1.0 + 3.0f64.exp())).abs() < 1e-15);
+    }
+
+    #[test]
+    fn dot_matches_naive_sum_closely() {
+        let a: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.11).cos()).collect();
+        let naive: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+        assert!((f64::from(dot(&a, &b)) - naive).abs() < 1e-5);
+    }
+}

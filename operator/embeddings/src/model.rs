@@ -1,0 +1,495 @@
+//! The embedding model and everything one event does to it, over plain data (no Arrow):
+//! expiry, scoring (rank of the true item, top-k), admission and the memory bound, one
+//! AdaGrad step of BPR or logistic loss with sampled negatives, and the bookkeeping that lets
+//! publications and snapshots carry only what changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::math::{dot, sigmoid};
+use crate::params::{Loss, Params};
+use crate::rng::SplitMix64;
+use crate::table::{Kind, Table};
+
+/// Largest gradient scale one event can apply (keeps huge weights finite in `f32`).
+const MAX_SCALE: f64 = 1e6;
+/// Draws tried when sampling a uniform known item before giving the negative up.
+const UNIFORM_TRIES: usize = 8;
+/// Added to the AdaGrad denominator.
+const ADAGRAD_EPS: f32 = 1e-8;
+
+/// One event, as read from an input row.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    /// The user id (JSON text).
+    pub user: &'a str,
+    /// The item id (JSON text).
+    pub item: &'a str,
+    /// The weight (>= 0).
+    pub weight: f64,
+    /// The event time (ms).
+    pub time: i64,
+}
+
+/// What scoring an event gave, before learning from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    /// 1-based rank of the true item among the known items; `None` when the user or the item
+    /// is unknown (cold), or when evaluation is off.
+    pub rank: Option<u64>,
+    /// Whether evaluation ran for this event.
+    pub evaluated: bool,
+    /// The best-scored known items, best first (`None` when the user is unknown or top-k is
+    /// off).
+    pub top_k: Option<Vec<String>>,
+    /// The model version in force (publications so far).
+    pub version: i64,
+}
+
+/// One published row: a vector, or a tombstone for an evicted id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishedRow {
+    /// User or item.
+    pub kind: Kind,
+    /// The raw id (JSON text).
+    pub id: String,
+    /// The vector; `None` for a tombstone.
+    pub vector: Option<Vec<f32>>,
+    /// The version of the publication.
+    pub version: i64,
+    /// Event-time clock at the vector's last change (or at the eviction).
+    pub event_time: i64,
+}
+
+/// The model: both tables and every counter, plus derived structures rebuilt on restore.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The configuration.
+    pub p: Params,
+    /// User vectors.
+    pub users: Table,
+    /// Item vectors.
+    pub items: Table,
+    /// Initial vectors and negatives.
+    pub rng: SplitMix64,
+    /// Event-time clock: the largest event time seen (`i64::MIN` before the first event).
+    pub clock: i64,
+    /// Recency counter; each sighting of an id takes the next value.
+    pub tick: u64,
+    /// Events processed; the event being processed is number `events` (from 1).
+    pub events: u64,
+    /// Publications so far (the model version).
+    pub version: i64,
+    /// Events since the last publication.
+    pub events_since_publish: u64,
+    /// Event number of the last publication.
+    pub published_op: u64,
+    /// Ids evicted (with a vector) since the last publication, with the clock at eviction.
+    pub tombstones: BTreeMap<(Kind, String), i64>,
+    /// Item slots of the most recent positive events (a ring of `popularityWindow`).
+    pub ring: Vec<u32>,
+    /// Writes into the ring so far; write `w` went to `ring[w % popularityWindow]`.
+    pub ring_writes: u64,
+    /// Derived: tick → slot, oldest first (recency order for expiry and the bound).
+    lru: BTreeMap<u64, (Kind, u32)>,
+    /// Derived: admitted slots whose vector changed since the last publication.
+    pub_dirty: BTreeSet<(Kind, u32)>,
+}
+
+impl Model {
+    /// An empty model.
+    pub fn new(p: Params) -> Self {
+        let dim = p.dim;
+        let rng = SplitMix64::new(p.seed);
+        Self {
+            p,
+            users: Table::new(dim),
+            items: Table::new(dim),
+            rng,
+            clock: i64::MIN,
+            tick: 0,
+            events: 0,
+            version: 0,
+            events_since_publish: 0,
+            published_op: 0,
+            tombstones: BTreeMap::new(),
+            ring: Vec::new(),
+            ring_writes: 0,
+            lru: BTreeMap::new(),
+            pub_dirty: BTreeSet::new(),
+        }
+    }
+
+    /// The table of `kind`.
+    pub fn table(&self, kind: Kind) -> &Table {
+        match kind {
+            Kind::User => &self.users,
+            Kind::Item => &self.items,
+        }
+    }
+
+    fn table_mut(&mut self, kind: Kind) -> &mut Table {
+        match kind {
+            Kind::User => &mut self.users,
+            Kind::Item => &mut self.items,
+        }
+    }
+
+    /// Whether `slot` of `table` holds an admitted id (free slots count 0 < admitAfter).
+    #[inline]
+    fn admitted(&self, table: &Table, slot: u32) -> bool {
+        table.count[slot as usize] >= self.p.admit_after
+    }
+
+    /// The admitted slot of `id`, if any.
+    pub fn known(&self, kind: Kind, id: &str) -> Option<u32> {
+        let t = self.table(kind);
+        t.lookup(id).filter(|&s| self.admitted(t, s))
+    }
+
+    /// Ids held (users plus items, admitted or counting).
+    pub fn ids_held(&self) -> usize {
+        self.users.len() + self.items.len()
+    }
+
+    /// Processes one event: expiry, scoring, then learning; returns the score and, when the
+    /// event completes a publication interval, the publication.
+    pub fn step(&mut self, e: &Event<'_>) -> (Score, Option<Vec<PublishedRow>>) {
+        self.clock = self.clock.max(e.time);
+        self.events += 1;
+        self.expire();
+        let score = self.score(e);
+        self.learn(e);
+        self.events_since_publish += 1;
+        let mut published = None;
+        if self.p.publish_every_events > 0 && self.events_since_publish >= self.p.publish_every_events {
+            published = self.publish();
+            self.events_since_publish = 0;
+        }
+        (score, published)
+    }
+
+    /// Evicts every id unseen for more than `expireAfterMs` of event time.
+    fn expire(&mut self) {
+        if self.p.expire_after_ms == 0 {
+            return;
+        }
+        while let Some((_, &(kind, slot))) = self.lru.first_key_value() {
+            let seen = self.table(kind).last_seen[slot as usize];
+            if self.clock.saturating_sub(seen) <= self.p.expire_after_ms {
+                break;
+            }
+            self.evict(kind, slot);
+        }
+    }
+
+    /// Removes an id; one that had a vector leaves a tombstone for the next publication.
+    fn evict(&mut self, kind: Kind, slot: u32) {
+        let (op, clock) = (self.events, self.clock);
+        let t = self.table(kind);
+        let tick = t.tick[slot as usize];
+        if self.admitted(t, slot) {
+            let id = t.id(slot).to_owned();
+            self.tombstones.insert((kind, id), clock);
+        }
+        self.pub_dirty.remove(&(kind, slot));
+        self.lru.remove(&tick);
+        self.table_mut(kind).remove(slot, op);
+    }
+
+    /// Scores an event with the model as it stands (after expiry, before learning).
+    fn score(&self, e: &Event<'_>) -> Score {
+        let version = self.version;
+        let user = self.known(Kind::User, e.user);
+        let Some(u) = user else {
+            return Score { rank: None, evaluated: self.p.evaluate, top_k: None, version };
+        };
+        let item = if self.p.evaluate { self.known(Kind::Item, e.item) } else { None };
+        if item.is_none() && self.p.top_k == 0 {
+            return Score { rank: None, evaluated: self.p.evaluate, top_k: None, version };
+        }
+        let (rank, top) = self.rank(u, item);
+        let top_k = (self.p.top_k > 0).then(|| top.into_iter().map(|(_, s)| self.items.id(s).to_owned()).collect());
+        Score { rank, evaluated: self.p.evaluate, top_k, version }
+    }
+
+    /// One pass over the known items: the rank of `item` for user slot `u` (ties broken by id,
+    /// smaller first), and the top `topK` items (score descending, then id ascending).
+    fn rank(&self, u: u32, item: Option<u32>) -> (Option<u64>, Vec<(f32, u32)>) {
+        let dim = self.p.dim;
+        let k = self.p.top_k;
+        let p = self.users.vector(u);
+        let items = &self.items;
+        let target = item.map(|i| (dot(p, items.vector(i)), i, items.id(i)));
+        let mut better = 0u64;
+        let mut top: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
+        let ahead = |a: (f32, u32), b: (f32, u32)| a.0 > b.0 || (a.0 == b.0 && items.id(a.1) < items.id(b.1));
+        for (s, q) in items.matrix().chunks_exact(dim).enumerate() {
+            let s = s as u32;
+            if !self.admitted(items, s) {
+                continue;
+            }
+            let sc = dot(p, q);
+            if let Some((si, i, id)) = target
+                && s != i
+                && (sc > si || (sc == si && items.id(s) < id))
+            {
+                better += 1;
+            }
+            if k > 0 && (top.len() < k || ahead((sc, s), top[top.len() - 1])) {
+                let pos = top.partition_point(|&x| ahead(x, (sc, s)));
+                top.insert(pos, (sc, s));
+                top.truncate(k);
+            }
+        }
+        (target.map(|_| better + 1), top)
+    }
+
+    /// Counts the sighting of both ids (admitting, inserting and evicting as needed), then
+    /// takes one gradient step if both are admitted.
+    fn learn(&mut self, e: &Event<'_>) {
+        let u = self.touch(Kind::User, e.user);
+        let i = self.touch(Kind::Item, e.item);
+        let (ua, ia) = (self.admitted(&self.users, u), self.admitted(&self.items, i));
+        if ua && ia && e.weight > 0.0 {
+            self.gradient_step(u, i, e.weight);
+        }
+        if ia {
+            let w = self.p.popularity_window;
+            let pos = (self.ring_writes % w as u64) as usize;
+            if pos == self.ring.len() {
+                self.ring.push(i);
+            } else {
+                self.ring[pos] = i;
+            }
+            self.ring_writes += 1;
+        }
+    }
+
+    /// Records one sighting of `id`: inserts it (evicting the least recently seen id when the
+    /// table is at `maxIds`), refreshes its recency, counts it, and admits it at its
+    /// `admitAfter`-th sighting with a fresh random vector.
+    fn touch(&mut self, kind: Kind, id: &str) -> u32 {
+        let (op, clock) = (self.events, self.clock);
+        let slot = match self.table(kind).lookup(id) {
+            Some(s) => {
+                let old = self.table(kind).tick[s as usize];
+                self.lru.remove(&old);
+                s
+            }
+            None => {
+                // The front is never the other id of this event: that one was just touched,
+                // so it is the most recent, and maxIds >= 2.
+                while self.ids_held() as u64 >= self.p.max_ids {
+                    let (_, &(k, s)) = self.lru.first_key_value().expect("a full table has an oldest id");
+                    self.evict(k, s);
+                }
+                self.table_mut(kind).insert(id)
+            }
+        };
+        self.tick += 1;
+        let tick = self.tick;
+        self.lru.insert(tick, (kind, slot));
+        let admit_after = self.p.admit_after;
+        let t = self.table_mut(kind);
+        let s = slot as usize;
+        t.tick[s] = tick;
+        t.last_seen[s] = clock;
+        t.changed_op[s] = op;
+        t.count[s] = t.count[s].saturating_add(1);
+        if t.count[s] == admit_after {
+            let a = self.p.init_std * 3f32.sqrt();
+            let t = match kind {
+                Kind::User => &mut self.users,
+                Kind::Item => &mut self.items,
+            };
+            for v in t.vector_mut(slot) {
+                *v = a * self.rng.next_signed_f32();
+            }
+            t.acc[s] = 0.0;
+            self.mark_updated(kind, slot);
+            self.tombstones.remove(&(kind, id.to_owned()));
+        }
+        slot
+    }
+
+    fn mark_updated(&mut self, kind: Kind, slot: u32) {
+        let (op, clock) = (self.events, self.clock);
+        let t = self.table_mut(kind);
+        let s = slot as usize;
+        t.updated_op[s] = op;
+        t.updated_time[s] = clock;
+        t.changed_op[s] = op;
+        self.pub_dirty.insert((kind, slot));
+    }
+
+    /// A negative item: from the popularity ring with probability `popularityMix`, otherwise
+    /// (or when the ring's entry is no longer a known item) uniformly from the known items by
+    /// rejection over the slots. `None` when no known item was found.
+    fn draw_negative(&mut self) -> Option<u32> {
+        let mix = self.p.popularity_mix;
+        let from_ring = !self.ring.is_empty()
+            && (mix >= 1.0 || (mix > 0.0 && self.rng.next_f64() < mix));
+        if from_ring {
+            let s = self.ring[self.rng.below(self.ring.len() as u64) as usize];
+            if self.admitted(&self.items, s) {
+                return Some(s);
+            }
+        }
+        let cap = self.items.capacity() as u64;
+        for _ in 0..UNIFORM_TRIES {
+            let s = self.rng.below(cap) as u32;
+            if self.admitted(&self.items, s) {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// One step of the loss for user `u`, positive item `i`, and `negatives` sampled items,
+    /// with gradients taken at the vectors as they were before the step (a negative drawn
+    /// twice is stepped twice), and row-wise AdaGrad.
+    fn gradient_step(&mut self, u: u32, i: u32, weight: f64) {
+        let dim = self.p.dim;
+        let reg = self.p.reg;
+        let pu: Vec<f32> = self.users.vector(u).to_vec();
+        let qi: Vec<f32> = self.items.vector(i).to_vec();
+        let mut gu = vec![0.0f32; dim];
+        let mut gi = vec![0.0f32; dim];
+        let mut gj = vec![0.0f32; dim];
+        let si = f64::from(dot(&pu, &qi));
+        let scale = |x: f64| (weight * x).min(MAX_SCALE) as f32;
+        if self.p.loss == Loss::Logistic {
+            let c = scale(sigmoid(-si));
+            for d in 0..dim {
+                gu[d] -= c * qi[d];
+                gi[d] -= c * pu[d];
+            }
+        }
+        for _ in 0..self.p.negatives {
+            let Some(j) = self.draw_negative() else { continue };
+            if j == i {
+                continue;
+            }
+            let qj = self.items.vector(j);
+            let sj = f64::from(dot(&pu, qj));
+            match self.p.loss {
+                Loss::Bpr => {
+                    let c = scale(sigmoid(sj - si));
+                    for d in 0..dim {
+                        gu[d] -= c * (qi[d] - qj[d]);
+                        gi[d] -= c * pu[d];
+                        gj[d] = c * pu[d] + reg * qj[d];
+                    }
+                }
+                Loss::Logistic => {
+                    let c = scale(sigmoid(sj));
+                    for d in 0..dim {
+                        gu[d] += c * qj[d];
+                        gj[d] = c * pu[d] + reg * qj[d];
+                    }
+                }
+            }
+            self.adagrad(Kind::Item, j, &gj);
+        }
+        for d in 0..dim {
+            gu[d] += reg * pu[d];
+            gi[d] += reg * qi[d];
+        }
+        self.adagrad(Kind::User, u, &gu);
+        self.adagrad(Kind::Item, i, &gi);
+    }
+
+    /// Row-wise AdaGrad: `G += |g|² / dim`, `v -= lr / (√G + ε) · g`.
+    fn adagrad(&mut self, kind: Kind, slot: u32, g: &[f32]) {
+        let lr = self.p.learning_rate;
+        let dim = self.p.dim as f32;
+        let t = self.table_mut(kind);
+        let s = slot as usize;
+        let acc = t.acc[s] + dot(g, g) / dim;
+        t.acc[s] = acc;
+        let step = lr / (acc.sqrt() + ADAGRAD_EPS);
+        for (v, gd) in t.vector_mut(slot).iter_mut().zip(g) {
+            *v -= step * gd;
+        }
+        self.mark_updated(kind, slot);
+    }
+
+    /// Publishes the vectors changed and the ids evicted since the last publication, sorted
+    /// by kind and id; `None` (and no new version) when nothing changed.
+    pub fn publish(&mut self) -> Option<Vec<PublishedRow>> {
+        if self.pub_dirty.is_empty() && self.tombstones.is_empty() {
+            return None;
+        }
+        self.version += 1;
+        let version = self.version;
+        let mut rows: Vec<PublishedRow> = Vec::with_capacity(self.pub_dirty.len() + self.tombstones.len());
+        for &(kind, slot) in &self.pub_dirty {
+            let t = self.table(kind);
+            rows.push(PublishedRow {
+                kind,
+                id: t.id(slot).to_owned(),
+                vector: Some(t.vector(slot).to_vec()),
+                version,
+                event_time: t.updated_time[slot as usize],
+            });
+        }
+        for ((kind, id), &time) in &self.tombstones {
+            rows.push(PublishedRow { kind: *kind, id: id.clone(), vector: None, version, event_time: time });
+        }
+        rows.sort_by(|a, b| (a.kind.name(), &a.id).cmp(&(b.kind.name(), &b.id)));
+        self.pub_dirty.clear();
+        self.tombstones.clear();
+        self.published_op = self.events;
+        self.events_since_publish = 0;
+        Some(rows)
+    }
+
+    /// Every admitted id with its vector, sorted by kind and id, at the current version.
+    pub fn table_rows(&self) -> Vec<PublishedRow> {
+        let mut rows = Vec::new();
+        for kind in [Kind::User, Kind::Item] {
+            let t = self.table(kind);
+            for s in t.occupied().filter(|&s| self.admitted(t, s)) {
+                rows.push(PublishedRow {
+                    kind,
+                    id: t.id(s).to_owned(),
+                    vector: Some(t.vector(s).to_vec()),
+                    version: self.version,
+                    event_time: t.updated_time[s as usize],
+                });
+            }
+        }
+        rows.sort_by(|a, b| (a.kind.name(), &a.id).cmp(&(b.kind.name(), &b.id)));
+        rows
+    }
+
+    /// Rebuilds the derived structures (index, free slots, recency order, publication set)
+    /// from the slots, after a restore.
+    pub fn rebuild(&mut self, user_capacity: usize, item_capacity: usize) -> Result<(), String> {
+        self.users.rebuild(user_capacity)?;
+        self.items.rebuild(item_capacity)?;
+        self.lru.clear();
+        self.pub_dirty.clear();
+        for kind in [Kind::User, Kind::Item] {
+            let t = self.table(kind);
+            let mut lru = Vec::new();
+            let mut dirty = Vec::new();
+            for s in t.occupied() {
+                lru.push((t.tick[s as usize], (kind, s)));
+                if self.admitted(t, s) && t.updated_op[s as usize] > self.published_op {
+                    dirty.push((kind, s));
+                }
+            }
+            for (tick, v) in lru {
+                if self.lru.insert(tick, v).is_some() {
+                    return Err(format!("two ids share the recency tick {tick}"));
+                }
+            }
+            self.pub_dirty.extend(dirty);
+        }
+        if self.ids_held() as u64 > self.p.max_ids {
+            return Err(format!("{} ids held but maxIds is {}", self.ids_held(), self.p.max_ids));
+        }
+        Ok(())
+    }
+}

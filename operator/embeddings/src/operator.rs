@@ -1,0 +1,311 @@
+//! The [`Embeddings`] operator: reads interaction events from Arrow batches, validates the
+//! whole batch, then steps the model event by event (score, then learn), and turns scores and
+//! publications into Arrow output. Its serde form is a full snapshot; `snapshot` and
+//! `restore` add deltas and chains (see [`crate::snapshot`]).
+
+use std::sync::Arc;
+
+use eddy_sdk::arrow::array::builder::{Float32Builder, ListBuilder, StringBuilder};
+use eddy_sdk::arrow::array::{
+    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array,
+};
+use eddy_sdk::arrow::schema::{DataType, Field, Schema, SchemaRef};
+use eddy_sdk::{
+    ColumnSpec, ColumnType, Config, Operator, OperatorError, OperatorInfo, OperatorKind, Output, SEQ_COLUMN,
+    seq_column,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::model::{Event, Model, PublishedRow, Score};
+use crate::params::{Params, param_infos};
+use crate::snapshot::{self, Header, Marker, MarkerCell};
+
+/// Longest id accepted, in bytes of JSON text.
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// The embedding updater.
+#[derive(Debug)]
+pub struct Embeddings {
+    model: Model,
+    marker: MarkerCell,
+}
+
+impl Clone for Embeddings {
+    fn clone(&self) -> Self {
+        Self { model: self.model.clone(), marker: MarkerCell::new(self.marker.get()) }
+    }
+}
+
+/// The input columns of one batch, checked.
+struct Rows<'a> {
+    users: &'a StringArray,
+    items: &'a StringArray,
+    weights: Vec<f64>,
+    times: &'a Int64Array,
+}
+
+fn check_id(row: usize, col: &str, id: &str) -> Result<(), OperatorError> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(OperatorError::input(row, Some(col), format!("id is {} bytes long; at most {MAX_ID_BYTES} are accepted", id.len())));
+    }
+    let b = id.as_bytes();
+    let string = b.len() >= 2 && b[0] == b'"' && b[b.len() - 1] == b'"';
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    let integer = !digits.is_empty() && digits.iter().all(u8::is_ascii_digit);
+    if !(string || integer) {
+        return Err(OperatorError::input(row, Some(col), format!("id must be a JSON string or integer, got {id}")));
+    }
+    Ok(())
+}
+
+fn utf8<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, OperatorError> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| OperatorError::input(0, Some(name), "column missing from the batch the host delivered"))?
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| OperatorError::input(0, Some(name), "expected a Json (Utf8) column"))
+}
+
+fn internal(e: impl std::fmt::Display) -> OperatorError {
+    OperatorError::internal(e.to_string())
+}
+
+impl Embeddings {
+    /// The model, for inspection and tests.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The current vector of an admitted id (`kind` is `"user"` or `"item"`, `id` JSON text).
+    pub fn vector(&self, kind: &str, id: &str) -> Option<&[f32]> {
+        let kind = match kind {
+            "user" => crate::Kind::User,
+            "item" => crate::Kind::Item,
+            _ => return None,
+        };
+        self.model.known(kind, id).map(|s| self.model.table(kind).vector(s))
+    }
+
+    /// A full snapshot whatever `fullSnapshotEvery` says, without moving the delta marker:
+    /// for tools and tests that compare whole states.
+    pub fn full_snapshot(&self) -> Result<Vec<u8>, OperatorError> {
+        Ok(snapshot::write(&Self::describe(), &self.model, None)?.0)
+    }
+
+    /// The header of a snapshot blob taken by this operator (full or delta, events covered,
+    /// parent hash), without decoding the state.
+    pub fn peek_snapshot(bytes: &[u8]) -> Result<Header, OperatorError> {
+        snapshot::peek(&Self::describe(), bytes)
+    }
+
+    fn read_rows<'a>(&self, batch: &'a RecordBatch) -> Result<Rows<'a>, OperatorError> {
+        let p = &self.model.p;
+        let n = batch.num_rows();
+        let users = utf8(batch, &p.user_col)?;
+        let items = utf8(batch, &p.item_col)?;
+        let times = batch
+            .column_by_name(&p.timestamp_col)
+            .ok_or_else(|| OperatorError::input(0, Some(&p.timestamp_col), "column missing from the batch the host delivered"))?
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| OperatorError::input(0, Some(&p.timestamp_col), "expected an Int64 column (ms since the epoch)"))?;
+        let weight = match &p.weight_col {
+            None => None,
+            Some(c) => Some(eddy_sdk::f64_column(batch, c)?),
+        };
+        let mut weights = Vec::with_capacity(n);
+        for r in 0..n {
+            for (a, col) in [(users, &p.user_col), (items, &p.item_col)] {
+                if a.is_null(r) {
+                    return Err(OperatorError::input(r, Some(col), "missing id"));
+                }
+                check_id(r, col, a.value(r))?;
+            }
+            if times.is_null(r) {
+                return Err(OperatorError::input(r, Some(&p.timestamp_col), "missing event time"));
+            }
+            let w = match weight {
+                Some(a) if !a.is_null(r) => a.value(r),
+                _ => 1.0,
+            };
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(OperatorError::input(r, p.weight_col.as_deref(), format!("weight must be finite and >= 0, got {w}")));
+            }
+            weights.push(w);
+        }
+        Ok(Rows { users, items, weights, times })
+    }
+
+    fn output_schema(&self) -> SchemaRef {
+        let mut fields = vec![
+            Field::new("rank", DataType::Int64, true),
+            Field::new("hit10", DataType::Float64, true),
+            Field::new("reciprocalRank", DataType::Float64, true),
+            Field::new("modelVersion", DataType::Int64, false),
+        ];
+        if self.model.p.top_k > 0 {
+            fields.push(Field::new("topK", DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, false))), true));
+        }
+        fields.push(Field::new(SEQ_COLUMN, DataType::UInt64, false));
+        Arc::new(Schema::new(fields))
+    }
+
+    fn outputs(&self, scores: &[Score], seq: &UInt64Array) -> Result<RecordBatch, OperatorError> {
+        let rank = Int64Array::from(scores.iter().map(|s| s.rank.map(|r| r as i64)).collect::<Vec<_>>());
+        let metric = |f: fn(u64) -> f64| {
+            Float64Array::from(scores.iter().map(|s| s.evaluated.then(|| s.rank.map_or(0.0, f))).collect::<Vec<_>>())
+        };
+        let hit = metric(|r| if r <= 10 { 1.0 } else { 0.0 });
+        let rr = metric(|r| 1.0 / r as f64);
+        let version = Int64Array::from_iter_values(scores.iter().map(|s| s.version));
+        let mut cols: Vec<ArrayRef> = vec![Arc::new(rank), Arc::new(hit), Arc::new(rr), Arc::new(version)];
+        if self.model.p.top_k > 0 {
+            let mut b = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new_list_field(DataType::Utf8, false)));
+            for s in scores {
+                match &s.top_k {
+                    Some(ids) => {
+                        for id in ids {
+                            b.values().append_value(id);
+                        }
+                        b.append(true);
+                    }
+                    None => b.append(false),
+                }
+            }
+            cols.push(Arc::new(b.finish()));
+        }
+        cols.push(Arc::new(seq.clone()));
+        RecordBatch::try_new(self.output_schema(), cols).map_err(internal)
+    }
+
+    /// The published rows as a batch: `kind`, `id`, `vector` (null for a tombstone),
+    /// `modelVersion`, `eventTime`, and with `seqs` a `__seq` column naming, for each row, the
+    /// input row whose processing published it.
+    fn model_batch(rows: &[PublishedRow], seqs: Option<&[u64]>) -> Result<RecordBatch, OperatorError> {
+        let mut fields = vec![
+            Field::new("kind", DataType::Utf8, false),
+            Field::new("id", DataType::Utf8, false),
+            Field::new("vector", DataType::List(Arc::new(Field::new_list_field(DataType::Float32, false))), true),
+            Field::new("modelVersion", DataType::Int64, false),
+            Field::new("eventTime", DataType::Int64, false),
+        ];
+        let kind = StringArray::from_iter_values(rows.iter().map(|r| r.kind.name()));
+        let id = StringArray::from_iter_values(rows.iter().map(|r| r.id.as_str()));
+        let mut vec = ListBuilder::new(Float32Builder::new()).with_field(Arc::new(Field::new_list_field(DataType::Float32, false)));
+        for r in rows {
+            match &r.vector {
+                Some(v) => {
+                    vec.values().append_slice(v);
+                    vec.append(true);
+                }
+                None => vec.append(false),
+            }
+        }
+        let version = Int64Array::from_iter_values(rows.iter().map(|r| r.version));
+        let time = Int64Array::from_iter_values(rows.iter().map(|r| r.event_time));
+        let mut cols: Vec<ArrayRef> = vec![Arc::new(kind), Arc::new(id), Arc::new(vec.finish()), Arc::new(version), Arc::new(time)];
+        if let Some(s) = seqs {
+            fields.push(Field::new(SEQ_COLUMN, DataType::UInt64, false));
+            cols.push(Arc::new(UInt64Array::from(s.to_vec())));
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(internal)
+    }
+}
+
+impl Operator for Embeddings {
+    fn describe() -> OperatorInfo {
+        OperatorInfo {
+            name: "EmbeddingUpdater".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            kind: OperatorKind::Embedder,
+            description: "User and item embeddings learned online from interaction events by implicit-feedback matrix factorisation (BPR or logistic loss, popularity-sampled negatives, row-wise AdaGrad), in collisionless tables keyed by the raw id with admission, event-time expiry and a memory bound; each event is ranked before it is learned from, and the changed vectors (and tombstones) are published as model rows.".into(),
+            params: param_infos(),
+        }
+    }
+
+    fn open(config: &Config) -> Result<Self, OperatorError> {
+        let p = Params::from_config(config)?;
+        Ok(Self { model: Model::new(p), marker: MarkerCell::default() })
+    }
+
+    fn input_columns(&self) -> Vec<ColumnSpec> {
+        let p = &self.model.p;
+        let mut cols = vec![
+            ColumnSpec::required(&p.user_col, ColumnType::Json),
+            ColumnSpec::required(&p.item_col, ColumnType::Json),
+            ColumnSpec::required(&p.timestamp_col, ColumnType::Int64),
+        ];
+        if let Some(w) = &p.weight_col {
+            cols.push(ColumnSpec::optional(w, ColumnType::Float64));
+        }
+        cols
+    }
+
+    fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
+        let rows = self.read_rows(batch)?;
+        let seq = seq_column(batch)?.clone();
+        let mut scores = Vec::with_capacity(batch.num_rows());
+        let mut published: Vec<PublishedRow> = Vec::new();
+        let mut published_seq: Vec<u64> = Vec::new();
+        for r in 0..batch.num_rows() {
+            let e = Event { user: rows.users.value(r), item: rows.items.value(r), weight: rows.weights[r], time: rows.times.value(r) };
+            let (score, publication) = self.model.step(&e);
+            scores.push(score);
+            if let Some(p) = publication {
+                published_seq.extend(std::iter::repeat_n(seq.value(r), p.len()));
+                published.extend(p);
+            }
+        }
+        let outputs = self.outputs(&scores, &seq)?;
+        let models = if published.is_empty() { None } else { Some(Self::model_batch(&published, Some(&published_seq))?) };
+        Ok(Output { outputs, models })
+    }
+
+    fn watermark(&mut self, _timestamp: i64) -> Result<Option<Output>, OperatorError> {
+        let Some(rows) = self.model.publish() else { return Ok(None) };
+        let outputs = RecordBatch::new_empty(self.output_schema());
+        Ok(Some(Output { outputs, models: Some(Self::model_batch(&rows, None)?) }))
+    }
+
+    fn model_data(&self) -> Result<RecordBatch, OperatorError> {
+        Self::model_batch(&self.model.table_rows(), None)
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, OperatorError> {
+        let mk = self.marker.get();
+        let full = !mk.taken || mk.deltas_since_full + 1 >= self.model.p.full_snapshot_every;
+        let (bytes, header) = snapshot::write(&Self::describe(), &self.model, (!full).then_some(&mk))?;
+        self.marker.set(Marker {
+            taken: true,
+            op: header.to_op,
+            ring_writes: self.model.ring_writes,
+            hash: snapshot::blob_hash(&bytes),
+            deltas_since_full: if full { 0 } else { mk.deltas_since_full + 1 },
+        });
+        Ok(bytes)
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        let (model, marker) = snapshot::read(&Self::describe(), state)?;
+        self.model = model;
+        self.marker.set(marker);
+        Ok(())
+    }
+}
+
+impl Serialize for Embeddings {
+    /// The serde form is a full snapshot blob (the SDK envelope around it).
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let bytes = self.full_snapshot().map_err(serde::ser::Error::custom)?;
+        s.serialize_bytes(&bytes)
+    }
+}
+
+impl<'de> Deserialize<'de> for Embeddings {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bytes: Vec<u8> = serde::de::Deserialize::deserialize(d)?;
+        let (model, marker) = snapshot::read(&Self::describe(), &bytes).map_err(serde::de::Error::custom)?;
+        Ok(Self { model, marker: MarkerCell::new(marker) })
+    }
+}

@@ -1,0 +1,150 @@
+//! The embedding updater's parameters: names, defaults, one-sentence docs, and the range checks
+//! that turn a bad value into a config error naming the parameter.
+
+use eddy_sdk::{Config, OperatorError, ParamInfo, TIMESTAMP_COLUMN};
+use serde::{Deserialize, Serialize};
+
+/// The pairwise or pointwise loss the model is trained with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Loss {
+    /// Bayesian personalised ranking: `-ln σ(s(u,i) - s(u,j))` for each sampled negative `j`.
+    Bpr,
+    /// Logistic (negative sampling as in word2vec): `-ln σ(s(u,i)) - Σ_j ln σ(-s(u,j))`.
+    Logistic,
+}
+
+/// The embedding updater's configuration, checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Params {
+    /// Column holding the user id (a JSON string or integer).
+    pub user_col: String,
+    /// Column holding the item id (a JSON string or integer).
+    pub item_col: String,
+    /// Optional column holding the event's weight (>= 0; null means 1).
+    pub weight_col: Option<String>,
+    /// Column holding the event time in ms (Int64).
+    pub timestamp_col: String,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// AdaGrad base learning rate.
+    pub learning_rate: f32,
+    /// Negatives sampled per event.
+    pub negatives: usize,
+    /// L2 regularisation applied to every vector an event updates.
+    pub reg: f32,
+    /// The loss.
+    pub loss: Loss,
+    /// Seed of the generator that initialises vectors and samples negatives.
+    pub seed: u64,
+    /// Standard deviation of the initial vector coordinates (uniform distribution).
+    pub init_std: f32,
+    /// An id gets a vector at its `admit_after`-th event.
+    pub admit_after: u32,
+    /// Event-time span after which an id that was not seen is evicted (0 = never).
+    pub expire_after_ms: i64,
+    /// Most ids (users plus items, admitted or still counting) held at once.
+    pub max_ids: u64,
+    /// Items listed per event in the `topK` output column (0 = no column).
+    pub top_k: usize,
+    /// Whether to rank the true item among the known items for each event.
+    pub evaluate: bool,
+    /// Publish the changed vectors every this many events (0 = only at watermarks).
+    pub publish_every_events: u64,
+    /// Number of recent positive item occurrences kept for popularity sampling.
+    pub popularity_window: usize,
+    /// Probability that a negative is drawn from the popularity window rather than uniformly
+    /// from the known items.
+    pub popularity_mix: f64,
+    /// Every this many snapshots is a full one; the others are deltas (1 = always full).
+    pub full_snapshot_every: u64,
+}
+
+/// The parameters the embedding updater declares, with their defaults.
+pub fn param_infos() -> Vec<ParamInfo> {
+    vec![
+        ParamInfo::new("userCol", "string", Some("\"user\""), "Column holding the user id, a JSON string or integer (`42` and `\"42\"` are different ids)."),
+        ParamInfo::new("itemCol", "string", Some("\"item\""), "Column holding the item id, a JSON string or integer (`42` and `\"42\"` are different ids)."),
+        ParamInfo::new("weightCol", "string", None, "Optional column holding the event's weight (>= 0, null means 1); it scales the event's gradient."),
+        ParamInfo::new("timestampCol", "string", Some("\"__timestamp\""), "Column holding the event time in ms since the epoch (Int64); `__timestamp` is the record timestamp."),
+        ParamInfo::new("dim", "long", Some("32"), "Embedding dimension (1 to 1024)."),
+        ParamInfo::new("learningRate", "double", Some("0.1"), "AdaGrad base learning rate (> 0)."),
+        ParamInfo::new("negatives", "long", Some("8"), "Negatives sampled per event (0 to 1000)."),
+        ParamInfo::new("reg", "double", Some("0.0001"), "L2 regularisation of every vector an event updates (>= 0)."),
+        ParamInfo::new("loss", "\"bpr\" | \"logistic\"", Some("\"bpr\""), "BPR (pairwise, one term per negative) or logistic (the positive against each negative, as word2vec)."),
+        ParamInfo::new("seed", "long", Some("0"), "Seed of the generator (SplitMix64, kept in the state) that draws initial vectors and negatives."),
+        ParamInfo::new("initStd", "double", Some("0.1"), "Standard deviation of the initial vector coordinates, drawn uniformly (> 0)."),
+        ParamInfo::new("admitAfter", "long", Some("1"), "An id gets its own vector at its admitAfter-th event; before that it is counted only, and its events are scored as cold and not learned from (>= 1)."),
+        ParamInfo::new("expireAfterMs", "long", Some("0"), "An id unseen for more than this event-time span is evicted, with a tombstone if it had a vector (0 = never; >= 0)."),
+        ParamInfo::new("maxIds", "long", Some("250000"), "Most ids (users plus items, admitted or counting) held at once; a new id at the bound evicts the least recently seen one (>= 2)."),
+        ParamInfo::new("topK", "long", Some("0"), "When > 0, the predictions carry a `topK` column: the topK best-scored known item ids for the event's user (0 to 1000)."),
+        ParamInfo::new("evaluate", "boolean", Some("true"), "Rank the true item among all known items before learning (`rank`, `hit10`, `reciprocalRank`); costs items * dim per event."),
+        ParamInfo::new("publishEveryEvents", "long", Some("10000"), "Publish the vectors changed since the last publication every this many events, and at every watermark (0 = at watermarks only)."),
+        ParamInfo::new("popularityWindow", "long", Some("100000"), "Recent positive item occurrences kept for sampling negatives by popularity (>= 1)."),
+        ParamInfo::new("popularityMix", "double", Some("0.5"), "Probability that a negative is drawn from the popularity window; otherwise it is drawn uniformly from the known items ([0, 1])."),
+        ParamInfo::new("fullSnapshotEvery", "long", Some("1"), "Every this many snapshots is full, the others are deltas of the changed entries that restore only as a chain (1 = always full)."),
+    ]
+}
+
+fn long_in(c: &Config, name: &str, default: i64, lo: i64, hi: i64) -> Result<i64, OperatorError> {
+    let v: i64 = c.get(name, default)?;
+    if v < lo || v > hi {
+        let range = if hi == i64::MAX { format!(">= {lo}") } else { format!("a value in [{lo}, {hi}]") };
+        return Err(OperatorError::config(name, format!("{v} is out of range: expected {range}")));
+    }
+    Ok(v)
+}
+
+fn column_name(c: &Config, name: &str, default: &str) -> Result<String, OperatorError> {
+    let v: String = c.get(name, default.to_owned())?;
+    if v.is_empty() {
+        return Err(OperatorError::config(name, "a column name cannot be empty"));
+    }
+    Ok(v)
+}
+
+impl Params {
+    /// Reads and checks every parameter.
+    pub fn from_config(c: &Config) -> Result<Self, OperatorError> {
+        let loss = match c.get::<String>("loss", "bpr".into())?.as_str() {
+            "bpr" => Loss::Bpr,
+            "logistic" => Loss::Logistic,
+            other => return Err(OperatorError::config("loss", format!("unknown loss {other:?}: expected \"bpr\" or \"logistic\""))),
+        };
+        let weight_col: Option<String> = c.get_opt("weightCol")?;
+        if weight_col.as_deref() == Some("") {
+            return Err(OperatorError::config("weightCol", "a column name cannot be empty"));
+        }
+        let p = Self {
+            user_col: column_name(c, "userCol", "user")?,
+            item_col: column_name(c, "itemCol", "item")?,
+            weight_col,
+            timestamp_col: column_name(c, "timestampCol", TIMESTAMP_COLUMN)?,
+            dim: long_in(c, "dim", 32, 1, 1024)? as usize,
+            learning_rate: c.f64_in("learningRate", 0.1, |v| v > 0.0 && v <= 1e6, "> 0")? as f32,
+            negatives: long_in(c, "negatives", 8, 0, 1000)? as usize,
+            reg: c.f64_in("reg", 1e-4, |v| (0.0..=1e6).contains(&v), ">= 0")? as f32,
+            loss,
+            seed: c.get::<i64>("seed", 0)? as u64,
+            init_std: c.f64_in("initStd", 0.1, |v| v > 0.0 && v <= 1e6, "> 0")? as f32,
+            admit_after: long_in(c, "admitAfter", 1, 1, i64::from(u32::MAX))? as u32,
+            expire_after_ms: long_in(c, "expireAfterMs", 0, 0, i64::MAX)?,
+            max_ids: long_in(c, "maxIds", 250_000, 2, i64::from(u32::MAX))? as u64,
+            top_k: long_in(c, "topK", 0, 0, 1000)? as usize,
+            evaluate: c.get("evaluate", true)?,
+            publish_every_events: long_in(c, "publishEveryEvents", 10_000, 0, i64::MAX)? as u64,
+            popularity_window: long_in(c, "popularityWindow", 100_000, 1, 100_000_000)? as usize,
+            popularity_mix: c.f64_in("popularityMix", 0.5, |v| (0.0..=1.0).contains(&v), "a value in [0, 1]")?,
+            full_snapshot_every: long_in(c, "fullSnapshotEvery", 1, 1, i64::MAX)? as u64,
+        };
+        for (name, col) in [("itemCol", &p.item_col), ("weightCol", p.weight_col.as_ref().unwrap_or(&String::new())), ("timestampCol", &p.timestamp_col)] {
+            if col == &p.user_col {
+                return Err(OperatorError::config(name, format!("column {col:?} is already userCol")));
+            }
+        }
+        if p.weight_col.as_deref() == Some(p.item_col.as_str()) || p.timestamp_col == p.item_col {
+            let name = if p.timestamp_col == p.item_col { "timestampCol" } else { "weightCol" };
+            return Err(OperatorError::config(name, format!("column {:?} is already itemCol", p.item_col)));
+        }
+        Ok(p)
+    }
+}
