@@ -1,0 +1,47 @@
+//! Every example job under examples/ runs as the README says, with the outputs it promises:
+//! each record answered, no dead letters, and the metric its README reports.
+
+use eddy_host::job::Job;
+use eddy_host::run::run_replay;
+use eddy_tests::{repo_root, runtime};
+
+fn run(job: &str) -> eddy_host::run::RunSummary {
+    let dir = tempfile::tempdir().unwrap();
+    let o = |k: &str| format!("sinks.{k}={:?}", dir.path().join(format!("{k}.replay")).display().to_string());
+    let job = Job::load(&repo_root().join(job), &[o("predictions"), o("models"), o("dead_letters")]).unwrap();
+    let s = run_replay(runtime(), &job, &|_, _| {}).unwrap();
+    assert_eq!(s.predictions, s.records_in, "{job:?}: every record answered");
+    assert_eq!(s.dead_letters, 0);
+    s
+}
+
+#[test]
+fn phishing_ftrl() {
+    let s = run("examples/phishing/job.toml");
+    assert!(s.metrics.accuracy.unwrap() > 0.8);
+}
+
+#[test]
+fn bananas_naive_bayes_and_kmeans() {
+    let s = run("examples/bananas/job.toml");
+    assert_eq!(s.records_in, 5300);
+    assert!(s.metrics.accuracy.unwrap() > 0.55 && s.metrics.roc_auc.is_some());
+    let s = run("examples/bananas/kmeans.toml");
+    assert_eq!(s.operator, "OnlineKMeans");
+    assert_eq!(s.models, 1 + 5300 / 64, "the initial model, then one per global batch of 64");
+}
+
+#[test]
+fn segment_softmax_multiclass() {
+    let s = run("examples/segment/job.toml");
+    let m = &s.metrics;
+    assert!(m.accuracy.unwrap() > 0.8 && m.macro_f1.unwrap() > 0.8, "{m:?}");
+    assert_eq!((m.log_loss, m.roc_auc), (None, None), "binary metrics are withheld for seven classes");
+}
+
+#[test]
+fn trump_linear_regression() {
+    let s = run("examples/trump/job.toml");
+    let m = &s.metrics;
+    assert!(m.mae.unwrap() < 2.0 && m.rmse.is_some() && m.accuracy.is_none(), "{m:?}");
+}
