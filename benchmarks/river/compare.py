@@ -130,6 +130,7 @@ def main():
         escore = m["accuracy"] if kind == "classifier" else m["mae"]
         erate = summary["records_per_second"]
         fmt = (lambda v: f"{v * 100:.2f}%") if kind == "classifier" else (lambda v: f"MAE {v:.4f}")
+        rdesc, edesc = rdesc.replace("|", "\\|"), edesc.replace("|", "\\|")
         print(f"| {name} ({len(rows)}) | {rdesc} | {fmt(rscore)} | {rrate:,.0f} | {edesc} | {fmt(escore)} | {erate:,.0f} | {erate / rrate:.2f}x |")
         sys.stdout.flush()
 
