@@ -12,3 +12,4 @@ example: setup
 test:
 	@scripts/setup.sh --tests
 	cargo test --workspace
+	host/flink/build-and-test.sh

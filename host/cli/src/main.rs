@@ -3,6 +3,7 @@
 
 mod import;
 mod inspect;
+mod kafka;
 mod run;
 
 use std::path::PathBuf;
@@ -35,6 +36,9 @@ enum Command {
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
+        /// Kafka jobs: serve Prometheus metrics on this address (overrides `[run] metrics_addr`).
+        #[arg(long, value_name = "HOST:PORT")]
+        metrics_addr: Option<String>,
     },
     /// Work with recorded topics (replay files).
     Topic {
@@ -52,6 +56,10 @@ enum Command {
 enum TopicCommand {
     /// Turn CSV rows or JSON lines into a replay of records whose values are JSON objects.
     Import(import::ImportArgs),
+    /// Record a live Kafka topic into a replay file.
+    Record(kafka::RecordArgs),
+    /// Produce a replay file into a Kafka topic (keys, partitions, timestamps, headers kept).
+    Produce(kafka::ProduceArgs),
     /// Print a replay's records as JSON lines.
     Cat {
         /// The replay file.
@@ -64,13 +72,18 @@ enum TopicCommand {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG").unwrap_or_else(|_| "warn,eddy_kafka=info".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { job, overrides, json, quiet } => run::run(&job, &overrides, json, quiet),
+        Command::Run { job, mut overrides, json, quiet, metrics_addr } => {
+            overrides.extend(metrics_addr.map(|a| format!("run.metrics_addr={a:?}")));
+            run::run(&job, &overrides, json, quiet)
+        }
         Command::Topic { command: TopicCommand::Import(args) } => import::import(&args),
+        Command::Topic { command: TopicCommand::Record(args) } => kafka::record(&args),
+        Command::Topic { command: TopicCommand::Produce(args) } => kafka::produce(&args),
         Command::Topic { command: TopicCommand::Cat { file, limit } } => import::cat(&file, limit),
         Command::Inspect { component } => inspect::inspect(&component),
     };

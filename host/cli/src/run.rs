@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub fn run(job_path: &Path, overrides: &[String], json: bool, quiet: bool) -> anyhow::Result<()> {
     let job = Job::load(job_path, overrides)?;
     let rt = Runtime::new(Limits { ..job.limits }).context("starting the wasm runtime")?;
-    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+    let bar = (!quiet && job.source.kafka.is_none() && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new(0);
         b.set_style(
             ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} records ({per_sec}, eta {eta})")
@@ -26,7 +26,7 @@ pub fn run(job_path: &Path, overrides: &[String], json: bool, quiet: bool) -> an
             b.set_position(done);
         }
     };
-    let result = run_replay(&rt, &job, &progress);
+    let result = if job.source.kafka.is_some() { crate::kafka::run(&rt, &job) } else { run_replay(&rt, &job, &progress).map_err(Into::into) };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

@@ -94,6 +94,17 @@ JNIEXPORT jobjectArray JNICALL Java_dev_eddy_flink_NativeOperator_process(
     return out;
 }
 
+JNIEXPORT jobjectArray JNICALL Java_dev_eddy_flink_NativeOperator_finish(
+        JNIEnv *env, jclass cls, jlong handle) {
+    (void) cls;
+    if ((instance *) (intptr_t) handle == NULL) {
+        throw_eddy(env, "stub: bad handle");
+        return NULL;
+    }
+    /* the echo operator holds nothing back */
+    return (*env)->NewObjectArray(env, 0, (*env)->FindClass(env, "[B"), NULL);
+}
+
 JNIEXPORT jbyteArray JNICALL Java_dev_eddy_flink_NativeOperator_snapshot(
         JNIEnv *env, jclass cls, jlong handle) {
     (void) cls;

@@ -31,6 +31,8 @@ import org.apache.flink.util.OutputTag;
  * batchSize} rows. Buffers are flushed when full, before a checkpoint barrier ({@link
  * #prepareSnapshotPreBarrier}), before a watermark is forwarded, and at end of input, so no row is
  * ever held across a checkpoint and outputs are never late relative to the watermarks forwarded.
+ * At end of input the backend is also told that the input has ended ({@link
+ * OperatorBackend#finish}), as {@code eddy run} does after the last record of a replay.
  *
  * <p>Outputs: {@code predictions} records go downstream as {@link EddyOutput}; {@code models} and
  * {@code dead_letters} records go to the side outputs {@link #MODELS} and {@link #DEAD_LETTERS} as
@@ -70,6 +72,7 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
     private transient OperatorBackend backend;
     private transient long handle;
     private transient boolean handleOpen;
+    private transient boolean inputEnded;
     private transient ListState<byte[]> operatorState;
     private transient Map<Integer, Batch> batches;
     private transient Counter rowsIn;
@@ -210,6 +213,15 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
     @Override
     public void endInput() throws Exception {
         flushAll();
+        if (!inputEnded) {
+            inputEnded = true;
+            byte[][] outputs = backend.finish(handle);
+            if (outputs != null) {
+                for (byte[] out : outputs) {
+                    emit(out, null);
+                }
+            }
+        }
     }
 
     @Override
@@ -276,19 +288,23 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
     }
 
     private void emit(byte[] bytes, Batch b) {
-        EddyOutput out = EddyOutput.fromJson(bytes);
-        long ts = out.partition == b.partition ? b.timestampOf(out.offset) : InputRow.NO_TIMESTAMP;
+        EddyOutput.Wire wire = EddyOutput.parseWire(bytes);
+        EddyOutput out = wire.output();
+        long ts = wire.timestamp();
+        if (ts == InputRow.NO_TIMESTAMP && b != null && out.partition == b.partition) {
+            ts = b.timestampOf(out.offset);
+        }
         switch (out.sink) {
             case EddyOutput.PREDICTIONS:
                 output.collect(record(out, ts));
                 predictionsOut.inc();
                 break;
             case EddyOutput.MODELS:
-                output.collect(MODELS, record(new String(bytes, StandardCharsets.UTF_8), ts));
+                output.collect(MODELS, record(wire.json(), ts));
                 modelsOut.inc();
                 break;
             case EddyOutput.DEAD_LETTERS:
-                output.collect(DEAD_LETTERS, record(new String(bytes, StandardCharsets.UTF_8), ts));
+                output.collect(DEAD_LETTERS, record(wire.json(), ts));
                 deadLettersOut.inc();
                 break;
             default:

@@ -8,14 +8,27 @@ import java.util.Objects;
  * One output record of an eddy operator. A Flink POJO (public fields, no-arg constructor), so it
  * travels with Flink's own serializer.
  *
- * <p>Wire form between the backend and Java (one record per {@code byte[]}, UTF-8):
+ * <p>Wire form between the backend and Java, one record per {@code byte[]}, UTF-8, in either of
+ * two shapes. The native library writes a one-line JSON header, a newline, and the value as it is
+ * (no escaping, so neither side spends time quoting it):
  *
- * <pre>{"sink":"predictions","partition":3,"offset":41,"value":"{\"score\":0.93}"}</pre>
+ * <pre>
+ * {"sink":"predictions","partition":3,"offset":41,"timestamp":1700000000000}
+ * {"score":0.93}</pre>
  *
- * {@code sink} is one of {@link #PREDICTIONS}, {@link #MODELS}, {@link #DEAD_LETTERS}; {@code
- * partition}/{@code offset} name the input row that produced the record; {@code value} is the
- * record's value (itself JSON text) as a JSON string. A later version may carry batches as Arrow
- * IPC instead; this class and {@link EddyOperator}'s outputs would stay as they are.
+ * A backend may also write one JSON object with the value as a JSON string (the pure-Java
+ * stand-ins do): {@code {"sink":"predictions","partition":3,"offset":41,"value":"{\"score\":0.93}"}}.
+ * The side outputs of {@link EddyOperator} carry records in this second, all-JSON form.
+ *
+ * <p>{@code sink} is one of {@link #PREDICTIONS}, {@link #MODELS}, {@link #DEAD_LETTERS}; {@code
+ * partition}/{@code offset} name the record: for predictions and dead letters the input row that
+ * produced it, for models (from the native library) its position in the partition's sequence of
+ * model versions (0, 1, ...), which is its offset in {@code eddy run}'s models sink. {@code value}
+ * is the record's value (JSON text): from the native library, exactly the bytes {@code eddy run}
+ * writes, once encoded as UTF-8 ({@link #valueBytes()}). The native library also writes {@code
+ * timestamp} (the output's event time) and, on dead letters, {@code reason}, {@code stage} and
+ * {@code column}; this class ignores fields it does not hold. A later version may carry batches as
+ * Arrow IPC instead; this class and {@link EddyOperator}'s outputs would stay as they are.
  */
 public class EddyOutput {
 
@@ -37,19 +50,85 @@ public class EddyOutput {
         this.value = value;
     }
 
-    /** Parses one record in the wire form documented on this class. */
+    /** Parses one record in either wire form documented on this class. */
     public static EddyOutput fromJson(byte[] utf8) {
-        return fromJson(new String(utf8, StandardCharsets.UTF_8));
+        return parseWire(utf8).output();
     }
 
-    /** Parses one record in the wire form documented on this class. */
+    /** Parses one record in the all-JSON wire form (what the side outputs carry). */
     public static EddyOutput fromJson(String json) {
+        return parseWire(json).output();
+    }
+
+    /**
+     * A parsed wire record: the output, its event timestamp ({@link InputRow#NO_TIMESTAMP} when the
+     * record carries none), and its all-JSON form.
+     */
+    static final class Wire {
+        private final EddyOutput output;
+        private final long timestamp;
+        private final String header;
+        private String json;
+
+        private Wire(EddyOutput output, long timestamp, String header, String json) {
+            this.output = output;
+            this.timestamp = timestamp;
+            this.header = header;
+            this.json = json;
+        }
+
+        EddyOutput output() {
+            return output;
+        }
+
+        long timestamp() {
+            return timestamp;
+        }
+
+        /** The record as one JSON object: the header's fields, then {@code value} as a string. */
+        String json() {
+            if (json == null) {
+                StringBuilder sb = new StringBuilder(header.length() + output.value.length() + 32);
+                sb.append(header, 0, header.lastIndexOf('}')).append(",\"value\":");
+                Json.quoteInto(sb, output.value);
+                json = sb.append('}').toString();
+            }
+            return json;
+        }
+    }
+
+    static Wire parseWire(byte[] bytes) {
+        int nl = 0;
+        while (nl < bytes.length && bytes[nl] != '\n') {
+            nl++;
+        }
+        if (nl < bytes.length) {
+            String header = new String(bytes, 0, nl, StandardCharsets.UTF_8);
+            Map<String, Object> m = null;
+            try {
+                m = Json.parseObject(header);
+            } catch (IllegalArgumentException notAHeader) {
+                // a JSON object spread over lines: the all-JSON form
+            }
+            if (m != null && !m.containsKey("value")) {
+                m.put("value", new String(bytes, nl + 1, bytes.length - nl - 1, StandardCharsets.UTF_8));
+                return wire(m, header, null);
+            }
+        }
+        return parseWire(new String(bytes, StandardCharsets.UTF_8));
+    }
+
+    static Wire parseWire(String json) {
         Map<String, Object> m;
         try {
             m = Json.parseObject(json);
         } catch (IllegalArgumentException e) {
             throw new EddyException("eddy: malformed output record: " + e.getMessage(), e);
         }
+        return wire(m, json, json);
+    }
+
+    private static Wire wire(Map<String, Object> m, String header, String json) {
         Object sink = m.get("sink");
         Object partition = m.get("partition");
         Object offset = m.get("offset");
@@ -61,16 +140,16 @@ public class EddyOutput {
             throw new EddyException(
                     "eddy: output record needs string sink, integer partition and offset, string"
                             + " value: "
-                            + Json.abbreviate(json));
+                            + Json.abbreviate(header));
         }
-        return new EddyOutput(
-                (String) sink,
-                Math.toIntExact((Long) partition),
-                (Long) offset,
-                (String) value);
+        Object ts = m.get("timestamp");
+        EddyOutput out =
+                new EddyOutput(
+                        (String) sink, Math.toIntExact((Long) partition), (Long) offset, (String) value);
+        return new Wire(out, ts instanceof Long ? (Long) ts : InputRow.NO_TIMESTAMP, header, json);
     }
 
-    /** This record in the wire form. */
+    /** This record in the all-JSON wire form. */
     public String toJson() {
         StringBuilder sb = new StringBuilder(64 + (value == null ? 0 : value.length()));
         sb.append("{\"sink\":");
@@ -80,6 +159,11 @@ public class EddyOutput {
         sb.append(",\"value\":");
         Json.quoteInto(sb, value);
         return sb.append('}').toString();
+    }
+
+    /** The value as UTF-8 bytes: for the native library, byte for byte what {@code eddy run} writes. */
+    public byte[] valueBytes() {
+        return value.getBytes(StandardCharsets.UTF_8);
     }
 
     public byte[] toJsonBytes() {

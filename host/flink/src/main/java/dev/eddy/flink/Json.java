@@ -24,8 +24,14 @@ final class Json {
 
     static void quoteInto(StringBuilder sb, String s) {
         sb.append('"');
+        int plain = 0; // start of the run of characters that need no escape
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
+            if (c >= 0x20 && c != '"' && c != '\\') {
+                continue;
+            }
+            sb.append(s, plain, i);
+            plain = i + 1;
             switch (c) {
                 case '"' -> sb.append("\\\"");
                 case '\\' -> sb.append("\\\\");
@@ -34,16 +40,10 @@ final class Json {
                 case '\t' -> sb.append("\\t");
                 case '\b' -> sb.append("\\b");
                 case '\f' -> sb.append("\\f");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
+                default -> sb.append(String.format("\\u%04x", (int) c));
             }
         }
-        sb.append('"');
+        sb.append(s, plain, s.length()).append('"');
     }
 
     static Object parse(String text) {

@@ -10,6 +10,7 @@ package dev.eddy.flink;
  * <pre>
  * open     (Ljava/lang/String;Ljava/lang/String;)J
  * process  (J[[B[JI[J)[[B
+ * finish   (J)[[B
  * snapshot (J)[B
  * restore  (J[B)V
  * close    (J)V
@@ -38,6 +39,8 @@ public final class NativeOperator {
     static native byte[][] process(
             long handle, byte[][] values, long[] timestamps, int partition, long[] offsets);
 
+    static native byte[][] finish(long handle);
+
     static native byte[] snapshot(long handle);
 
     static native void restore(long handle, byte[] state);
@@ -59,6 +62,11 @@ public final class NativeOperator {
         public byte[][] process(
                 long handle, byte[][] values, long[] timestamps, int partition, long[] offsets) {
             return NativeOperator.process(handle, values, timestamps, partition, offsets);
+        }
+
+        @Override
+        public byte[][] finish(long handle) {
+            return NativeOperator.finish(handle);
         }
 
         @Override

@@ -14,10 +14,17 @@ package dev.eddy.flink;
  *       offset order; the arrays have exactly one element per row (no padding). The implementation
  *       must not keep references to the arrays after it returns.
  *   <li>{@link #process} returns the output records produced by the batch (an empty array or {@code
- *       null} for none). Each element is one UTF-8 JSON object, see {@link EddyOutput#fromJson}:
+ *       null} for none), each in one of the two wire forms of {@link EddyOutput}: a one-line JSON
+ *       header and the raw value after a newline (what the native library writes), or one JSON
+ *       object with the value as a string field:
  *       <pre>{"sink":"predictions"|"models"|"dead_letters","partition":INT,"offset":LONG,"value":STRING}</pre>
- *       where {@code value} is the output record's value as JSON text inside a JSON string. The
- *       operator forwards them in the order returned.
+ *       For the native library the value is exactly the bytes {@code eddy run} writes as that
+ *       record's value. An optional {@code "timestamp":LONG} gives the output's event timestamp
+ *       (otherwise the input row's named by partition and offset is used); other fields (dead
+ *       letters carry {@code reason}, {@code stage}, {@code column}) are passed through to the side
+ *       outputs. The operator forwards the records in the order returned.
+ *   <li>{@link #finish} is called once, when the input has ended, after every row was processed;
+ *       it returns what the operator was still holding back (as {@link #process} does).
  *   <li>{@link #snapshot} returns the complete state of the handle (all partitions it has served);
  *       {@link #restore} on a freshly opened handle brings it back to exactly that state.
  *   <li>Errors are thrown as {@link EddyException} (the native side throws it through JNI).
@@ -29,11 +36,20 @@ public interface OperatorBackend {
     long open(String componentPath, String configJson);
 
     /**
-     * Runs one batch (predict, then learn, row by row) and returns the records it produced, each a
-     * serialized JSON object as documented on this interface.
+     * Runs one batch (predict, then learn, row by row) and returns the records it produced, in a
+     * wire form documented on this interface.
      */
     byte[][] process(
             long handle, byte[][] values, long[] timestamps, int partition, long[] offsets);
+
+    /**
+     * Signals the end of the input (the end-of-input watermark {@code eddy run} sends after the
+     * last record) and returns the records it released. The default returns none, for backends
+     * that never hold rows back.
+     */
+    default byte[][] finish(long handle) {
+        return null;
+    }
 
     /** The complete state of the instance, to be stored in a Flink checkpoint. */
     byte[] snapshot(long handle);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 
@@ -30,6 +31,26 @@ class EddyOutputTest {
                         + " \"sink\":\"predictions\", \"extra\": [true, null, {\"k\": \"\\u00e9\"}] } ";
         assertThat(EddyOutput.fromJson(json))
                 .isEqualTo(new EddyOutput("predictions", 3, 41, "{\"score\":0.93}"));
+    }
+
+    /** What the native library writes: a JSON header line, then the value as it is. */
+    @Test
+    void parsesTheHeaderAndRawValueForm() {
+        String value = "{\"a\":\"x\\\"y\\n\u00e9\",\"p\":[0.1,2]}\n{}";
+        byte[] wire =
+                ("{\"sink\":\"dead_letters\",\"partition\":2,\"offset\":9,\"timestamp\":-5,\"reason\":\"bad\"}\n" + value)
+                        .getBytes(StandardCharsets.UTF_8);
+        EddyOutput.Wire w = EddyOutput.parseWire(wire);
+        assertThat(w.output()).isEqualTo(new EddyOutput("dead_letters", 2, 9, value));
+        assertThat(w.timestamp()).isEqualTo(-5);
+        assertThat(w.output().valueBytes()).isEqualTo(value.getBytes(StandardCharsets.UTF_8));
+        // the side outputs' all-JSON form keeps every header field
+        Map<String, Object> json = Json.parseObject(w.json());
+        assertThat(json).containsEntry("reason", "bad").containsEntry("timestamp", -5L).containsEntry("value", value);
+        assertThat(EddyOutput.fromJson(w.json())).isEqualTo(w.output());
+        // an all-JSON record spread over lines is still read as one
+        assertThat(EddyOutput.fromJson("{\"sink\":\"models\",\n\"partition\":1,\"offset\":0,\"value\":\"v\"}".getBytes(StandardCharsets.UTF_8)))
+                .isEqualTo(new EddyOutput("models", 1, 0, "v"));
     }
 
     @Test

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the Rust side the Flink module needs and runs the Java tests:
+#   1. cargo build -p eddy-jni -p eddy      (debug: target/debug/libeddy_jni.so and target/debug/eddy)
+#   2. host/flink: mvn test + install        (unit, JNI, conformance and MiniCluster equivalence tests;
+#                                             installs eddy-flink and its test-jar in ~/.m2)
+#   3. examples/flink: mvn test              (the Kafka example against tests/kafka/broker)
+# Needs cargo, Java 17 and Maven; downloads what it needs from crates.io and Maven Central.
+#
+#   host/flink/build-and-test.sh [--no-example] [--release]
+#
+# --release builds and uses target/release instead. Prints "flink: N passed, N failed, N skipped"
+# last (from the Surefire reports) and exits non-zero if anything failed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+PROFILE=debug
+EXAMPLE=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-example) EXAMPLE=0 ;;
+    --release) PROFILE=release ;;
+    *) echo "usage: $0 [--no-example] [--release]" >&2; exit 2 ;;
+  esac
+done
+
+cd "$ROOT"
+echo "== cargo build -p eddy-jni -p eddy ($PROFILE)" >&2
+if [[ "$PROFILE" == release ]]; then
+  cargo build --release -p eddy-jni -p eddy
+else
+  cargo build -p eddy-jni -p eddy
+fi
+
+MVN=(mvn -B -q
+  "-Deddy.native.lib=$ROOT/target/$PROFILE/libeddy_jni.so"
+  "-Deddy.bin=$ROOT/target/$PROFILE/eddy"
+  -Deddy.native.required=true)
+
+rm -rf host/flink/target/surefire-reports examples/flink/target/surefire-reports
+status=0
+echo "== host/flink: mvn install (tests included)" >&2
+"${MVN[@]}" -f host/flink/pom.xml install || status=$?
+if [[ "$EXAMPLE" == 1 && "$status" == 0 ]]; then
+  echo "== examples/flink: mvn test" >&2
+  "${MVN[@]}" -f examples/flink/pom.xml test || status=$?
+fi
+
+# One closing line for whoever reads this log: the Surefire counts of both modules.
+read -r tests failures errors skipped < <(
+  cat host/flink/target/surefire-reports/TEST-*.xml examples/flink/target/surefire-reports/TEST-*.xml 2>/dev/null \
+    | sed -n 's/.*<testsuite [^>]*tests="\([0-9]*\)"[^>]*errors="\([0-9]*\)"[^>]*skipped="\([0-9]*\)"[^>]*failures="\([0-9]*\)".*/\1 \4 \2 \3/p' \
+    | awk '{t+=$1; f+=$2; e+=$3; s+=$4} END {print t+0, f+0, e+0, s+0}')
+failed=$((failures + errors))
+echo "flink: $((tests - failed - skipped)) passed, $failed failed, $skipped skipped"
+if [[ "$status" != 0 || "$failed" != 0 ]]; then
+  exit 1
+fi

@@ -1,0 +1,341 @@
+//! What every Kafka client of eddy shares: librdkafka's log and error callbacks turned into
+//! readable, rate-limited lines ("the broker is unreachable, eddy keeps retrying" rather than
+//! a connection error every second), the consumer context that hands rebalances to the
+//! runner, topic metadata, topic creation, and record conversion.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use eddy_host::Record;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{Client, ClientContext};
+use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::TopicPartitionList;
+use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
+
+use crate::metrics::Metrics;
+use crate::{Error, Result};
+
+/// How long one metadata or watermark request may take before eddy says it is waiting.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// When broker trouble was last reported, process-wide: every client of a run (consumer,
+/// producer, checkpoint reader, admin) reports through it, so an outage gives one line every
+/// 10 s, and one line when it ends.
+static LAST_TROUBLE: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// Rate-limited reporting of broker trouble, shared by a client's callbacks.
+#[derive(Debug)]
+pub struct BrokerWatch {
+    brokers: String,
+    metrics: Option<Metrics>,
+}
+
+impl BrokerWatch {
+    /// Watches the cluster at `brokers`.
+    pub fn new(brokers: &str, metrics: Option<Metrics>) -> Self {
+        Self { brokers: brokers.to_owned(), metrics }
+    }
+
+    /// Reports trouble (at most one line every 10 s).
+    pub fn trouble(&self, what: &str) {
+        if let Some(m) = &self.metrics {
+            m.lock().broker_up = false;
+        }
+        let mut last = LAST_TROUBLE.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+            *last = Some(Instant::now());
+            tracing::warn!(target: "eddy_kafka", "Kafka broker {} unreachable or failing ({what}); eddy waits and keeps retrying", self.brokers);
+        }
+    }
+
+    /// Notes that the broker answered a request.
+    pub fn ok(&self) {
+        if let Some(m) = &self.metrics {
+            m.lock().broker_up = true;
+        }
+        let mut last = LAST_TROUBLE.lock().unwrap_or_else(|p| p.into_inner());
+        if last.take().is_some() {
+            tracing::info!(target: "eddy_kafka", "Kafka broker {} answers again", self.brokers);
+        }
+    }
+}
+
+pub(crate) fn log_line(watch: &BrokerWatch, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+    // Connection failures repeat every second while a broker is down: one rate-limited line.
+    let connection = matches!(fac, "FAIL" | "BROKERFAIL" | "REQTMOUT" | "ERROR" | "DISCONNECT") || msg.contains("Connection refused");
+    if connection {
+        tracing::debug!(target: "librdkafka", "{fac} {msg}");
+        watch.trouble(msg);
+    } else if (level as i32) <= (RDKafkaLogLevel::Warning as i32) && fac != "METADATAUPDATE" {
+        tracing::warn!(target: "librdkafka", "{fac} {msg}");
+    } else {
+        tracing::debug!(target: "librdkafka", "{fac} {msg}");
+    }
+}
+
+pub(crate) fn error_line(watch: &BrokerWatch, error: &KafkaError, reason: &str) {
+    match error.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::Resolve | RDKafkaErrorCode::OperationTimedOut) => {
+            watch.trouble(reason)
+        }
+        _ => tracing::warn!(target: "eddy_kafka", "Kafka: {error}: {reason}"),
+    }
+}
+
+/// Context of producers and admin clients.
+#[derive(Debug)]
+pub struct QuietContext {
+    /// Broker trouble reporting.
+    pub watch: BrokerWatch,
+}
+
+impl ClientContext for QuietContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+        log_line(&self.watch, level, fac, msg);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        error_line(&self.watch, &error, reason);
+    }
+}
+
+impl ConsumerContext for QuietContext {}
+
+/// A partition assignment change, for the runner to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rebalance {
+    /// These partitions are now ours.
+    Assign(Vec<(String, i32)>),
+    /// These partitions are being taken away.
+    Revoke(Vec<(String, i32)>),
+    /// The group protocol failed.
+    Error(String),
+}
+
+/// Context of the input consumer: queues rebalances instead of applying them, so the runner
+/// can commit or restore first and then call `assign`/`unassign` itself; records lag from
+/// librdkafka's statistics.
+#[derive(Debug)]
+pub struct SourceContext {
+    /// Broker trouble reporting.
+    pub watch: BrokerWatch,
+    /// Rebalances not handled yet.
+    pub events: Mutex<VecDeque<Rebalance>>,
+    /// Set when the consumer is being closed: rebalances are then applied at once (the
+    /// close waits for them), since nothing is committed any more.
+    pub closing: AtomicBool,
+    metrics: Metrics,
+}
+
+impl SourceContext {
+    /// A context reporting to `metrics`.
+    pub fn new(brokers: &str, metrics: Metrics) -> Self {
+        Self { watch: BrokerWatch::new(brokers, Some(metrics.clone())), events: Mutex::new(VecDeque::new()), closing: AtomicBool::new(false), metrics }
+    }
+
+    /// Takes the queued rebalances.
+    pub fn take_events(&self) -> Vec<Rebalance> {
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect()
+    }
+
+    /// Whether a rebalance is waiting.
+    pub fn has_events(&self) -> bool {
+        !self.events.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+}
+
+impl ClientContext for SourceContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+        log_line(&self.watch, level, fac, msg);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        error_line(&self.watch, &error, reason);
+    }
+    fn stats(&self, s: Statistics) {
+        let mut m = self.metrics.lock();
+        for (topic, t) in &s.topics {
+            for (p, ps) in &t.partitions {
+                if let Some(pm) = m.partitions.get_mut(&(topic.clone(), *p)) {
+                    let end = if ps.ls_offset >= 0 { ps.ls_offset } else { ps.hi_offset };
+                    if end >= 0 {
+                        pm.end_offset = Some(end);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for SourceContext {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        if self.closing.load(Ordering::Relaxed) {
+            let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+            let r = match (err, cooperative) {
+                (RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, true) => consumer.incremental_assign(tpl),
+                (RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, false) => consumer.assign(tpl),
+                (_, true) => consumer.incremental_unassign(tpl),
+                (_, false) => consumer.unassign(),
+            };
+            if let Err(e) = r {
+                tracing::debug!(target: "eddy_kafka", "rebalance while closing: {e}");
+            }
+            return;
+        }
+        let parts = partitions_of(tpl);
+        let ev = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => Rebalance::Assign(parts),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => Rebalance::Revoke(parts),
+            other => Rebalance::Error(format!("{:?}", RDKafkaErrorCode::from(other))),
+        };
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).push_back(ev);
+    }
+}
+
+/// The (topic, partition) pairs of a list.
+pub fn partitions_of(tpl: &TopicPartitionList) -> Vec<(String, i32)> {
+    tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect()
+}
+
+/// A consumed message as an eddy record.
+pub fn record_of(m: &BorrowedMessage<'_>) -> Record {
+    Record {
+        topic: m.topic().to_owned(),
+        partition: m.partition(),
+        offset: m.offset(),
+        timestamp: m.timestamp().to_millis().unwrap_or(0),
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        headers: m.headers().map(|h| h.iter().map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec))).collect()).unwrap_or_default(),
+    }
+}
+
+/// The partition count of `topic`, or `None` if it does not exist. Waits (with a log line)
+/// while the broker is unreachable.
+pub fn partition_count<C: ClientContext>(client: &Client<C>, topic: &str, watch: &BrokerWatch) -> Result<Option<usize>> {
+    loop {
+        match client.fetch_metadata(Some(topic), REQUEST_TIMEOUT) {
+            Ok(md) => {
+                watch.ok();
+                let Some(t) = md.topics().iter().find(|t| t.name() == topic) else { return Ok(None) };
+                return match t.error() {
+                    None if !t.partitions().is_empty() => Ok(Some(t.partitions().len())),
+                    None => Ok(None),
+                    Some(e) => match RDKafkaErrorCode::from(e) {
+                        RDKafkaErrorCode::UnknownTopicOrPartition => Ok(None),
+                        RDKafkaErrorCode::LeaderNotAvailable => {
+                            std::thread::sleep(Duration::from_millis(200));
+                            continue;
+                        }
+                        other => Err(Error::kafka(format!("metadata of topic {topic}"), KafkaError::MetadataFetch(other))),
+                    },
+                };
+            }
+            Err(e) if is_transient(&e) => watch.trouble(&format!("metadata of topic {topic}: {e}")),
+            Err(e) => return Err(Error::kafka(format!("metadata of topic {topic}"), e)),
+        }
+    }
+}
+
+/// Errors that mean "not now": timeouts and unreachable brokers.
+pub fn is_transient(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::OperationTimedOut
+                | RDKafkaErrorCode::RequestTimedOut
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::BrokerNotAvailable
+                | RDKafkaErrorCode::NetworkException
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::NotLeaderForPartition
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+                | RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::CoordinatorLoadInProgress
+                | RDKafkaErrorCode::Resolve
+                | RDKafkaErrorCode::TimedOutQueue
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+        )
+    )
+}
+
+/// A topic eddy may create.
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    /// Name.
+    pub name: String,
+    /// Partitions.
+    pub partitions: usize,
+    /// Topic configs, e.g. `cleanup.policy=compact`.
+    pub configs: Vec<(String, String)>,
+}
+
+/// Creates the topics that do not exist yet (replication factor: the broker's default).
+/// Returns each topic's partition count. Waits while the broker is unreachable.
+pub fn ensure_topics(config: &ClientConfig, brokers: &str, topics: &[TopicSpec], create: bool) -> Result<Vec<usize>> {
+    let mut config = config.clone();
+    config.set("allow.auto.create.topics", "false");
+    let watch = BrokerWatch::new(brokers, None);
+    let admin: AdminClient<QuietContext> = AdminClient::from_config_and_context(&config, QuietContext { watch: BrokerWatch::new(brokers, None) })
+        .map_err(|e| Error::kafka("creating the admin client", e))?;
+    let mut counts = Vec::new();
+    for t in topics {
+        loop {
+            if let Some(n) = partition_count(admin.inner(), &t.name, &watch)? {
+                counts.push(n);
+                break;
+            }
+            if !create {
+                return Err(Error::Config(format!("topic {:?} does not exist (and create_topics = false)", t.name)));
+            }
+            let mut nt = NewTopic::new(&t.name, t.partitions.max(1) as i32, TopicReplication::Fixed(-1));
+            for (k, v) in &t.configs {
+                nt = nt.set(k, v);
+            }
+            let opts = AdminOptions::new().operation_timeout(Some(REQUEST_TIMEOUT));
+            match futures_executor::block_on(admin.create_topics([&nt], &opts)) {
+                Ok(results) => {
+                    for r in results {
+                        match r {
+                            Ok(name) => tracing::info!(target: "eddy_kafka", "created topic {name} ({} partitions{})", t.partitions.max(1), configs_text(&t.configs)),
+                            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                            Err((name, code)) if is_transient(&KafkaError::AdminOp(code)) => {
+                                watch.trouble(&format!("creating topic {name}: {code}"));
+                            }
+                            Err((name, code)) => return Err(Error::kafka(format!("creating topic {name}"), KafkaError::AdminOp(code))),
+                        }
+                    }
+                }
+                Err(e) if is_transient(&e) => watch.trouble(&format!("creating topic {}: {e}", t.name)),
+                Err(e) => return Err(Error::kafka(format!("creating topic {}", t.name), e)),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(counts)
+}
+
+fn configs_text(c: &[(String, String)]) -> String {
+    c.iter().map(|(k, v)| format!(", {k}={v}")).collect()
+}
+
+/// Reads `(low, high)` watermarks of a partition, waiting while the broker is unreachable.
+pub fn watermarks<C: ClientContext>(client: &Client<C>, topic: &str, partition: i32, watch: &BrokerWatch) -> Result<(i64, i64)> {
+    loop {
+        match client.fetch_watermarks(topic, partition, REQUEST_TIMEOUT) {
+            Ok(w) => {
+                watch.ok();
+                return Ok(w);
+            }
+            Err(e) if is_transient(&e) => watch.trouble(&format!("watermarks of {topic}[{partition}]: {e}")),
+            Err(e) => return Err(Error::kafka(format!("watermarks of {topic}[{partition}]"), e)),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

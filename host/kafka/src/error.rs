@@ -1,0 +1,88 @@
+//! Errors of the Kafka runner, classified like the host's: whose fault, and whether starting
+//! over from the last checkpoint can help.
+
+use eddy_host::{Fault, HostError};
+use rdkafka::error::KafkaError;
+
+/// Errors of the Kafka runner and tools.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `[source.kafka]` / `[sinks.kafka]` or a command-line argument is wrong.
+    #[error("kafka config: {0}")]
+    Config(String),
+    /// The host library failed (operator, bad record, restore, ...).
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// A Kafka call failed in a way that starting the session over may fix.
+    #[error("kafka: {context}: {source}")]
+    Kafka {
+        /// What eddy was doing.
+        context: String,
+        /// librdkafka's error.
+        source: KafkaError,
+    },
+    /// The checkpoint topic holds something eddy cannot use (incompatible operator, corrupt
+    /// chunks, behind the committed offsets).
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// The session must start over from the last committed checkpoint (partitions lost,
+    /// transaction aborted).
+    #[error("{0}")]
+    Restart(String),
+    /// Anything else from outside (files).
+    #[error("{0}")]
+    Io(String),
+}
+
+impl Error {
+    /// Wraps a Kafka error with what eddy was doing.
+    pub fn kafka(context: impl Into<String>, source: KafkaError) -> Self {
+        Self::Kafka { context: context.into(), source }
+    }
+
+    /// Who is at fault.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::Config(_) => Fault::User,
+            Self::Host(h) => h.fault(),
+            Self::Kafka { .. } | Self::Io(_) | Self::Restart(_) => Fault::External,
+            Self::Checkpoint(_) => Fault::User,
+        }
+    }
+
+    /// Whether the runner should start over from the last committed checkpoint rather
+    /// than stop: broker trouble, fencing, aborted transactions.
+    pub fn retriable(&self) -> bool {
+        match self {
+            Self::Kafka { source, .. } => !is_user_error(source),
+            Self::Restart(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Kafka errors that no retry fixes: bad settings, authentication, authorization.
+fn is_user_error(e: &KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    if let KafkaError::ClientConfig(..) | KafkaError::ClientCreation(_) = e {
+        return true;
+    }
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            C::Authentication
+                | C::SaslAuthenticationFailed
+                | C::TopicAuthorizationFailed
+                | C::GroupAuthorizationFailed
+                | C::ClusterAuthorizationFailed
+                | C::TransactionalIdAuthorizationFailed
+                | C::InvalidConfig
+                | C::MessageSizeTooLarge
+                | C::InvalidTransactionTimeout
+                | C::UnsupportedVersion
+        )
+    )
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

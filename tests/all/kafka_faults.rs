@@ -1,0 +1,131 @@
+//! Faults and bad input against the real broker: the broker goes away mid-run and comes back
+//! (eddy waits, says so, and ends with the same result); undecodable records go to the
+//! dead-letter topic in the same transactions as the predictions, with reason and origin in
+//! headers; a checkpoint of another operator stops the job with a clear error.
+
+use std::time::{Duration, Instant};
+
+use eddy_host::Record;
+use serde_json::json;
+
+use crate::kafka_support::{
+    Eddy, FTRL, KafkaBroker, Names, assert_exactly_once, assert_same, json_of, kafka_job, produce, read_topic, replay_reference, shared, synthetic, workdir,
+};
+
+#[test]
+fn the_broker_goes_away_and_comes_back() {
+    let mut broker = KafkaBroker::start().expect("start a private broker");
+    let b = broker.bootstrap().to_owned();
+    let n = Names::new("outage");
+    let all = synthetic(&n.input, 3, 4000, 7);
+    let (first, second): (Vec<Record>, Vec<Record>) = all.iter().cloned().partition(|r| r.offset < 2000);
+    produce(&b, &n.input, &first);
+    let dir = workdir("outage");
+    let job = kafka_job(&dir, &b, &n, FTRL, false, "");
+    let mut e = Eddy::start(&job, &[], &dir.join("eddy.log"));
+    assert!(e.wait_for_log("committed in", 2, Duration::from_secs(60)), "no checkpoint before the outage:\n{}", e.log_text());
+
+    broker.stop();
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(e.child.try_wait().unwrap().is_none(), "eddy exited while the broker was down:\n{}", e.log_text());
+    broker.restart().expect("restart the broker");
+    eddy_kafka::topic::produce(&b, &n.input, &[], &second).expect("produce the rest");
+    let input = read_topic(&b, &n.input);
+    assert_eq!(input.len(), all.len());
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let predictions = loop {
+        let p = read_topic(&b, &n.predictions);
+        if p.len() >= input.len() || Instant::now() > deadline {
+            break p;
+        }
+        assert!(e.child.try_wait().unwrap().is_none(), "eddy exited:\n{}", e.log_text());
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    e.kill();
+    let log = e.log_text();
+    assert!(log.contains("unreachable") && log.contains("eddy waits and keeps retrying"), "the log says the broker was away:\n{log}");
+    assert!(log.contains("answers again"), "the log says the broker came back:\n{log}");
+    assert_exactly_once(&predictions, &input);
+    let reference = replay_reference(&input, FTRL, false);
+    assert_same("predictions", &predictions, &reference.predictions);
+    assert_same("model versions", &read_topic(&b, &n.models), &reference.models);
+}
+
+#[test]
+fn bad_records_go_to_dead_letters_in_the_same_transactions() {
+    let broker = shared();
+    let b = broker.bootstrap();
+    let n = Names::new("deadletters");
+    let mut recs = synthetic(&n.input, 2, 1500, 11);
+    let mut bad = 0;
+    for r in recs.iter_mut() {
+        match r.offset % 97 {
+            13 => r.value = b"{not json".to_vec(),
+            31 => r.value = serde_json::to_vec(&json!({"f0": 1.0, "label": 1})).unwrap(),
+            47 => r.value = serde_json::to_vec(&json!({"f0": "x", "f1": 1, "f2": 1, "f3": 1, "f4": 1, "label": 0})).unwrap(),
+            _ => continue,
+        }
+        bad += 1;
+    }
+    let input = produce(b, &n.input, &recs);
+    let dir = workdir("deadletters");
+    let dl = format!("dead_letters = \"{}\"", n.dead_letters);
+    let job = kafka_job(&dir, b, &n, FTRL, true, &dl);
+    let log = dir.join("eddy.log");
+    // One crash mid-way: dead letters written in an aborted transaction must not show.
+    let mut e = Eddy::start(&job, &[], &log);
+    assert!(e.wait_for_log("committed in", 3, Duration::from_secs(60)), "{}", e.log_text());
+    e.kill();
+    let mut e = Eddy::start(&job, &[], &log);
+    assert!(e.wait(Duration::from_secs(120)), "{}", e.log_text());
+
+    let reference = replay_reference(&input, FTRL, true);
+    let dead = read_topic(b, &n.dead_letters);
+    assert_eq!(dead.len(), bad, "one dead letter per bad record");
+    assert_same("dead letters", &dead, &reference.dead_letters);
+    for d in &dead {
+        let origin = (d.header("eddy.origin.partition").unwrap().parse::<i32>().unwrap(), d.header("eddy.origin.offset").unwrap().parse::<i64>().unwrap());
+        let src = input.iter().find(|r| (r.partition, r.offset) == origin).expect("origin is an input record");
+        assert_eq!(d.value, src.value, "a dead letter carries the original value");
+        assert_eq!(d.header("eddy.origin.topic").as_deref(), Some(n.input.as_str()));
+        let reason = d.header("eddy.error.reason").expect("reason header");
+        assert!(!reason.is_empty());
+        assert!(d.header("eddy.error.stage").is_some());
+    }
+    let good: Vec<Record> = input.iter().filter(|r| !dead.iter().any(|d| d.header("eddy.origin.offset") == Some(r.offset.to_string()) && d.header("eddy.origin.partition") == Some(r.partition.to_string()))).cloned().collect();
+    let predictions = read_topic(b, &n.predictions);
+    assert_exactly_once(&predictions, &good);
+    assert_same("predictions", &predictions, &reference.predictions);
+}
+
+#[test]
+fn a_checkpoint_of_another_operator_stops_the_job() {
+    let broker = shared();
+    let b = broker.bootstrap();
+    let n = Names::new("incompatible");
+    let recs: Vec<Record> = synthetic(&n.input, 1, 300, 3)
+        .into_iter()
+        .map(|mut r| {
+            let mut v = json_of(&r);
+            v["x"] = v["f0"].clone();
+            r.value = serde_json::to_vec(&v).unwrap();
+            r
+        })
+        .collect();
+    produce(b, &n.input, &recs);
+    let dir = workdir("incompatible");
+    let hostile = "[operator]\ncomponent = \"hostile\"\n[operator.config]\nmode = \"echo\"\n";
+    let job = kafka_job(&dir, b, &n, hostile, true, "");
+    let mut e = Eddy::start(&job, &[], &dir.join("hostile.log"));
+    assert!(e.wait(Duration::from_secs(60)), "{}", e.log_text());
+
+    let other = Names { predictions: format!("{}-ftrl", n.predictions), models: format!("{}-ftrl", n.models), ..n.clone() };
+    let job = kafka_job(&dir, b, &other, FTRL, true, "");
+    let mut e = Eddy::start(&job, &[], &dir.join("ftrl.log"));
+    assert!(!e.wait(Duration::from_secs(60)), "restoring another operator's checkpoint must fail");
+    let log = e.log_text();
+    assert!(log.contains("incompatible checkpoint"), "{log}");
+    assert!(log.contains("snapshot of operator Hostile") && log.contains("this job runs OnlineLogisticRegression"), "{log}");
+    assert!(read_topic(b, &other.predictions).is_empty(), "nothing was written");
+}
