@@ -91,7 +91,8 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn check_json(map: &Map<String, Value>, spec: &ColumnSpec, timestamp: i64) -> Result<(), DecodeError> {
+/// Checks one column of a JSON row against what the operator asked for.
+pub(crate) fn check_json(map: &Map<String, Value>, spec: &ColumnSpec, timestamp: i64) -> Result<(), DecodeError> {
     let name = spec.name.as_str();
     let v = match map.get(name) {
         None | Some(Value::Null) if name == TIMESTAMP_COLUMN => return Ok(()),

@@ -11,7 +11,7 @@ use eddy_sdk::{OperatorError, OperatorKind, SEQ_COLUMN};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::decode::{Decoded, build_batch, decode};
+use crate::decode::{Decoded, build_batch, check_json, decode};
 use crate::encode::{merge, rows_to_json};
 use crate::instance::{CallError, Processed};
 use crate::metrics::Prequential;
@@ -300,48 +300,44 @@ impl Pipeline {
         }
     }
 
-    fn stage_batch(&self, stage: usize, items: &[Item]) -> Result<RecordBatch> {
-        let specs = self.stages[stage].instance.input_columns();
+    /// The first stage's input batch: whole records, in order (a record's rows are
+    /// consecutive items).
+    fn stage_batch(&self, items: &[Item]) -> Result<RecordBatch> {
+        let specs = self.stages[0].instance.input_columns();
         let seqs: Vec<u64> = items.iter().map(|i| i.seq).collect();
-        let fail = |e: crate::decode::DecodeError| HostError::Runtime(format!("input batch: {}", e.message));
-        if stage == 0 {
-            // Whole records, in order (a record's rows are consecutive items).
-            let mut inputs: Vec<(&Decoded, i64)> = Vec::new();
-            let mut last: Option<&Arc<Entry>> = None;
-            for it in items {
-                if !last.is_some_and(|l| Arc::ptr_eq(l, &it.entry)) {
-                    inputs.push((&it.entry.decoded, it.entry.record.timestamp));
-                    last = Some(&it.entry);
-                }
+        let mut inputs: Vec<(&Decoded, i64)> = Vec::new();
+        let mut last: Option<&Arc<Entry>> = None;
+        for it in items {
+            if !last.is_some_and(|l| Arc::ptr_eq(l, &it.entry)) {
+                inputs.push((&it.entry.decoded, it.entry.record.timestamp));
+                last = Some(&it.entry);
             }
-            build_batch(&inputs, specs, &seqs).map_err(fail)
-        } else {
-            let rows: Vec<Decoded> = items.iter().map(|i| Decoded::Json(i.fields())).collect();
-            let inputs: Vec<(&Decoded, i64)> = rows.iter().zip(items).map(|(d, i)| (d, i.entry.record.timestamp)).collect();
-            build_batch(&inputs, specs, &seqs).map_err(fail)
         }
+        build_batch(&inputs, specs, &seqs).map_err(|e| HostError::Runtime(format!("input batch: {}", e.message)))
     }
 
     fn run_stage(&mut self, stage: usize, mut items: Vec<Item>, out: &mut PipelineOutput) -> Result<()> {
         while !items.is_empty() {
-            if stage > 0 {
-                // Rows that earlier stages answered must still suit this one.
+            let batch = if stage == 0 {
+                self.stage_batch(&items)?
+            } else {
+                // Rows that earlier stages answered: the record's fields plus their outputs,
+                // checked against what this stage reads.
                 let specs = self.stages[stage].instance.input_columns().to_vec();
-                let mut bad = None;
-                for (k, it) in items.iter().enumerate() {
-                    let text = serde_json::to_vec(&Value::Object(it.fields())).expect("JSON");
-                    if let Err(e) = decode(&text, it.entry.record.timestamp, Format::Json, &specs) {
-                        bad = Some((k, e.column, e.message));
-                        break;
-                    }
-                }
-                if let Some((k, column, message)) = bad {
+                let rows: Vec<Decoded> = items.iter().map(|i| Decoded::Json(i.fields())).collect();
+                let bad = rows.iter().zip(&items).enumerate().find_map(|(k, (row, it))| {
+                    let Decoded::Json(m) = row else { unreachable!("JSON rows") };
+                    specs.iter().find_map(|spec| check_json(m, spec, it.entry.record.timestamp).err()).map(|e| (k, e))
+                });
+                if let Some((k, e)) = bad {
                     let name = self.stages[stage].instance.info().name.clone();
-                    self.refuse(stage, &mut items, k, &name, column, message, out)?;
+                    self.refuse(stage, &mut items, k, &name, e.column, e.message, out)?;
                     continue;
                 }
-            }
-            let batch = self.stage_batch(stage, &items)?;
+                let inputs: Vec<(&Decoded, i64)> = rows.iter().zip(&items).map(|(d, i)| (d, i.entry.record.timestamp)).collect();
+                let seqs: Vec<u64> = items.iter().map(|i| i.seq).collect();
+                build_batch(&inputs, &specs, &seqs).map_err(|e| HostError::Runtime(format!("input batch: {}", e.message)))?
+            };
             let st = &mut self.stages[stage];
             for it in &items {
                 st.pending.insert(it.seq, it.clone());
