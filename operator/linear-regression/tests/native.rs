@@ -2,7 +2,7 @@
 //! river's `LinearRegression` (SGD and AdaGrad, L2, intercept rate, clipping, mini-batches),
 //! convergence, batch-size independence, restore, and refusals of bad rows and configs.
 
-mod support;
+use eddy_testkit as support;
 
 use eddy_linear_regression::LinearRegression;
 use eddy_sdk::Operator;

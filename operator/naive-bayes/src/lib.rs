@@ -10,7 +10,7 @@ mod linfa_fit;
 mod model;
 mod operator;
 mod params;
-mod rows;
+use eddy_sdk::rows;
 
 pub use model::{ClassStats, Model};
 pub use operator::GaussianNaiveBayes;

@@ -2,7 +2,7 @@
 //! two-pass computation and against linfa-bayes' own batch fit, prequential semantics, declared
 //! classes, batch-size independence, restore, and refusals of bad rows and configs.
 
-mod support;
+use eddy_testkit as support;
 
 use eddy_naive_bayes::GaussianNaiveBayes;
 use eddy_sdk::Operator;

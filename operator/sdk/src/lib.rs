@@ -18,6 +18,7 @@ pub mod java_random;
 mod log;
 pub mod math;
 mod operator;
+pub mod rows;
 pub mod snapshot;
 
 #[cfg(target_arch = "wasm32")]

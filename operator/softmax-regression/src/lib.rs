@@ -10,7 +10,7 @@
 mod model;
 mod operator;
 mod params;
-mod rows;
+use eddy_sdk::rows;
 
 pub use model::Model;
 pub use operator::SoftmaxRegression;

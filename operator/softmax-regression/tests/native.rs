@@ -3,7 +3,7 @@
 //! L2, mini-batches, intercepts as a constant feature), class order, declared classes,
 //! learning, batch-size independence, restore, and refusals of bad rows and configs.
 
-mod support;
+use eddy_testkit as support;
 
 use eddy_sdk::Operator;
 use eddy_softmax_regression::SoftmaxRegression;

@@ -1,9 +1,8 @@
-//! Test support shared by this crate's native tests: batch builders (dense, sparse and
+//! Test support shared by the native tests of eddy's operators: batch builders (dense, sparse and
 //! column-wise features), a deterministic data generator, exact (bit-level) canonical forms of
 //! output rows, and drivers that feed the same rows in chunks of any size, with or without a
 //! snapshot and restore in the middle.
 
-#![allow(dead_code, reason = "each test file uses a different part of the support code")]
 
 use std::sync::Arc;
 

@@ -1,12 +1,12 @@
 //! Reading one input batch into feature rows and labels, checking every row before anything
 //! learns: a missing or non-finite feature, a vector of the wrong dimension or a bad label is an
 //! input error naming the row and the column, raised before the state is touched.
-//!
-//! (The same reader lives in each of eddy's linear and Bayes operators; it is a candidate for
-//! the SDK.)
+//! Shared by the operators that learn from labelled feature rows (linear and softmax regression,
+//! naive Bayes): they all read `featuresCol` (one vector column or a list of numeric columns)
+//! and a numeric label the same way.
 
-use eddy_sdk::arrow::array::{Array, Float64Array, RecordBatch};
-use eddy_sdk::{FeaturesCol, OperatorError, VectorColumn, f64_column};
+use arrow_array::{Array, Float64Array, RecordBatch};
+use crate::{FeaturesCol, OperatorError, VectorColumn, f64_column};
 use serde::{Deserialize, Serialize};
 
 /// One row's features: dense, or sparse (increasing `indices` below `size`).
@@ -37,6 +37,20 @@ impl Row {
             }
         }
         s
+    }
+
+    /// The row as a dense vector.
+    pub fn to_dense(&self) -> Vec<f64> {
+        match &self.indices {
+            None => self.values.clone(),
+            Some(ix) => {
+                let mut d = vec![0.0; self.size];
+                for (&i, &x) in ix.iter().zip(&self.values) {
+                    d[i as usize] = x;
+                }
+                d
+            }
+        }
     }
 
     /// `acc += a * x`.
