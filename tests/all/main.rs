@@ -10,6 +10,7 @@ mod examples;
 mod guide;
 mod restore;
 mod sandbox;
+mod wit;
 mod kafka_exactly_once;
 mod kafka_faults;
 mod kafka_replays;
