@@ -82,7 +82,7 @@ fn bad_records_go_to_dead_letters_in_the_same_transactions() {
 
     let reference = replay_reference(&input, FTRL, true);
     let dead = read_topic(b, &n.dead_letters);
-    assert_eq!(dead.len(), bad, "one dead letter per bad record");
+    assert_eq!(dead.len(), bad, "one dead letter per bad record; eddy's log:\n{}", e.log_text());
     assert_same("dead letters", &dead, &reference.dead_letters);
     for d in &dead {
         let origin = (d.header("eddy.origin.partition").unwrap().parse::<i32>().unwrap(), d.header("eddy.origin.offset").unwrap().parse::<i64>().unwrap());
