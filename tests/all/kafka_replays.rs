@@ -11,7 +11,7 @@ use std::time::Duration;
 use eddy_host::replay;
 use eddy_tests::repo_root;
 
-use crate::kafka_support::{Eddy, Names, PHISHING_FTRL, assert_exactly_once, assert_same, eddy_bin, kafka_job, phishing_3, produce, replay_reference, shared, workdir};
+use crate::kafka_support::{Eddy, Names, PHISHING_FTRL, assert_exactly_once, assert_same, eddy_bin, kafka_job, phishing_3, replay_reference, shared, workdir};
 
 fn record(brokers: &str, topic: &str, out: &Path) {
     let st = Command::new(eddy_bin())
