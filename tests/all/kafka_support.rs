@@ -237,6 +237,21 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<Record> {
     topic::record(brokers, topic, &[], &Bounds { until_end: true, timeout: Some(Duration::from_secs(60)), ..Bounds::default() }).expect("record topic")
 }
 
+/// Reads `topic` until it holds at least `n` records (or 60 s pass). A producer's
+/// `commit_transaction` returns before the commit markers reach every partition, and a
+/// read_committed reader's "end" is the last stable offset, so a read right after a run may
+/// stop short of the last transaction; this waits for it.
+pub fn read_topic_at_least(brokers: &str, topic: &str, n: usize) -> Vec<Record> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = read_topic(brokers, topic);
+        if r.len() >= n || Instant::now() > deadline {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 /// The outputs of an uninterrupted replay run of `job_toml`'s operator over `input`.
 pub fn replay_reference(input: &[Record], operator: &str, dead_letters: bool) -> PipelineOutput {
     let dir = tempfile::tempdir().expect("tempdir");
