@@ -100,7 +100,6 @@ impl PipelineSnapshot {
 struct Entry {
     record: Record,
     decoded: Decoded,
-    json_fields: Option<Map<String, Value>>,
 }
 
 /// A row in flight at one stage: its record, its row in the record, and (after the first
@@ -252,11 +251,7 @@ impl Pipeline {
             match decode(&r.value, r.timestamp, self.format, &specs) {
                 Ok(decoded) => {
                     let rows = decoded.num_rows();
-                    let json_fields = match &decoded {
-                        Decoded::Json(m) => Some(m.clone()),
-                        Decoded::Arrow(_) => None,
-                    };
-                    let entry = Arc::new(Entry { record: r.clone(), decoded, json_fields });
+                    let entry = Arc::new(Entry { record: r.clone(), decoded });
                     for row in 0..rows {
                         items.push(Item { entry: entry.clone(), row, seq: self.next_seq + row as u64, extra: None });
                     }
@@ -456,7 +451,7 @@ impl Pipeline {
         match self.format {
             Format::Json => {
                 for (a, row) in answered.iter().zip(rows) {
-                    let input = a.entry.json_fields.as_ref().expect("json entries keep their fields");
+                    let Decoded::Json(input) = &a.entry.decoded else { unreachable!("JSON format gives JSON entries") };
                     let mut all = a.extra.as_deref().cloned().unwrap_or_default();
                     all.extend(row);
                     out.predictions.push(prediction(&a.entry.record, merge(input, all)));
@@ -582,11 +577,7 @@ impl Pipeline {
                     None => {
                         let decoded = decode(&rec.value, rec.timestamp, self.format, &specs)
                             .map_err(|e| HostError::Restore(format!("a waiting record no longer decodes: {}", e.message)))?;
-                        let json_fields = match &decoded {
-                            Decoded::Json(m) => Some(m.clone()),
-                            Decoded::Arrow(_) => None,
-                        };
-                        let e = Arc::new(Entry { record: rec.clone(), decoded, json_fields });
+                        let e = Arc::new(Entry { record: rec.clone(), decoded });
                         by_record.insert(key, e.clone());
                         e
                     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use eddy_sdk::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
-    ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output,
+    ColumnSpec, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output,
     SEQ_COLUMN, list_f64_array, seq_column,
 };
 use serde::{Deserialize, Serialize};
@@ -77,13 +77,7 @@ impl Operator for LinearRegression {
     }
 
     fn input_columns(&self) -> Vec<ColumnSpec> {
-        let p = &self.params;
-        let mut cols = match &p.features {
-            FeaturesCol::Vector(c) => vec![ColumnSpec::required(c, ColumnType::Vector)],
-            FeaturesCol::Columns(cs) => cs.iter().map(|c| ColumnSpec::required(c, ColumnType::Float64)).collect(),
-        };
-        cols.push(ColumnSpec::optional(&p.label_col, ColumnType::Float64));
-        cols
+        eddy_sdk::rows::feature_and_label_columns(&self.params.features, &self.params.label_col)
     }
 
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use eddy_sdk::arrow::array::builder::{Float64Builder, Int64Builder, ListBuilder};
-use eddy_sdk::arrow::array::{ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch, UInt64Array};
+use eddy_sdk::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
-    ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output,
-    SEQ_COLUMN, list_f64_array, seq_column,
+    ColumnSpec, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output,
+    SEQ_COLUMN, list_f64_array, list_f64_field, nested_list_f64_array, nested_list_f64_field, seq_column,
 };
 use serde::{Deserialize, Serialize};
 
@@ -29,30 +29,6 @@ pub struct GaussianNaiveBayes {
     pending: Vec<PendingRow>,
 }
 
-fn list_field(name: &str) -> Field {
-    Field::new(name, DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false))), false)
-}
-
-fn nested_list_field(name: &str) -> Field {
-    let inner = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false)));
-    Field::new(name, DataType::List(Arc::new(Field::new_list_field(inner, false))), false)
-}
-
-/// A `List<List<Float64>>` column: one matrix (a list of rows) per model row.
-fn nested_list_array(models: &[Vec<Vec<f64>>]) -> ListArray {
-    let inner = ListBuilder::new(Float64Builder::new()).with_field(Arc::new(Field::new_list_field(DataType::Float64, false)));
-    let inner_type = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false)));
-    let mut b = ListBuilder::new(inner).with_field(Arc::new(Field::new_list_field(inner_type, false)));
-    for m in models {
-        for row in m {
-            b.values().values().append_slice(row);
-            b.values().append(true);
-        }
-        b.append(true);
-    }
-    b.finish()
-}
-
 fn internal(e: impl ToString) -> OperatorError {
     OperatorError::internal(e.to_string())
 }
@@ -66,14 +42,14 @@ impl GaussianNaiveBayes {
     /// The model data columns for `models`, one row each.
     fn model_batch(models: &[Model], seqs: Option<&[u64]>) -> Result<RecordBatch, OperatorError> {
         let mut fields = vec![
-            list_field("classes"),
+            list_f64_field("classes"),
             Field::new(
                 "classCount",
                 DataType::List(Arc::new(Field::new_list_field(DataType::Int64, false))),
                 false,
             ),
-            nested_list_field("theta"),
-            nested_list_field("var"),
+            nested_list_f64_field("theta"),
+            nested_list_f64_field("var"),
             Field::new("epsilon", DataType::Float64, false),
             Field::new("modelVersion", DataType::Int64, false),
         ];
@@ -94,8 +70,8 @@ impl GaussianNaiveBayes {
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(list_f64_array(classes.iter().map(Vec::as_slice))),
             Arc::new(counts.finish()),
-            Arc::new(nested_list_array(&theta)),
-            Arc::new(nested_list_array(&var)),
+            Arc::new(nested_list_f64_array(theta.iter().map(Vec::as_slice))),
+            Arc::new(nested_list_f64_array(var.iter().map(Vec::as_slice))),
             Arc::new(Float64Array::from_iter_values(models.iter().map(|m| m.epsilon))),
             Arc::new(Int64Array::from_iter_values(models.iter().map(|m| m.version))),
         ];
@@ -106,23 +82,6 @@ impl GaussianNaiveBayes {
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
     }
 
-    /// Checks labels against the declared classes, if any.
-    fn check_labels(&self, labels: &[Option<f64>]) -> Result<(), OperatorError> {
-        if let Some(declared) = &self.params.classes {
-            for (r, l) in labels.iter().enumerate() {
-                if let Some(l) = l
-                    && !declared.contains(l)
-                {
-                    return Err(OperatorError::input(
-                        r,
-                        Some(&self.params.label_col),
-                        format!("label {l} is not one of the declared classes {declared:?}"),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 impl Operator for GaussianNaiveBayes {
@@ -147,19 +106,13 @@ impl Operator for GaussianNaiveBayes {
     }
 
     fn input_columns(&self) -> Vec<ColumnSpec> {
-        let p = &self.params;
-        let mut cols = match &p.features {
-            FeaturesCol::Vector(c) => vec![ColumnSpec::required(c, ColumnType::Vector)],
-            FeaturesCol::Columns(cs) => cs.iter().map(|c| ColumnSpec::required(c, ColumnType::Float64)).collect(),
-        };
-        cols.push(ColumnSpec::optional(&p.label_col, ColumnType::Float64));
-        cols
+        eddy_sdk::rows::feature_and_label_columns(&self.params.features, &self.params.label_col)
     }
 
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
         let (rows, dim) = read_features(batch, &self.params.features, self.dim)?;
         let labels = read_labels(batch, &self.params.label_col)?;
-        self.check_labels(&labels)?;
+        eddy_sdk::rows::check_declared_classes(&labels, self.params.classes.as_deref(), &self.params.label_col)?;
         let seq = seq_column(batch)?.clone();
 
         // Learn on a copy, committed only when the whole batch went through.
@@ -194,7 +147,7 @@ impl Operator for GaussianNaiveBayes {
         let p = &next.params;
         let schema = Arc::new(Schema::new(vec![
             Field::new(&p.prediction_col, DataType::Float64, true),
-            list_field(&p.raw_prediction_col),
+            list_f64_field(&p.raw_prediction_col),
             Field::new(&p.model_version_col, DataType::Int64, false),
             Field::new(SEQ_COLUMN, DataType::UInt64, false),
         ]));

@@ -258,3 +258,29 @@ impl VectorBuilder {
         StructArray::new(vector_fields(), cols, self.validity.finish())
     }
 }
+
+/// A non-null `List<Float64>` field (a model's coefficients, a row's class probabilities).
+pub fn list_f64_field(name: &str) -> Field {
+    Field::new(name, DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false))), false)
+}
+
+/// A non-null `List<List<Float64>>` field (a matrix per row).
+pub fn nested_list_f64_field(name: &str) -> Field {
+    let inner = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false)));
+    Field::new(name, DataType::List(Arc::new(Field::new_list_field(inner, false))), false)
+}
+
+/// A `List<List<Float64>>` column: one matrix (a list of rows) per row.
+pub fn nested_list_f64_array<'a>(matrices: impl IntoIterator<Item = &'a [Vec<f64>]>) -> ListArray {
+    let inner = ListBuilder::new(Float64Builder::new()).with_field(Arc::new(Field::new_list_field(DataType::Float64, false)));
+    let inner_type = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false)));
+    let mut b = ListBuilder::new(inner).with_field(Arc::new(Field::new_list_field(inner_type, false)));
+    for m in matrices {
+        for row in m {
+            b.values().values().append_slice(row);
+            b.values().append(true);
+        }
+        b.append(true);
+    }
+    b.finish()
+}

@@ -6,7 +6,7 @@
 //! and a numeric label the same way.
 
 use arrow_array::{Array, Float64Array, RecordBatch};
-use crate::{FeaturesCol, OperatorError, VectorColumn, f64_column};
+use crate::{ColumnSpec, ColumnType, FeaturesCol, OperatorError, VectorColumn, f64_column};
 use serde::{Deserialize, Serialize};
 
 /// One row's features: dense, or sparse (increasing `indices` below `size`).
@@ -156,4 +156,27 @@ pub fn read_labels(batch: &RecordBatch, label_col: &str) -> Result<Vec<Option<f6
             Ok(Some(if v == 0.0 { 0.0 } else { v }))
         })
         .collect()
+}
+
+/// The input columns of an operator that reads `features` and an optional numeric label.
+pub fn feature_and_label_columns(features: &FeaturesCol, label_col: &str) -> Vec<ColumnSpec> {
+    let mut cols = match features {
+        FeaturesCol::Vector(c) => vec![ColumnSpec::required(c, ColumnType::Vector)],
+        FeaturesCol::Columns(cs) => cs.iter().map(|c| ColumnSpec::required(c, ColumnType::Float64)).collect(),
+    };
+    cols.push(ColumnSpec::optional(label_col, ColumnType::Float64));
+    cols
+}
+
+/// Refuses a label outside `declared` (when a classifier's class set is fixed), naming the row.
+pub fn check_declared_classes(labels: &[Option<f64>], declared: Option<&[f64]>, label_col: &str) -> Result<(), OperatorError> {
+    let Some(declared) = declared else { return Ok(()) };
+    for (r, l) in labels.iter().enumerate() {
+        if let Some(l) = l
+            && !declared.contains(l)
+        {
+            return Err(OperatorError::input(r, Some(label_col), format!("label {l} is not one of the declared classes {declared:?}")));
+        }
+    }
+    Ok(())
 }

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use eddy_sdk::arrow::array::builder::{Float64Builder, ListBuilder};
-use eddy_sdk::arrow::array::{ArrayRef, Int64Array, ListArray, RecordBatch, UInt64Array};
+use eddy_sdk::arrow::array::builder::Float64Builder;
+use eddy_sdk::arrow::array::{ArrayRef, Int64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
-    ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output,
-    SEQ_COLUMN, list_f64_array, seq_column,
+    ColumnSpec, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output,
+    SEQ_COLUMN, list_f64_array, list_f64_field, nested_list_f64_array, nested_list_f64_field, seq_column,
 };
 use serde::{Deserialize, Serialize};
 
@@ -32,25 +32,6 @@ fn internal(e: impl ToString) -> OperatorError {
     OperatorError::internal(e.to_string())
 }
 
-fn list_field(name: &str) -> Field {
-    Field::new(name, DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false))), false)
-}
-
-/// A `List<List<Float64>>` column: one matrix (a list of rows) per model row.
-fn nested_list_array<'a>(models: impl IntoIterator<Item = &'a [Vec<f64>]>) -> ListArray {
-    let inner = ListBuilder::new(Float64Builder::new()).with_field(Arc::new(Field::new_list_field(DataType::Float64, false)));
-    let inner_type = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false)));
-    let mut b = ListBuilder::new(inner).with_field(Arc::new(Field::new_list_field(inner_type, false)));
-    for m in models {
-        for row in m {
-            b.values().values().append_slice(row);
-            b.values().append(true);
-        }
-        b.append(true);
-    }
-    b.finish()
-}
-
 impl SoftmaxRegression {
     /// The current model, if the dimension is known.
     pub fn model(&self) -> Option<&Model> {
@@ -58,16 +39,15 @@ impl SoftmaxRegression {
     }
 
     fn model_batch(models: &[Model], seqs: Option<&[u64]>) -> Result<RecordBatch, OperatorError> {
-        let inner = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false)));
         let mut fields = vec![
-            list_field("classes"),
-            Field::new("weights", DataType::List(Arc::new(Field::new_list_field(inner, false))), false),
-            list_field("intercepts"),
+            list_f64_field("classes"),
+            nested_list_f64_field("weights"),
+            list_f64_field("intercepts"),
             Field::new("modelVersion", DataType::Int64, false),
         ];
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(list_f64_array(models.iter().map(|m| m.classes.as_slice()))),
-            Arc::new(nested_list_array(models.iter().map(|m| m.weights.as_slice()))),
+            Arc::new(nested_list_f64_array(models.iter().map(|m| m.weights.as_slice()))),
             Arc::new(list_f64_array(models.iter().map(|m| m.intercepts.as_slice()))),
             Arc::new(Int64Array::from_iter_values(models.iter().map(|m| m.version))),
         ];
@@ -78,23 +58,6 @@ impl SoftmaxRegression {
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
     }
 
-    /// Checks labels against the declared classes, if any.
-    fn check_labels(&self, labels: &[Option<f64>]) -> Result<(), OperatorError> {
-        if let Some(declared) = &self.params.classes {
-            for (r, l) in labels.iter().enumerate() {
-                if let Some(l) = l
-                    && !declared.contains(l)
-                {
-                    return Err(OperatorError::input(
-                        r,
-                        Some(&self.params.label_col),
-                        format!("label {l} is not one of the declared classes {declared:?}"),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 impl Operator for SoftmaxRegression {
@@ -118,20 +81,14 @@ impl Operator for SoftmaxRegression {
     }
 
     fn input_columns(&self) -> Vec<ColumnSpec> {
-        let p = &self.params;
-        let mut cols = match &p.features {
-            FeaturesCol::Vector(c) => vec![ColumnSpec::required(c, ColumnType::Vector)],
-            FeaturesCol::Columns(cs) => cs.iter().map(|c| ColumnSpec::required(c, ColumnType::Float64)).collect(),
-        };
-        cols.push(ColumnSpec::optional(&p.label_col, ColumnType::Float64));
-        cols
+        eddy_sdk::rows::feature_and_label_columns(&self.params.features, &self.params.label_col)
     }
 
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
         let dim = self.model.as_ref().map(|m| m.dim);
         let (rows, dim) = read_features(batch, &self.params.features, dim)?;
         let labels = read_labels(batch, &self.params.label_col)?;
-        self.check_labels(&labels)?;
+        eddy_sdk::rows::check_declared_classes(&labels, self.params.classes.as_deref(), &self.params.label_col)?;
         let seq = seq_column(batch)?.clone();
 
         // Learn on a copy, committed only when the whole batch went through.
@@ -166,7 +123,7 @@ impl Operator for SoftmaxRegression {
         let p = &next.params;
         let schema = Arc::new(Schema::new(vec![
             Field::new(&p.prediction_col, DataType::Float64, true),
-            list_field(&p.raw_prediction_col),
+            list_f64_field(&p.raw_prediction_col),
             Field::new(&p.model_version_col, DataType::Int64, false),
             Field::new(SEQ_COLUMN, DataType::UInt64, false),
         ]));
