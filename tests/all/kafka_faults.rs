@@ -53,7 +53,6 @@ fn the_broker_goes_away_and_comes_back() {
 }
 
 #[test]
-#[ignore = "open bug (issue 3): under load the first transaction's dead letters were missing from the dead-letter topic although eddy logged them committed (60 of 94 read back twice); passes alone: cargo test -p eddy-tests --test all bad_records -- --ignored"]
 fn bad_records_go_to_dead_letters_in_the_same_transactions() {
     let broker = shared();
     let b = broker.bootstrap();

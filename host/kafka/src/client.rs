@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use eddy_host::Record;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
@@ -319,6 +319,33 @@ pub fn ensure_topics(config: &ClientConfig, brokers: &str, topics: &[TopicSpec],
         }
     }
     Ok(counts)
+}
+
+/// For each of `topics` that the broker deletes by time using the producer's timestamps
+/// (`cleanup.policy` with `delete`, `message.timestamp.type=CreateTime`, `retention.ms` >= 0),
+/// its `retention.ms`. eddy's outputs keep their input records' timestamps, so outputs of a
+/// stream from the past are deleted at the broker's next retention check; the runner warns.
+/// Best effort: a topic whose configuration cannot be read is left out.
+pub fn time_retention(config: &ClientConfig, brokers: &str, topics: &[String]) -> Vec<(String, i64)> {
+    let Ok(admin) = AdminClient::from_config_and_context(config, QuietContext { watch: BrokerWatch::new(brokers, None) }) else {
+        return Vec::new();
+    };
+    let admin: AdminClient<QuietContext> = admin;
+    let specs: Vec<ResourceSpecifier<'_>> = topics.iter().map(|t| ResourceSpecifier::Topic(t.as_str())).collect();
+    let opts = AdminOptions::new().request_timeout(Some(REQUEST_TIMEOUT));
+    let Ok(results) = futures_executor::block_on(admin.describe_configs(&specs, &opts)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (t, r) in topics.iter().zip(results) {
+        let Ok(res) = r else { continue };
+        let value = |k: &str| res.get(k).and_then(|e| e.value.clone()).unwrap_or_default();
+        let retention: i64 = value("retention.ms").parse().unwrap_or(-1);
+        if retention >= 0 && value("cleanup.policy").contains("delete") && value("message.timestamp.type") != "LogAppendTime" {
+            out.push((t.clone(), retention));
+        }
+    }
+    out
 }
 
 fn configs_text(c: &[(String, String)]) -> String {

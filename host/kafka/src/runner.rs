@@ -32,7 +32,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::Value;
 
 use crate::checkpoint::{Checkpoint, CheckpointStore, check_compatible};
-use crate::client::{BrokerWatch, Rebalance, SourceContext, TopicSpec, ensure_topics, is_transient, partition_count, record_of, watermarks};
+use crate::client::{BrokerWatch, Rebalance, SourceContext, TopicSpec, ensure_topics, is_transient, partition_count, record_of, time_retention, watermarks};
 use crate::config::{KafkaJob, StartAt};
 use crate::metrics::Metrics;
 use crate::sink::Sink;
@@ -226,6 +226,9 @@ struct Session<'r, 'a> {
     store: KafkaStore,
     /// Output topic -> partition count.
     out_partitions: HashMap<String, i32>,
+    /// Output topics the broker deletes by record timestamp -> retention.ms, until eddy has
+    /// warned that it writes records older than that (once per topic).
+    retention: HashMap<String, i64>,
     parts: BTreeMap<(String, i32), Part>,
     assigned_once: bool,
     last_checkpoint: Instant,
@@ -275,6 +278,8 @@ impl<'r, 'a> Session<'r, 'a> {
         let counts = ensure_topics(&k.admin_config(), &brokers, &specs, k.sinks.create_topics)?;
         let out_partitions: HashMap<String, i32> = specs.iter().zip(&counts).map(|(s, n)| (s.name.clone(), *n as i32)).collect();
         let store = KafkaStore::open(&k.checkpoint_reader_config(), &brokers, &k.sinks.checkpoints, out_partitions[&k.sinks.checkpoints], k.sinks.chunk_bytes)?;
+        let outputs: Vec<String> = specs.iter().map(|s| s.name.clone()).filter(|t| *t != k.sinks.checkpoints).collect();
+        let retention = time_retention(&k.admin_config(), &brokers, &outputs).into_iter().collect();
 
         if k.source.stop_at_end && r.ends.is_none() {
             let mut ends = BTreeMap::new();
@@ -299,6 +304,7 @@ impl<'r, 'a> Session<'r, 'a> {
             sink,
             store,
             out_partitions,
+            retention,
             parts: BTreeMap::new(),
             assigned_once: false,
             last_checkpoint: Instant::now(),
@@ -470,6 +476,22 @@ impl<'r, 'a> Session<'r, 'a> {
         for (topic, recs) in routes {
             let Some(topic) = topic else { continue };
             let n = self.out_partitions.get(topic).copied().unwrap_or(1).max(1);
+            if let Some(&retention) = self.retention.get(topic.as_str()) {
+                let horizon = Sink::now_ms().saturating_sub(retention);
+                if let Some(r) = recs.iter().find(|r| r.timestamp > 0 && r.timestamp < horizon) {
+                    tracing::warn!(
+                        target: "eddy_kafka",
+                        "output topic {topic} deletes records older than its retention.ms ({retention} ms) by their timestamps, and eddy's outputs keep their input's: \
+                         the record of {}[{}] offset {} has timestamp {}, so the broker will delete it (and others like it) at its next retention check, \
+                         committed or not. Set retention.ms=-1 or message.timestamp.type=LogAppendTime on the topic to keep them.",
+                        r.header("eddy.origin.topic").unwrap_or_default(),
+                        r.header("eddy.origin.partition").unwrap_or_default(),
+                        r.header("eddy.origin.offset").unwrap_or_default(),
+                        r.timestamp
+                    );
+                    self.retention.remove(topic.as_str());
+                }
+            }
             for r in recs {
                 self.sink.send(topic, Some(r.partition.rem_euclid(n)), r)?;
             }
