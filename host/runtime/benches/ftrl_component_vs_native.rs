@@ -123,7 +123,7 @@ fn main() {
             }
             wasm_t.push(t.elapsed());
             if round == 0 {
-                check = (native.snapshot().unwrap(), inst.snapshot().map_err(|e| format!("{e:?}")).unwrap());
+                check = (native.snapshot().unwrap(), inst.snapshot(true).map_err(|e| format!("{e:?}")).unwrap().1);
             }
         }
         assert_eq!(check.0, check.1, "native and component end in the same state");

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, RecordBatch, UInt64Array};
-use eddy_sdk::{ColumnSpec, OperatorError, OperatorInfo, SEQ_COLUMN, ipc};
+use eddy_sdk::{ColumnSpec, OperatorError, OperatorInfo, SEQ_COLUMN, SnapshotKind, ipc};
 use wasmtime::component::ResourceAny;
 use wasmtime::{Store, Trap};
 
 use crate::bindings::OperatorWorld;
+use crate::bindings::types::SnapshotKind as WitSnapshotKind;
 use crate::component::{OperatorComponent, convert_columns, convert_error};
 use crate::runtime::{HostState, ticks};
 use crate::{HostError, Limits, Result};
@@ -180,14 +181,20 @@ impl OperatorInstance {
         ipc::decode(&bytes).map_err(|e| CallError::Failed(format!("malformed model data: {e}")))
     }
 
-    /// The whole operator state.
-    pub fn snapshot(&mut self) -> std::result::Result<Vec<u8>, CallError> {
-        self.call(|s, b, h| b.eddy_operator_operator().instance().call_snapshot(s, h))
+    /// The operator's state: a full snapshot when `full`, else whatever the operator chooses
+    /// (a delta of what changed since its previous snapshot, or a full one).
+    pub fn snapshot(&mut self, full: bool) -> std::result::Result<(SnapshotKind, Vec<u8>), CallError> {
+        let blob = self.call(|s, b, h| b.eddy_operator_operator().instance().call_snapshot(s, h, full))?;
+        let kind = match blob.kind {
+            WitSnapshotKind::Full => SnapshotKind::Full,
+            WitSnapshotKind::Delta => SnapshotKind::Delta,
+        };
+        Ok((kind, blob.bytes))
     }
 
-    /// Restores a snapshot.
-    pub fn restore(&mut self, state: &[u8]) -> std::result::Result<(), CallError> {
-        self.call(|s, b, h| b.eddy_operator_operator().instance().call_restore(s, h, state))
+    /// Restores a chain of snapshots, oldest first: a full one, then the deltas after it.
+    pub fn restore(&mut self, chain: &[Vec<u8>]) -> std::result::Result<(), CallError> {
+        self.call(|s, b, h| b.eddy_operator_operator().instance().call_restore(s, h, chain))
     }
 }
 

@@ -27,6 +27,7 @@ pub use component::OperatorComponent;
 pub use error::{Fault, HostError, Result};
 pub use instance::{CallError, OperatorInstance, Processed};
 pub use limits::Limits;
+pub use eddy_sdk::SnapshotKind;
 pub use pipeline::{Format, Pipeline, PipelineOutput, PipelineSnapshot, StageSnapshot};
 pub use record::{Origin, Record, headers};
 pub use runtime::{Runtime, default_cache_dir};

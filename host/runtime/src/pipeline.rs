@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, Float64Array, Int64Array, ListArray, RecordBatch, UInt64Array};
-use eddy_sdk::{OperatorError, OperatorKind, SEQ_COLUMN};
+use eddy_sdk::{OperatorError, OperatorKind, SEQ_COLUMN, SnapshotKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -61,6 +61,9 @@ pub struct StageSnapshot {
     pub operator: String,
     /// Operator version.
     pub version: String,
+    /// Whether `state` is whole or a delta on this stage's state in the previous snapshot
+    /// of a chain (see [`Pipeline::restore_chain`]).
+    pub kind: SnapshotKind,
     /// The operator's snapshot bytes.
     pub state: Vec<u8>,
     /// Rows sent to this stage but not answered yet: (seq, record, row in record, the JSON
@@ -89,6 +92,31 @@ impl PipelineSnapshot {
     /// Parses bytes written by [`PipelineSnapshot::to_bytes`].
     pub fn from_bytes(b: &[u8]) -> Result<Self> {
         postcard::from_bytes(b).map_err(|e| HostError::Restore(format!("not a pipeline snapshot: {e}")))
+    }
+
+    /// Whether every stage's state is whole, so that this snapshot restores alone.
+    pub fn is_full(&self) -> bool {
+        self.stages.iter().all(|s| s.kind == SnapshotKind::Full)
+    }
+
+    /// Of a chain of snapshots (oldest first), the index of the first one still needed to
+    /// restore the last: every stage needs its last full state and the deltas after it. A
+    /// chain in which a stage has no full state is refused.
+    pub fn needed_from(chain: &[PipelineSnapshot]) -> Result<usize> {
+        let Some(last) = chain.last() else { return Err(HostError::Restore("an empty snapshot chain".into())) };
+        let mut from = chain.len() - 1;
+        for i in 0..last.stages.len() {
+            let full = chain.iter().rposition(|s| s.stages.get(i).is_some_and(|st| st.kind == SnapshotKind::Full)).ok_or_else(|| {
+                HostError::Restore(format!(
+                    "the snapshot chain has no full snapshot of stage {} ({}): its {} snapshots are all deltas",
+                    i + 1,
+                    last.stages[i].operator,
+                    chain.len()
+                ))
+            })?;
+            from = from.min(full);
+        }
+        Ok(from)
     }
 
     /// The operator names, in chain order (for error messages and logs).
@@ -527,16 +555,32 @@ impl Pipeline {
         }
     }
 
-    /// The pipeline's whole state.
+    /// The pipeline's whole state: every stage's snapshot is full, so it restores alone.
     pub fn snapshot(&mut self) -> Result<PipelineSnapshot> {
+        self.take_snapshot(true)
+    }
+
+    /// The pipeline's state for a host that keeps chains: each operator may return a delta
+    /// of what changed since its previous snapshot (see [`PipelineSnapshot::is_full`] and
+    /// [`Pipeline::restore_chain`]). A host that could not store the result (an aborted
+    /// checkpoint) must take a full [`Pipeline::snapshot`] or restore before the next one.
+    pub fn snapshot_incremental(&mut self) -> Result<PipelineSnapshot> {
+        self.take_snapshot(false)
+    }
+
+    fn take_snapshot(&mut self, full: bool) -> Result<PipelineSnapshot> {
         let mut stages = Vec::with_capacity(self.stages.len());
         for st in &mut self.stages {
             let name = st.instance.info().name.clone();
-            let state = st.instance.snapshot().map_err(|e| call_err(&name, "snapshot".into(), e))?;
+            let (kind, state) = st.instance.snapshot(full).map_err(|e| call_err(&name, "snapshot".into(), e))?;
+            if full && kind != SnapshotKind::Full {
+                return Err(HostError::Restore(format!("operator {name} was asked for a full snapshot and returned a delta")));
+            }
             let info = st.instance.info();
             stages.push(StageSnapshot {
                 operator: info.name.clone(),
                 version: info.version.clone(),
+                kind,
                 state,
                 pending: st
                     .pending
@@ -550,22 +594,27 @@ impl Pipeline {
 
     /// Restores a snapshot taken by [`Pipeline::snapshot`] of the same chain of operators.
     pub fn restore(&mut self, snap: &PipelineSnapshot) -> Result<()> {
-        let mismatch = snap.stages.len() != self.stages.len()
-            || snap.stages.iter().zip(&self.stages).any(|(s, st)| {
-                let info = st.instance.info();
-                s.operator != info.name || eddy_sdk::snapshot::major(&s.version) != eddy_sdk::snapshot::major(&info.version)
-            });
-        if mismatch {
-            let running = self.stages.iter().map(|s| format!("{} {}", s.instance.info().name, s.instance.info().version)).collect::<Vec<_>>().join(" | ");
-            return Err(HostError::Restore(format!(
-                "the checkpoint holds a snapshot of {}, but the job runs {running}",
-                snap.operators()
-            )));
+        self.restore_chain(std::slice::from_ref(snap))
+    }
+
+    /// Restores a chain of snapshots of this pipeline, oldest first, taken by
+    /// [`Pipeline::snapshot_incremental`] (or [`Pipeline::snapshot`]): each stage restores
+    /// from its last full state and the deltas after it; the waiting rows, numbering and
+    /// timestamp come from the last snapshot. Snapshots before [`PipelineSnapshot::needed_from`]
+    /// may be left out.
+    pub fn restore_chain(&mut self, chain: &[PipelineSnapshot]) -> Result<()> {
+        let from = PipelineSnapshot::needed_from(chain)?;
+        let chain = &chain[from..];
+        let snap = chain.last().expect("needed_from refuses an empty chain");
+        for s in chain {
+            self.check_same_operators(s)?;
         }
         let specs = self.stages[0].instance.input_columns().to_vec();
         let mut by_record: BTreeMap<(String, i32, i64), Arc<Entry>> = BTreeMap::new();
-        for (st, s) in self.stages.iter_mut().zip(&snap.stages) {
-            st.instance.restore(&s.state).map_err(|e| HostError::Restore(match e {
+        for (i, (st, s)) in self.stages.iter_mut().zip(&snap.stages).enumerate() {
+            let first = chain.iter().rposition(|c| c.stages[i].kind == SnapshotKind::Full).expect("needed_from found a full state");
+            let states: Vec<Vec<u8>> = chain[first..].iter().map(|c| c.stages[i].state.clone()).collect();
+            st.instance.restore(&states).map_err(|e| HostError::Restore(match e {
                 CallError::Operator(e) => e.to_string(),
                 CallError::Failed(m) => m,
             }))?;
@@ -594,6 +643,22 @@ impl Pipeline {
         }
         self.next_seq = snap.next_seq;
         self.last_timestamp = snap.last_timestamp;
+        Ok(())
+    }
+
+    fn check_same_operators(&self, snap: &PipelineSnapshot) -> Result<()> {
+        let mismatch = snap.stages.len() != self.stages.len()
+            || snap.stages.iter().zip(&self.stages).any(|(s, st)| {
+                let info = st.instance.info();
+                s.operator != info.name || eddy_sdk::snapshot::major(&s.version) != eddy_sdk::snapshot::major(&info.version)
+            });
+        if mismatch {
+            let running = self.stages.iter().map(|s| format!("{} {}", s.instance.info().name, s.instance.info().version)).collect::<Vec<_>>().join(" | ");
+            return Err(HostError::Restore(format!(
+                "the checkpoint holds a snapshot of {}, but the job runs {running}",
+                snap.operators()
+            )));
+        }
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use eddy_sdk::arrow::array::{
     Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array,
 };
 use eddy_sdk::arrow::schema::{DataType, Field, Schema, SchemaRef};
-use eddy_sdk::{
+use eddy_sdk::{SnapshotKind, 
     ColumnSpec, ColumnType, Config, Operator, OperatorError, OperatorInfo, OperatorKind, Output, SEQ_COLUMN,
     seq_column,
 };
@@ -273,8 +273,19 @@ impl Operator for Embeddings {
     }
 
     fn snapshot(&self) -> Result<Vec<u8>, OperatorError> {
+        Ok(self.snapshot_blob(false)?.1)
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        let (model, marker) = snapshot::read(&Self::describe(), state)?;
+        self.model = model;
+        self.marker.set(marker);
+        Ok(())
+    }
+
+    fn snapshot_blob(&self, full: bool) -> Result<(SnapshotKind, Vec<u8>), OperatorError> {
         let mk = self.marker.get();
-        let full = !mk.taken || mk.deltas_since_full + 1 >= self.model.p.full_snapshot_every;
+        let full = full || !mk.taken || mk.deltas_since_full + 1 >= self.model.p.full_snapshot_every;
         let (bytes, header) = snapshot::write(&Self::describe(), &self.model, (!full).then_some(&mk))?;
         self.marker.set(Marker {
             taken: true,
@@ -283,11 +294,11 @@ impl Operator for Embeddings {
             hash: snapshot::blob_hash(&bytes),
             deltas_since_full: if full { 0 } else { mk.deltas_since_full + 1 },
         });
-        Ok(bytes)
+        Ok((if full { SnapshotKind::Full } else { SnapshotKind::Delta }, bytes))
     }
 
-    fn restore(&mut self, state: &[u8]) -> Result<(), OperatorError> {
-        let (model, marker) = snapshot::read(&Self::describe(), state)?;
+    fn restore_chain(&mut self, chain: &[&[u8]]) -> Result<(), OperatorError> {
+        let (model, marker) = snapshot::read_blobs(&Self::describe(), chain)?;
         self.model = model;
         self.marker.set(marker);
         Ok(())

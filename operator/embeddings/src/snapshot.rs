@@ -281,7 +281,15 @@ fn apply(m: &mut Model, blob: Blob) -> Result<(usize, usize), String> {
 /// Decodes a full blob alone, or a chain, into a model; returns it with the marker the next
 /// snapshot continues from.
 pub fn read(info: &OperatorInfo, bytes: &[u8]) -> Result<(Model, Marker), OperatorError> {
-    let blobs = unframe(bytes)?;
+    read_blobs(info, &unframe(bytes)?)
+}
+
+/// Decodes a chain given as separate blobs (a full one, then its deltas in order) into a
+/// model; returns it with the marker the next snapshot continues from.
+pub fn read_blobs(info: &OperatorInfo, blobs: &[&[u8]]) -> Result<(Model, Marker), OperatorError> {
+    if blobs.is_empty() {
+        return Err(OperatorError::internal("empty snapshot chain"));
+    }
     let mut model: Option<Model> = None;
     let mut marker = Marker::default();
     let mut caps = (0, 0);

@@ -34,6 +34,7 @@ pub use error::{ConfigError, InputError, OperatorError};
 pub use info::{ColumnSpec, ColumnType, OperatorInfo, OperatorKind, ParamInfo};
 pub use log::{Level, log};
 pub use operator::{Operator, Output};
+pub use snapshot::SnapshotKind;
 
 /// Re-exported Arrow crates, so operators use the exact versions the SDK was built with.
 pub mod arrow {

@@ -4,7 +4,8 @@ use arrow_array::RecordBatch;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{ColumnSpec, Config, OperatorError, OperatorInfo, snapshot};
+use crate::snapshot::{self, SnapshotKind};
+use crate::{ColumnSpec, Config, OperatorError, OperatorInfo};
 
 /// What one call to [`Operator::process`] produced.
 #[derive(Debug, Clone)]
@@ -57,6 +58,29 @@ pub trait Operator: Serialize + DeserializeOwned + Sized + 'static {
     fn restore(&mut self, state: &[u8]) -> Result<(), OperatorError> {
         *self = snapshot::open(&Self::describe(), state)?;
         Ok(())
+    }
+
+    /// The state for a host checkpoint: with `full` a whole snapshot, else either a whole one
+    /// or a [`SnapshotKind::Delta`] of what changed since this instance's previous snapshot
+    /// (the WIT `snapshot`). The default is always [`Operator::snapshot`], full; operators
+    /// with large states override it (and [`Operator::restore_chain`]).
+    fn snapshot_blob(&self, full: bool) -> Result<(SnapshotKind, Vec<u8>), OperatorError> {
+        let _ = full;
+        Ok((SnapshotKind::Full, self.snapshot()?))
+    }
+
+    /// Replaces the state with a chain of snapshots, oldest first: a full one and the deltas
+    /// after it (the WIT `restore`). The default takes a chain of one snapshot.
+    fn restore_chain(&mut self, chain: &[&[u8]]) -> Result<(), OperatorError> {
+        match chain {
+            [one] => self.restore(one),
+            [] => Err(OperatorError::internal("restore: the snapshot chain is empty")),
+            _ => Err(OperatorError::internal(format!(
+                "restore: a chain of {} snapshots, but {} takes no incremental snapshots (one full snapshot only)",
+                chain.len(),
+                Self::describe().name
+            ))),
+        }
     }
 
     /// Convenience for tests and native hosts: parse `json` against [`Operator::describe`] and

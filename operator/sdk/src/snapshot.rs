@@ -8,6 +8,16 @@ use crate::{OperatorError, OperatorInfo};
 
 const MAGIC: &str = "eddy-snapshot/1";
 
+/// Whether a snapshot blob holds the whole state or the changes since the previous one
+/// (the WIT `snapshot-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnapshotKind {
+    /// Restorable alone.
+    Full,
+    /// Restorable only at the end of a chain from a full blob.
+    Delta,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Envelope<T> {
     magic: String,
