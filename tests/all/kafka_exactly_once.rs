@@ -3,9 +3,15 @@
 //! holds exactly one prediction per input record, and predictions and model versions are byte
 //! for byte those of an uninterrupted run.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::kafka_support::{Eddy, FTRL, Lcg, Names, assert_exactly_once, assert_same, kafka_job, produce, read_topic_at_least, replay_reference, shared, synthetic, workdir};
+use eddy_host::Record;
+use serde_json::json;
+
+use crate::kafka_support::{
+    Eddy, FTRL, Lcg, Names, assert_exactly_once, assert_same, kafka_job, produce, read_topic, read_topic_at_least, replay_reference, replay_reference_with, shared, synthetic, workdir,
+};
 
 #[test]
 fn sigkill_at_random_points_changes_nothing() {
@@ -53,4 +59,103 @@ fn sigkill_at_random_points_changes_nothing() {
     assert_same("predictions", &predictions, &reference.predictions);
     assert_same("model versions", &read_topic_at_least(b, &n.models, reference.models.len()), &reference.models);
     eprintln!("sigkill test (seed {seed}): {kills} kills, {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// Interaction events for the embeddings operator: `partitions` x `per_partition` JSON
+/// records `{user, item}`, users and items drawn from small skewed ranges.
+fn interactions(topic: &str, partitions: i32, per_partition: usize, seed: u64) -> Vec<Record> {
+    let mut rng = Lcg(seed);
+    let mut out = Vec::new();
+    for p in 0..partitions {
+        for i in 0..per_partition {
+            let user = (rng.next_f64() * rng.next_f64() * 300.0) as u64;
+            let item = (user % 6) * 10 + (rng.next_f64() * 10.0) as u64;
+            out.push(Record {
+                topic: topic.into(),
+                partition: p,
+                offset: i as i64,
+                timestamp: 1_700_000_000_000 + (i as i64) * 1000,
+                key: None,
+                value: serde_json::to_vec(&json!({"user": user, "item": format!("i{item}")})).expect("JSON"),
+                headers: vec![],
+            });
+        }
+    }
+    out
+}
+
+const EMBEDDINGS: &str = r#"
+[operator]
+component = "embeddings"
+[operator.config]
+dim = 8
+negatives = 2
+publishEveryEvents = 300
+fullSnapshotEvery = 5
+"#;
+
+#[test]
+fn incremental_checkpoints_survive_sigkill_and_drop_what_they_replace() {
+    let broker = shared();
+    let b = broker.bootstrap();
+    let n = Names::new("incremental");
+    let embeddings = format!("{}-embeddings", n.input);
+    let input = produce(b, &n.input, &interactions(&n.input, 2, 15000, 5));
+    let reference = replay_reference_with(&input, EMBEDDINGS, "embeddings = \"e.replay\"");
+    assert!(!reference.embeddings.is_empty());
+    let dir = workdir("incremental");
+    let job = kafka_job(&dir, b, &n, EMBEDDINGS, true, &format!("embeddings = \"{embeddings}\""));
+    let log = dir.join("eddy.log");
+
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let mut rng = Lcg(seed);
+    for kill in 0..4 {
+        let mut e = Eddy::start(&job, &[], &log);
+        let before = e.log_text().matches("committed in").count();
+        e.wait_for_log("committed in", before + 3, Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis((rng.next_f64() * 300.0) as u64));
+        assert!(e.child.try_wait().unwrap().is_none(), "the job finished before kill {kill}; give it more input");
+        e.kill();
+    }
+    let mut e = Eddy::start(&job, &[], &log);
+    assert!(e.wait(Duration::from_secs(120)), "the last run failed:\n{}", e.log_text());
+    let text = e.log_text();
+    assert!(text.contains(" incremental); resume at"), "some checkpoints stored deltas only:\n{text}");
+    assert!(text.contains("in a chain of"), "some restarts restored a chain of snapshots:\n{text}");
+
+    let predictions = read_topic_at_least(b, &n.predictions, input.len());
+    assert_exactly_once(&predictions, &input);
+    assert_same(&format!("predictions (seed {seed})"), &predictions, &reference.predictions);
+    // The embeddings topic is compacted (the broker may already have dropped superseded
+    // vectors): per key, the latest record must be the reference's latest, and no key missing.
+    let latest = |recs: &[Record]| -> BTreeMap<(i32, Vec<u8>), (Vec<u8>, i64)> {
+        recs.iter().map(|r| ((r.partition, r.key.clone().unwrap_or_default()), (r.value.clone(), r.timestamp))).collect()
+    };
+    let want = latest(&reference.embeddings);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut got = latest(&read_topic(b, &embeddings));
+    while got != want && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+        got = latest(&read_topic(b, &embeddings));
+    }
+    assert_eq!(got.len(), want.len(), "one latest vector per id");
+    if let Some((k, v)) = want.iter().find(|(k, v)| got.get(*k) != Some(*v)) {
+        panic!("embedding {}: live {:?}, reference {}", String::from_utf8_lossy(&k.1), got.get(k).map(|g| String::from_utf8_lossy(&g.0).into_owned()), String::from_utf8_lossy(&v.0));
+    }
+
+    // Links that a full snapshot replaced were deleted (tombstones), and the last manifest of
+    // each partition names only the links its chain needs.
+    let ck = read_topic(b, &n.checkpoints);
+    let tombstones = ck.iter().filter(|r| r.header("eddy.checkpoint").as_deref() == Some("tombstone")).count();
+    assert!(tombstones > 0, "no link was ever deleted");
+    for p in 0..2 {
+        let key = format!("{}/{}/{p}", n.group, n.input);
+        let last = ck.iter().rev().find(|r| r.key.as_deref() == Some(key.as_bytes())).expect("a manifest per partition");
+        let m: serde_json::Value = serde_json::from_slice(&last.value).unwrap();
+        let links = m["links"].as_array().unwrap();
+        assert!(!links.is_empty() && links.len() <= 5, "{m}");
+        assert_eq!(links[0]["full_stages"], json!([true]), "a chain starts with a full snapshot: {m}");
+        assert!(links[1..].iter().all(|l| l["full_stages"] == json!([false])), "{m}");
+    }
+    eprintln!("incremental checkpoint test (seed {seed}): {tombstones} tombstones");
 }

@@ -254,10 +254,16 @@ pub fn read_topic_at_least(brokers: &str, topic: &str, n: usize) -> Vec<Record> 
 
 /// The outputs of an uninterrupted replay run of `job_toml`'s operator over `input`.
 pub fn replay_reference(input: &[Record], operator: &str, dead_letters: bool) -> PipelineOutput {
+    replay_reference_with(input, operator, if dead_letters { "dead_letters = \"dl.replay\"" } else { "" })
+}
+
+/// [`replay_reference`] with more `[sinks]` lines (`dead_letters = "dl.replay"`,
+/// `embeddings = "e.replay"` are read back).
+pub fn replay_reference_with(input: &[Record], operator: &str, extra_sinks: &str) -> PipelineOutput {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = dir.path().join("in.replay");
     write_replay(&src, input.to_vec());
-    let dl = if dead_letters { "dead_letters = \"dl.replay\"" } else { "" };
+    let dl = extra_sinks;
     let text = format!("[source]\nreplay = \"in.replay\"\nformat = \"json\"\n{operator}\n[sinks]\npredictions = \"p.replay\"\nmodels = \"m.replay\"\n{dl}\n");
     let job = Job::parse(&text, dir.path(), &[]).expect("reference job");
     run_replay(runtime(), &job, &|_, _| {}).expect("reference run");
@@ -265,7 +271,7 @@ pub fn replay_reference(input: &[Record], operator: &str, dead_letters: bool) ->
         let p = dir.path().join(f);
         if p.exists() { eddy_host::replay::read(&p).expect("read") } else { Vec::new() }
     };
-    PipelineOutput { predictions: read("p.replay"), models: read("m.replay"), dead_letters: read("dl.replay"), ..PipelineOutput::default() }
+    PipelineOutput { predictions: read("p.replay"), models: read("m.replay"), dead_letters: read("dl.replay"), embeddings: read("e.replay"), ..PipelineOutput::default() }
 }
 
 /// What must match between a live output and its reference: per partition, in order, the

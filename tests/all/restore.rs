@@ -117,3 +117,77 @@ fn a_snapshot_never_restores_into_another_operator() {
     let err = b.restore(&snap).unwrap_err().to_string();
     assert!(err.contains("OnlineLogisticRegression") && err.contains("but the job runs"), "{err}");
 }
+
+/// A table of 3,000 users, then 1,000 events on 20 of them: snapshots taken every 100 events
+/// of the second part are mostly deltas (`fullSnapshotEvery = 4`).
+fn big_table_then_few_users() -> Vec<Record> {
+    let values: Vec<Value> = (0..4000u64)
+        .map(|i| {
+            let user = if i < 3000 { i } else { i % 20 };
+            json!({"user": user, "item": (i * 7) % 60})
+        })
+        .collect();
+    let mut r = json_records("interactions", &values);
+    for (i, rec) in r.iter_mut().enumerate() {
+        rec.timestamp = 1_000 * i as i64;
+    }
+    r
+}
+
+#[test]
+fn incremental_snapshots_cost_what_changed_and_restore_as_chains() {
+    let comp = component(runtime(), "embeddings");
+    let config = json!({"dim": 16, "negatives": 2, "publishEveryEvents": 250, "fullSnapshotEvery": 4});
+    let open = || {
+        let mut p = Pipeline::new(&comp, &config, 0, Format::Json, false).unwrap();
+        p.route_embeddings(true);
+        p
+    };
+    let recs = big_table_then_few_users();
+    let mut want = PipelineOutput::default();
+    let mut straight = open();
+    let mut links = Vec::new();
+    run(&mut straight, &recs[..3000], 64, &mut want);
+    for at in (3000..4000).step_by(100) {
+        links.push((at, straight.snapshot_incremental().unwrap()));
+        run(&mut straight, &recs[at..at + 100], 64, &mut want);
+    }
+    let (o, r) = straight.finish();
+    r.unwrap();
+    want.extend(o);
+    let want_state = straight.snapshot().unwrap().to_bytes();
+
+    let kinds: Vec<bool> = links.iter().map(|(_, s)| s.is_full()).collect();
+    assert_eq!(kinds, [true, false, false, false, true, false, false, false, true, false], "every 4th snapshot is full");
+    let full = links[0].1.to_bytes().len();
+    let delta = links[1].1.to_bytes().len();
+    assert!(delta * 10 < full, "a delta after 100 events on 20 users should be far smaller than the table of 3,000: {delta} vs {full} bytes");
+
+    for k in [2usize, 3, 5, 9] {
+        let chain: Vec<PipelineSnapshot> = links[..=k].iter().map(|(_, s)| PipelineSnapshot::from_bytes(&s.to_bytes()).unwrap()).collect();
+        let from = PipelineSnapshot::needed_from(&chain).unwrap();
+        assert_eq!(from, k / 4 * 4, "the chain back to the last full snapshot");
+        let at = links[k].0;
+        let mut got = PipelineOutput::default();
+        let mut prefix = open();
+        run(&mut prefix, &recs[..at], 64, &mut got);
+        drop(prefix);
+        let mut b = open();
+        b.restore_chain(&chain[from..]).unwrap();
+        run(&mut b, &recs[at..], 64, &mut got);
+        let (o, r) = b.finish();
+        r.unwrap();
+        got.extend(o);
+        assert!(got.predictions == want.predictions, "predictions differ after restoring the chain {from}..={k}");
+        assert!(got.embeddings == want.embeddings, "embeddings differ after restoring the chain {from}..={k}");
+        assert_eq!(b.snapshot().unwrap().to_bytes(), want_state, "final state differs after restoring the chain {from}..={k}");
+    }
+
+    // A chain missing its full snapshot, or a delta, is refused with a reason.
+    let chain: Vec<PipelineSnapshot> = links.iter().map(|(_, s)| s.clone()).collect();
+    let err = open().restore_chain(&chain[1..3]).unwrap_err().to_string();
+    assert!(err.contains("no full snapshot of stage 1"), "{err}");
+    let skipping = [chain[0].clone(), chain[2].clone()];
+    let err = open().restore_chain(&skipping).unwrap_err().to_string();
+    assert!(err.contains("another parent"), "{err}");
+}

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use eddy_host::job::Job;
 use eddy_host::metrics::{Prequential, Summary};
 use eddy_host::run::load_operators;
-use eddy_host::{HostError, OperatorComponent, Pipeline, PipelineOutput, PipelineSnapshot, Record, Runtime};
+use eddy_host::{HostError, OperatorComponent, Pipeline, PipelineOutput, PipelineSnapshot, Record, Runtime, SnapshotKind};
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, RebalanceProtocol};
@@ -31,7 +31,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::Value;
 
-use crate::checkpoint::{Checkpoint, CheckpointStore, check_compatible};
+use crate::checkpoint::{Checkpoint, CheckpointStore, LinkRef, check_compatible, key as checkpoint_key, link_keys, needed_from};
 use crate::client::{BrokerWatch, Rebalance, SourceContext, TopicSpec, ensure_topics, is_transient, partition_count, record_of, time_retention, watermarks};
 use crate::config::{KafkaJob, StartAt};
 use crate::metrics::Metrics;
@@ -205,6 +205,13 @@ struct Part {
     records_in: u64,
     /// Changed since the last checkpoint.
     dirty: bool,
+    /// The links of the last committed checkpoint's snapshot chain, oldest first.
+    chain: Vec<LinkRef>,
+    /// Chunk keys on the checkpoint topic that no checkpoint needs (left by interrupted
+    /// checkpoints): the next checkpoint writes their tombstones.
+    stale: Vec<String>,
+    /// The chain once the checkpoint being committed is.
+    next_chain: Option<Vec<LinkRef>>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -537,9 +544,29 @@ impl<'r, 'a> Session<'r, 'a> {
         }
         let info = self.r.operators();
         let mut bytes = 0usize;
+        let mut deltas = 0usize;
         for key in &dirty {
             let part = self.parts.get_mut(key).expect("dirty part");
-            let snap = part.pipeline.snapshot()?;
+            // An incremental snapshot: operators with large states may return only what
+            // changed since the last one, and the checkpoint then stores only that link.
+            let mut snap = part.pipeline.snapshot_incremental()?;
+            let mut full_stages: Vec<bool> = snap.stages.iter().map(|s| s.kind == SnapshotKind::Full).collect();
+            let mut flags: Vec<&[bool]> = part.chain.iter().map(|l| l.full_stages.as_slice()).collect();
+            flags.push(&full_stages);
+            let from = match needed_from(&flags) {
+                Some(from) => from,
+                None => {
+                    // A delta with no stored base (cannot happen with a well-behaved
+                    // operator): store the whole state instead.
+                    snap = part.pipeline.snapshot()?;
+                    full_stages = vec![true; snap.stages.len()];
+                    part.chain.len()
+                }
+            };
+            let base = checkpoint_key(&self.r.k.source.group, &key.0, key.1);
+            let mut obsolete: Vec<String> = part.chain[..from].iter().flat_map(|l| link_keys(&base, l)).collect();
+            obsolete.extend(part.stale.iter().cloned());
+            let earlier = part.chain[from..].to_vec();
             let cp = Checkpoint {
                 group: self.r.k.source.group.clone(),
                 topic: key.0.clone(),
@@ -550,15 +577,25 @@ impl<'r, 'a> Session<'r, 'a> {
                 version: info.1.clone(),
                 records_in: part.records_in,
                 created_ms: Sink::now_ms(),
+                earlier,
+                earlier_snapshots: Vec::new(),
+                full_stages,
                 snapshot: snap.to_bytes(),
+                stored: None,
             };
-            bytes += cp.snapshot.len();
-            self.store.save(&cp)?;
+            let (written, link) = self.store.save(&cp, &obsolete)?;
+            bytes += written;
+            if link.full_stages.iter().any(|f| !f) {
+                deltas += 1;
+            }
+            let mut chain = cp.earlier;
+            chain.push(link);
+            part.next_chain = Some(chain);
         }
         let topic = self.store.topic().to_owned();
         for (p, rec) in self.store.drain() {
             let headers: Vec<(&str, Option<&[u8]>)> = rec.headers.iter().map(|(k, v)| (k.as_str(), Some(v.as_slice()))).collect();
-            self.sink.send_raw(&topic, Some(p), Some(rec.key.as_bytes()), &rec.value, None, &headers)?;
+            self.sink.send_parts(&topic, Some(p), Some(rec.key.as_bytes()), rec.value.as_deref(), None, &headers)?;
         }
         let mut offsets = TopicPartitionList::new();
         for ((t, p), part) in &self.parts {
@@ -585,6 +622,10 @@ impl<'r, 'a> Session<'r, 'a> {
             let part = self.parts.get_mut(key).expect("dirty part");
             part.epoch += 1;
             part.dirty = false;
+            part.stale.clear();
+            if let Some(chain) = part.next_chain.take() {
+                part.chain = chain;
+            }
         }
         let took = t0.elapsed();
         self.r.checkpoint_no += 1;
@@ -600,7 +641,7 @@ impl<'r, 'a> Session<'r, 'a> {
         let c = std::mem::take(&mut self.since);
         tracing::info!(
             target: "eddy_kafka",
-            "checkpoint {} committed in {} ms: {} records in, {} predictions, {} model versions, {} dead letters{}; {} of snapshots for {} partitions; resume at {}",
+            "checkpoint {} committed in {} ms: {} records in, {} predictions, {} model versions, {} dead letters{}; {} of snapshots for {} partitions{}; resume at {}",
             self.r.checkpoint_no,
             took.as_millis(),
             c.records_in,
@@ -610,6 +651,7 @@ impl<'r, 'a> Session<'r, 'a> {
             if c.embeddings > 0 { format!(", {} embeddings", c.embeddings) } else { String::new() },
             human_bytes(bytes),
             dirty.len(),
+            if deltas > 0 { format!(" ({deltas} incremental)") } else { String::new() },
             offsets_text(&self.parts),
         );
         self.last_checkpoint = Instant::now();
@@ -702,21 +744,25 @@ impl<'r, 'a> Session<'r, 'a> {
             let part = match &cp {
                 Some(cp) => {
                     check_compatible(cp, &name, &version, self.store.topic())?;
-                    let snap = PipelineSnapshot::from_bytes(&cp.snapshot)?;
-                    pipeline.restore(&snap).map_err(|e| Error::Checkpoint(format!("{t}[{p}], checkpoint epoch {}: {e}", cp.epoch)))?;
+                    let chain = cp.chain().map(PipelineSnapshot::from_bytes).collect::<std::result::Result<Vec<_>, _>>()?;
+                    pipeline.restore_chain(&chain).map_err(|e| Error::Checkpoint(format!("{t}[{p}], checkpoint epoch {}: {e}", cp.epoch)))?;
                     tpl.add_partition_offset(t, *p, Offset::Offset(cp.offset)).map_err(|e| Error::kafka("assignment", e))?;
                     tracing::info!(
                         target: "eddy_kafka",
-                        "recovered {t}[{p}] from checkpoint epoch {} in {} ms: {} of snapshot, {} records processed before, resuming at offset {}",
+                        "recovered {t}[{p}] from checkpoint epoch {} in {} ms: {} of snapshot{}, {} records processed before, resuming at offset {}",
                         cp.epoch,
                         t0.elapsed().as_millis(),
-                        human_bytes(cp.snapshot.len()),
+                        human_bytes(cp.chain_bytes()),
+                        if cp.earlier.is_empty() { String::new() } else { format!(" in a chain of {} links", cp.earlier.len() + 1) },
                         cp.records_in,
                         cp.offset,
                     );
                     self.r.totals.restores += 1;
                     self.r.metrics.lock().restores += 1;
-                    Part { pipeline, next_offset: cp.offset, epoch: cp.epoch + 1, records_in: cp.records_in, dirty: false }
+                    let mut chain = cp.earlier.clone();
+                    chain.extend(cp.stored.clone());
+                    let stale = self.store.stale(&group, t, *p);
+                    Part { pipeline, next_offset: cp.offset, epoch: cp.epoch + 1, records_in: cp.records_in, dirty: !stale.is_empty(), chain, stale, next_chain: None }
                 }
                 None => {
                     let start = self.r.k.source.start;
@@ -728,7 +774,7 @@ impl<'r, 'a> Session<'r, 'a> {
                         self.store.topic(),
                         if start == StartAt::Latest { "latest" } else { "earliest" },
                     );
-                    Part { pipeline, next_offset: -1, epoch: 0, records_in: 0, dirty: false }
+                    Part { pipeline, next_offset: -1, epoch: 0, records_in: 0, dirty: false, chain: Vec::new(), stale: Vec::new(), next_chain: None }
                 }
             };
             let next = part.next_offset;

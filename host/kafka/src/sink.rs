@@ -107,6 +107,12 @@ impl Sink {
 
     /// Sends one record given by its parts.
     pub fn send_raw(&mut self, topic: &str, partition: Option<i32>, key: Option<&[u8]>, value: &[u8], timestamp: Option<i64>, headers: &[(&str, Option<&[u8]>)]) -> Result<()> {
+        self.send_parts(topic, partition, key, Some(value), timestamp, headers)
+    }
+
+    /// Sends one record given by its parts; a `None` value is a tombstone (compacted topics
+    /// delete the key).
+    pub fn send_parts(&mut self, topic: &str, partition: Option<i32>, key: Option<&[u8]>, value: Option<&[u8]>, timestamp: Option<i64>, headers: &[(&str, Option<&[u8]>)]) -> Result<()> {
         if self.transactional && !self.in_txn {
             self.producer.begin_transaction().map_err(|e| Error::kafka("beginning a transaction", e))?;
             self.in_txn = true;
@@ -115,7 +121,10 @@ impl Sink {
         for (k, v) in headers {
             h = h.insert(Header { key: k, value: *v });
         }
-        let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).payload(value).headers(h);
+        let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).headers(h);
+        if let Some(v) = value {
+            rec = rec.payload(v);
+        }
         if let Some(k) = key {
             rec = rec.key(k);
         }
@@ -135,7 +144,7 @@ impl Sink {
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _)) => {
                     return Err(Error::Config(format!(
                         "a record for topic {topic} is {} bytes, more than the producer's message.max.bytes: raise it (and the broker's / topic's max.message.bytes) in [sinks.kafka.properties]",
-                        value.len()
+                        value.map_or(0, <[u8]>::len)
                     )));
                 }
                 Err((e, _)) => return Err(Error::kafka(format!("sending to {topic}"), e)),

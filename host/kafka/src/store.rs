@@ -11,7 +11,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use crate::checkpoint::{Checkpoint, CheckpointIndex, CheckpointStore, StoredRecord, encode};
+use crate::checkpoint::{Checkpoint, CheckpointIndex, CheckpointStore, LinkRef, StoredRecord, encode};
 use crate::client::{BrokerWatch, QuietContext, watermarks};
 use crate::{Error, Result};
 
@@ -71,7 +71,7 @@ impl KafkaStore {
                 Some(Ok(m)) => {
                     let r = StoredRecord {
                         key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default(),
-                        value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                        value: m.payload().map(<[u8]>::to_vec),
                         headers: m
                             .headers()
                             .map(|h| h.iter().map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec).unwrap_or_default())).collect())
@@ -91,7 +91,13 @@ impl KafkaStore {
 
     /// The latest checkpoint read so far by [`KafkaStore::refresh`], without reading more.
     pub fn cached(&self, group: &str, topic: &str, partition: i32) -> Result<Option<Checkpoint>> {
-        Ok(self.index.get(group, topic, partition)?.cloned())
+        self.index.get(group, topic, partition)
+    }
+
+    /// Chunk keys of a pipeline that no checkpoint needs and that still wait for their
+    /// tombstone (left by interrupted checkpoints), as read so far.
+    pub fn stale(&self, group: &str, topic: &str, partition: i32) -> Vec<String> {
+        self.index.stale(group, topic, partition)
     }
 
     /// The checkpoint-topic partition of an input partition.
@@ -113,14 +119,14 @@ impl KafkaStore {
 impl CheckpointStore for KafkaStore {
     fn load(&mut self, group: &str, topic: &str, partition: i32) -> Result<Option<Checkpoint>> {
         self.refresh()?;
-        Ok(self.index.get(group, topic, partition)?.cloned())
+        self.index.get(group, topic, partition)
     }
 
-    fn save(&mut self, cp: &Checkpoint) -> Result<usize> {
+    fn save(&mut self, cp: &Checkpoint, obsolete: &[String]) -> Result<(usize, LinkRef)> {
         let p = self.partition_for(cp.partition);
-        let recs = encode(cp, self.chunk_bytes);
-        let n = recs.iter().map(|r| r.key.len() + r.value.len()).sum();
+        let (recs, link) = encode(cp, self.chunk_bytes, obsolete);
+        let n = recs.iter().map(StoredRecord::len).sum();
         self.staged.extend(recs.into_iter().map(|r| (p, r)));
-        Ok(n)
+        Ok((n, link))
     }
 }
