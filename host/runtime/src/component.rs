@@ -113,6 +113,10 @@ impl OperatorComponent {
         let state = HostState { wasi, table: ResourceTable::new(), limits, stderr, operator: self.info.name.clone() };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
+        // What one call may hand the host (a snapshot, an output batch): wasmtime's default of
+        // 128 MiB would trap the full snapshot of a large model; the sandbox's memory bound
+        // already caps what a guest can hold, so it caps what it can return too.
+        store.set_hostcall_fuel(self.limits.memory_bytes());
         store.epoch_deadline_trap();
         store.set_epoch_deadline(ticks(self.limits.call_timeout()));
         let bindings = self.pre.instantiate(&mut store).map_err(|e| HostError::Load {

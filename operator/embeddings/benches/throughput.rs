@@ -110,7 +110,7 @@ fn snapshots(table: u64, changed_target: usize) {
     let changed = op.watermark(i64::MAX).unwrap().and_then(|o| o.models).map_or(0, |m| m.num_rows());
 
     let t = Instant::now();
-    let delta = op.snapshot().unwrap();
+    let delta = op.snapshot_blob(false).unwrap().1;
     let delta_secs = t.elapsed().as_secs_f64();
     println!(
         "  delta snapshot after {k} events changing {changed} ids: {:.2} MB in {:.4} s ({:.0} bytes per changed id)",

@@ -272,8 +272,9 @@ impl Operator for Embeddings {
         Self::model_batch(&self.model.table_rows(), None)
     }
 
+    /// A full snapshot (the chain's new base); hosts that keep chains use `snapshot_blob`.
     fn snapshot(&self) -> Result<Vec<u8>, OperatorError> {
-        Ok(self.snapshot_blob(false)?.1)
+        Ok(self.snapshot_blob(true)?.1)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), OperatorError> {

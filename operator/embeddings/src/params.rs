@@ -81,7 +81,7 @@ pub fn param_infos() -> Vec<ParamInfo> {
         ParamInfo::new("publishEveryEvents", "long", Some("10000"), "Publish the vectors changed since the last publication every this many events, and at every watermark (0 = at watermarks only)."),
         ParamInfo::new("popularityWindow", "long", Some("100000"), "Recent positive item occurrences kept for sampling negatives by popularity (>= 1)."),
         ParamInfo::new("popularityMix", "double", Some("0.5"), "Probability that a negative is drawn from the popularity window; otherwise it is drawn uniformly from the known items ([0, 1])."),
-        ParamInfo::new("fullSnapshotEvery", "long", Some("1"), "Every this many snapshots is full, the others are deltas of the changed entries that restore only as a chain (1 = always full)."),
+        ParamInfo::new("fullSnapshotEvery", "long", Some("10"), "Of the snapshots a host takes for its checkpoints, every this many is full and the others are deltas of the changed entries that restore only as a chain (1 = always full); a host that asks for a full snapshot always gets one."),
     ]
 }
 
@@ -134,7 +134,7 @@ impl Params {
             publish_every_events: long_in(c, "publishEveryEvents", 10_000, 0, i64::MAX)? as u64,
             popularity_window: long_in(c, "popularityWindow", 100_000, 1, 100_000_000)? as usize,
             popularity_mix: c.f64_in("popularityMix", 0.5, |v| (0.0..=1.0).contains(&v), "a value in [0, 1]")?,
-            full_snapshot_every: long_in(c, "fullSnapshotEvery", 1, 1, i64::MAX)? as u64,
+            full_snapshot_every: long_in(c, "fullSnapshotEvery", 10, 1, i64::MAX)? as u64,
         };
         for (name, col) in [("itemCol", &p.item_col), ("weightCol", p.weight_col.as_ref().unwrap_or(&String::new())), ("timestampCol", &p.timestamp_col)] {
             if col == &p.user_col {

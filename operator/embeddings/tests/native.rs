@@ -261,7 +261,7 @@ fn incremental_snapshots_restore_as_a_chain() {
     for cut in [100, 250, 400, 650, 653] {
         run(&mut a, &evs[done..cut], 50, done as u64);
         done = cut;
-        blobs.push(a.snapshot().unwrap());
+        blobs.push(a.snapshot_blob(false).unwrap().1);
     }
     let kinds: Vec<BlobKind> = blobs.iter().map(|b| Embeddings::peek_snapshot(b).unwrap().kind).collect();
     assert_eq!(kinds, vec![BlobKind::Full, BlobKind::Delta, BlobKind::Delta, BlobKind::Full, BlobKind::Delta]);
@@ -291,7 +291,7 @@ fn incremental_snapshots_restore_as_a_chain() {
     let mut b = open(&config);
     b.restore(&frame_chain(&blobs[3..5])).unwrap();
     run(&mut b, &evs[653..800], 100, 653);
-    let next = b.snapshot().unwrap();
+    let next = b.snapshot_blob(false).unwrap().1;
     let h = Embeddings::peek_snapshot(&next).unwrap();
     assert_eq!((h.kind, h.from_op, h.to_op), (BlobKind::Delta, 653, 800));
     let mut c = open(&config);
