@@ -13,5 +13,6 @@ mod sandbox;
 mod wit;
 mod kafka_exactly_once;
 mod kafka_faults;
+mod kafka_group;
 mod kafka_replays;
 mod kafka_support;
