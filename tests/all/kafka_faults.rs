@@ -129,3 +129,58 @@ fn a_checkpoint_of_another_operator_stops_the_job() {
     assert!(log.contains("snapshot of operator Hostile") && log.contains("this job runs OnlineLogisticRegression"), "{log}");
     assert!(read_topic(b, &other.predictions).is_empty(), "nothing was written");
 }
+
+fn origin(r: &Record) -> (i32, i64) {
+    (
+        r.header("eddy.origin.partition").and_then(|p| p.parse().ok()).expect("origin partition header"),
+        r.header("eddy.origin.offset").and_then(|p| p.parse().ok()).expect("origin offset header"),
+    )
+}
+
+#[test]
+fn at_least_once_loses_nothing_through_a_kill() {
+    let broker = shared();
+    let b = broker.bootstrap();
+    let n = Names::new("atleastonce");
+    let input = produce(b, &n.input, &synthetic(&n.input, 2, 6000, 23));
+    let reference = replay_reference(&input, FTRL, false);
+    let dir = workdir("atleastonce");
+    let job = kafka_job(&dir, b, &n, FTRL, true, "exactly_once = false");
+    let log = dir.join("eddy.log");
+    let mut e = Eddy::start(&job, &[], &log);
+    assert!(e.wait_for_log("committed in", 3, Duration::from_secs(60)), "{}", e.log_text());
+    e.kill();
+    let mut e = Eddy::start(&job, &[], &log);
+    assert!(e.wait(Duration::from_secs(120)), "{}", e.log_text());
+
+    // Every input has a prediction; a record read again after the kill is scored again, to
+    // the same bytes, because the pipeline restarts from the checkpoint that preceded it.
+    let want: std::collections::BTreeMap<(i32, i64), Vec<u8>> = reference.predictions.iter().map(|r| (origin(r), r.value.clone())).collect();
+    let predictions = read_topic_at_least(b, &n.predictions, input.len());
+    let mut covered = std::collections::BTreeSet::new();
+    for p in &predictions {
+        let o = origin(p);
+        assert_eq!(Some(&p.value), want.get(&o), "prediction for {o:?} differs from the uninterrupted run");
+        covered.insert(o);
+    }
+    assert_eq!(covered.len(), input.len(), "inputs without a prediction");
+}
+
+#[test]
+fn outputs_a_topic_would_delete_at_once_are_warned_about() {
+    let broker = shared();
+    let b = broker.bootstrap();
+    let n = Names::new("retention");
+    // A predictions topic that deletes by time (a week, Kafka's default); the synthetic input
+    // is from 2023, and predictions keep their input's timestamps.
+    broker.create_topic(&n.predictions, 1, &[("retention.ms", "604800000")]).expect("create topic");
+    produce(b, &n.input, &synthetic(&n.input, 1, 200, 5));
+    let dir = workdir("retention");
+    let job = kafka_job(&dir, b, &n, FTRL, true, "");
+    let mut e = Eddy::start(&job, &[], &dir.join("eddy.log"));
+    assert!(e.wait(Duration::from_secs(60)), "{}", e.log_text());
+    let text = e.log_text();
+    let warning = format!("output topic {} deletes records older than its retention.ms (604800000 ms)", n.predictions);
+    assert_eq!(text.matches(&warning).count(), 1, "one warning for the predictions topic:\n{text}");
+    assert!(!text.contains(&format!("output topic {} deletes", n.models)), "the models topic keeps records forever:\n{text}");
+}
