@@ -57,7 +57,7 @@ fn bad_records_go_to_dead_letters_in_the_same_transactions() {
     let broker = shared();
     let b = broker.bootstrap();
     let n = Names::new("deadletters");
-    let mut recs = synthetic(&n.input, 2, 1500, 11);
+    let mut recs = synthetic(&n.input, 2, 6000, 11);
     let mut bad = 0;
     for r in recs.iter_mut() {
         match r.offset % 97 {
@@ -75,7 +75,8 @@ fn bad_records_go_to_dead_letters_in_the_same_transactions() {
     let log = dir.join("eddy.log");
     // One crash mid-way: dead letters written in an aborted transaction must not show.
     let mut e = Eddy::start(&job, &[], &log);
-    assert!(e.wait_for_log("committed in", 3, Duration::from_secs(60)), "{}", e.log_text());
+    assert!(e.wait_for_log("committed in", 1, Duration::from_secs(60)), "{}", e.log_text());
+    assert!(e.child.try_wait().unwrap().is_none(), "the job finished before the kill; give it more input:\n{}", e.log_text());
     e.kill();
     let mut e = Eddy::start(&job, &[], &log);
     assert!(e.wait(Duration::from_secs(120)), "{}", e.log_text());
@@ -148,7 +149,8 @@ fn at_least_once_loses_nothing_through_a_kill() {
     let job = kafka_job(&dir, b, &n, FTRL, true, "exactly_once = false");
     let log = dir.join("eddy.log");
     let mut e = Eddy::start(&job, &[], &log);
-    assert!(e.wait_for_log("committed in", 3, Duration::from_secs(60)), "{}", e.log_text());
+    assert!(e.wait_for_log("committed in", 1, Duration::from_secs(60)), "{}", e.log_text());
+    assert!(e.child.try_wait().unwrap().is_none(), "the job finished before the kill; give it more input:\n{}", e.log_text());
     e.kill();
     let mut e = Eddy::start(&job, &[], &log);
     assert!(e.wait(Duration::from_secs(120)), "{}", e.log_text());
