@@ -14,7 +14,7 @@ pub struct Prequential {
     labelled: u64,
     correct: u64,
     log_loss_sum: f64,
-    scores: Vec<(f64, bool)>,
+    scores: AucScores,
     confusion: BTreeMap<(i64, i64), u64>,
     abs_err: f64,
     sq_err: f64,
@@ -73,7 +73,7 @@ impl Prequential {
         if let Some(p) = probability {
             let p = p.clamp(1e-15, 1.0 - 1e-15);
             self.log_loss_sum -= if label == 1.0 { p.ln() } else { (1.0 - p).ln() };
-            self.scores.push((p, label == 1.0));
+            self.scores.push(p, label == 1.0);
         }
     }
 
@@ -105,7 +105,7 @@ impl Prequential {
         self.labelled += o.labelled;
         self.correct += o.correct;
         self.log_loss_sum += o.log_loss_sum;
-        self.scores.extend_from_slice(&o.scores);
+        self.scores.merge(&o.scores);
         for (k, v) in &o.confusion {
             *self.confusion.entry(*k).or_default() += v;
         }
@@ -126,14 +126,89 @@ impl Prequential {
             rows: self.rows,
             labelled: self.labelled,
             accuracy: classified.then(|| self.correct as f64 / l),
-            log_loss: (!self.scores.is_empty() && !self.not_binary).then(|| self.log_loss_sum / self.scores.len() as f64),
-            roc_auc: if self.not_binary { None } else { roc_auc(&self.scores) },
+            log_loss: (self.scores.n > 0 && !self.not_binary).then(|| self.log_loss_sum / self.scores.n as f64),
+            roc_auc: if self.not_binary { None } else { self.scores.auc() },
             macro_f1: classified.then(|| macro_f1(&self.confusion)),
             mae: regressed.then(|| self.abs_err / l),
             rmse: regressed.then(|| (self.sq_err / l).sqrt()),
             hit_rate_10: (self.ranked > 0).then(|| self.hits10 as f64 / self.ranked as f64),
             mrr: (self.ranked > 0).then(|| self.rr_sum / self.ranked as f64),
         }
+    }
+}
+
+/// Scored rows kept exactly up to this many (16 MiB); beyond, in [`AUC_BINS`] bins.
+const AUC_EXACT_LIMIT: usize = 1 << 20;
+/// Bins of the positive-class probability once the exact list is full (1 MiB of counts).
+const AUC_BINS: usize = 1 << 16;
+
+/// What ROC AUC needs, in bounded memory: the exact (probability, label) pairs of the first
+/// [`AUC_EXACT_LIMIT`] scored rows (so bounded runs get the exact value), then counts of
+/// positives and negatives per probability bin of width 2^-16 (pairs within one bin count as
+/// ties, which moves the AUC by far less than its sampling error). A job on an endless stream
+/// thus neither grows without bound nor sorts everything at every summary.
+#[derive(Debug, Clone, Default)]
+struct AucScores {
+    /// Rows scored.
+    n: u64,
+    exact: Vec<(f64, bool)>,
+    /// `[negatives, positives]` per bin, once the exact list overflowed.
+    bins: Option<Vec<[u64; 2]>>,
+}
+
+impl AucScores {
+    fn bin(p: f64) -> usize {
+        ((p * AUC_BINS as f64) as usize).min(AUC_BINS - 1)
+    }
+
+    fn push(&mut self, p: f64, positive: bool) {
+        self.n += 1;
+        match &mut self.bins {
+            Some(b) => b[Self::bin(p)][usize::from(positive)] += 1,
+            None => {
+                self.exact.push((p, positive));
+                if self.exact.len() > AUC_EXACT_LIMIT {
+                    self.to_bins();
+                }
+            }
+        }
+    }
+
+    fn to_bins(&mut self) -> &mut Vec<[u64; 2]> {
+        let exact = std::mem::take(&mut self.exact);
+        let b = self.bins.get_or_insert_with(|| vec![[0; 2]; AUC_BINS]);
+        for (p, positive) in exact {
+            b[Self::bin(p)][usize::from(positive)] += 1;
+        }
+        b
+    }
+
+    fn merge(&mut self, o: &AucScores) {
+        self.n += o.n;
+        if self.bins.is_none() && o.bins.is_none() && self.exact.len() + o.exact.len() <= AUC_EXACT_LIMIT {
+            self.exact.extend_from_slice(&o.exact);
+            return;
+        }
+        let b = self.to_bins();
+        for &(p, positive) in &o.exact {
+            b[Self::bin(p)][usize::from(positive)] += 1;
+        }
+        for (mine, theirs) in b.iter_mut().zip(o.bins.iter().flatten()) {
+            mine[0] += theirs[0];
+            mine[1] += theirs[1];
+        }
+    }
+
+    fn auc(&self) -> Option<f64> {
+        let Some(b) = &self.bins else { return roc_auc(&self.exact) };
+        let (mut below, mut sum, mut pos, mut neg) = (0.0, 0.0, 0.0, 0.0);
+        for [n, p] in b.iter().map(|c| [c[0] as f64, c[1] as f64]) {
+            sum += p * (below + n / 2.0);
+            below += n;
+            pos += p;
+            neg += n;
+        }
+        (pos > 0.0 && neg > 0.0).then(|| sum / (pos * neg))
     }
 }
 
@@ -187,6 +262,34 @@ mod tests {
         let s = [(0.1, false), (0.4, true), (0.5, false), (0.8, true)];
         assert_eq!(roc_auc(&s), Some(0.75));
         assert_eq!(roc_auc(&[(0.5, true), (0.5, false)]), Some(0.5));
+    }
+
+    #[test]
+    fn auc_memory_is_bounded_and_the_binned_value_stays_exact_enough() {
+        let mut x: u64 = 3;
+        let mut rnd = || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut a, mut b) = (AucScores::default(), AucScores::default());
+        let mut all = Vec::new();
+        for i in 0..(AUC_EXACT_LIMIT + 400_000) {
+            let positive = rnd() < 0.4;
+            let p = (rnd() * 0.7 + if positive { 0.3 } else { 0.0 }).clamp(1e-15, 1.0 - 1e-15);
+            all.push((p, positive));
+            if i < 1000 { b.push(p, positive) } else { a.push(p, positive) }
+        }
+        assert!(a.exact.is_empty() && a.bins.is_some(), "past the limit the pairs became counts");
+        assert!(b.bins.is_none() && b.exact.len() == 1000, "a small run stays exact");
+        a.merge(&b);
+        assert_eq!(a.n as usize, all.len());
+        let exact = roc_auc(&all).unwrap();
+        let binned = a.auc().unwrap();
+        assert!((binned - exact).abs() < 1e-5, "binned {binned} vs exact {exact}");
+        for (p, positive) in all.iter().take(1000) {
+            a.push(*p, *positive);
+        }
+        assert!(a.exact.is_empty(), "once binned, pairs are never kept again");
     }
 
     #[test]
