@@ -28,6 +28,13 @@ fn two_processes_in_one_group_share_the_partitions() {
     assert!(log_a.contains("partitions revoked"), "the first process gave partitions away:\n{log_a}");
     assert!(log_b.contains("recovered group-in["), "the second process took over a partition from its checkpoint:\n{log_b}");
 
+    // Each partition gets the end-of-input watermark once, whoever finishes it (a partition
+    // handed over after it finished is not finished again).
+    for p in 0..4 {
+        let line = format!("end-of-input watermark for group-in[{p}]");
+        assert_eq!(log_a.matches(&line).count() + log_b.matches(&line).count(), 1, "{line}:\n{log_a}\n{log_b}");
+    }
+
     let predictions = read_topic_at_least(b, &n.predictions, input.len());
     assert_exactly_once(&predictions, &input);
     assert_same("predictions", &predictions, &reference.predictions);

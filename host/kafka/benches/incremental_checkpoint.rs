@@ -59,6 +59,7 @@ fn store_bytes(snap: &PipelineSnapshot, epoch: u64) -> usize {
         full_stages: snap.stages.iter().map(|s| s.kind == eddy_host::SnapshotKind::Full).collect(),
         snapshot: snap.to_bytes(),
         stored: None,
+        finished: false,
     };
     encode(&cp, 1 << 20, &[]).0.iter().map(|r| r.len()).sum()
 }

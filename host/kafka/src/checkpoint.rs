@@ -88,6 +88,9 @@ pub struct Checkpoint {
     pub snapshot: Vec<u8>,
     /// How the newest link is stored: filled by a load, ignored by a save.
     pub stored: Option<LinkRef>,
+    /// The pipeline had the end-of-input watermark (a `stop_at_end` run finished it) and read
+    /// nothing since: a later owner must not give it again.
+    pub finished: bool,
 }
 
 impl Checkpoint {
@@ -127,6 +130,9 @@ pub struct Manifest {
     pub created_ms: i64,
     /// The chain, oldest first; the last link was written at `epoch`.
     pub links: Vec<LinkRef>,
+    /// See [`Checkpoint`].
+    #[serde(default)]
+    pub finished: bool,
 }
 
 const FORMAT: u32 = 2;
@@ -212,6 +218,7 @@ pub fn encode(cp: &Checkpoint, chunk_bytes: usize, obsolete: &[String]) -> (Vec<
         records_in: cp.records_in,
         created_ms: cp.created_ms,
         links: cp.earlier.iter().cloned().chain(std::iter::once(link.clone())).collect(),
+        finished: cp.finished,
     };
     out.push(StoredRecord {
         key: base,
@@ -350,6 +357,7 @@ impl CheckpointIndex {
             full_stages: last.full_stages.clone(),
             snapshot,
             stored: Some(last.clone()),
+            finished: m.finished,
         }))
     }
 
@@ -473,6 +481,7 @@ mod tests {
             full_stages: vec![full],
             snapshot: (0..len).map(|i| (i * 7 + epoch as usize) as u8).collect(),
             stored: None,
+            finished: epoch % 2 == 1,
         }
     }
 

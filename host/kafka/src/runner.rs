@@ -212,6 +212,9 @@ struct Part {
     stale: Vec<String>,
     /// The chain once the checkpoint being committed is.
     next_chain: Option<Vec<LinkRef>>,
+    /// Had the end-of-input watermark and read nothing since (kept in checkpoints, so that a
+    /// partition handed to another process after it finished is not finished twice).
+    finished: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -445,6 +448,7 @@ impl<'r, 'a> Session<'r, 'a> {
                 part.next_offset = recs[done - 1].offset + 1;
                 part.records_in += done as u64;
                 part.dirty = true;
+                part.finished = false;
             }
             if let Err(HostError::BadRecord { origin, .. }) = &res {
                 part.next_offset = origin.offset;
@@ -582,6 +586,7 @@ impl<'r, 'a> Session<'r, 'a> {
                 full_stages,
                 snapshot: snap.to_bytes(),
                 stored: None,
+                finished: part.finished,
             };
             let (written, link) = self.store.save(&cp, &obsolete)?;
             bytes += written;
@@ -762,7 +767,17 @@ impl<'r, 'a> Session<'r, 'a> {
                     let mut chain = cp.earlier.clone();
                     chain.extend(cp.stored.clone());
                     let stale = self.store.stale(&group, t, *p);
-                    Part { pipeline, next_offset: cp.offset, epoch: cp.epoch + 1, records_in: cp.records_in, dirty: !stale.is_empty(), chain, stale, next_chain: None }
+                    Part {
+                        pipeline,
+                        next_offset: cp.offset,
+                        epoch: cp.epoch + 1,
+                        records_in: cp.records_in,
+                        dirty: !stale.is_empty(),
+                        chain,
+                        stale,
+                        next_chain: None,
+                        finished: cp.finished,
+                    }
                 }
                 None => {
                     let start = self.r.k.source.start;
@@ -774,7 +789,7 @@ impl<'r, 'a> Session<'r, 'a> {
                         self.store.topic(),
                         if start == StartAt::Latest { "latest" } else { "earliest" },
                     );
-                    Part { pipeline, next_offset: -1, epoch: 0, records_in: 0, dirty: false, chain: Vec::new(), stale: Vec::new(), next_chain: None }
+                    Part { pipeline, next_offset: -1, epoch: 0, records_in: 0, dirty: false, chain: Vec::new(), stale: Vec::new(), next_chain: None, finished: false }
                 }
             };
             let next = part.next_offset;
@@ -809,8 +824,14 @@ impl<'r, 'a> Session<'r, 'a> {
         let keys: Vec<(String, i32)> = if end_of_input { self.parts.keys().cloned().collect() } else { Vec::new() };
         for key in &keys {
             let part = self.parts.get_mut(key).expect("part");
+            if part.finished {
+                tracing::info!(target: "eddy_kafka", "{}[{}] already had the end-of-input watermark and nothing came since", key.0, key.1);
+                continue;
+            }
+            tracing::info!(target: "eddy_kafka", "end of input: the end-of-input watermark for {}[{}]", key.0, key.1);
             let (out, res) = part.pipeline.finish();
             part.dirty = true;
+            part.finished = true;
             self.emit(key, out)?;
             res?;
         }
