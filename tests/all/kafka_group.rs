@@ -40,3 +40,27 @@ fn two_processes_in_one_group_share_the_partitions() {
     assert_same("predictions", &predictions, &reference.predictions);
     assert_same("model versions", &read_topic_at_least(b, &n.models, reference.models.len()), &reference.models);
 }
+
+#[test]
+fn two_processes_with_one_transactional_id_are_told_so_and_lose_nothing() {
+    let broker = shared();
+    let b = broker.bootstrap();
+    let n = Names::new("twins");
+    let input = produce(b, &n.input, &synthetic(&n.input, 2, 10_000, 29));
+    let reference = replay_reference(&input, FTRL, false);
+    // One job file for both: the same default transactional id ("eddy-<group>"), which is
+    // also the consumer's group.instance.id. The second process fences the first.
+    let dir = workdir("twins");
+    let job = kafka_job(&dir, b, &n, FTRL, true, "");
+    let mut first = Eddy::start(&job, &[], &dir.join("first.log"));
+    assert!(first.wait_for_log("committed in", 1, Duration::from_secs(60)), "{}", first.log_text());
+    let mut second = Eddy::start(&job, &[], &dir.join("second.log"));
+    assert!(!first.wait(Duration::from_secs(60)), "the first process must stop with an error:\n{}", first.log_text());
+    let text = first.log_text();
+    assert!(text.contains("another process took this one's place") && text.contains("needs its own `transactional_id`"), "{text}");
+    assert!(second.wait(Duration::from_secs(120)), "the second process carries on to the end:\n{}", second.log_text());
+
+    let predictions = read_topic_at_least(b, &n.predictions, input.len());
+    assert_exactly_once(&predictions, &input);
+    assert_same("predictions", &predictions, &reference.predictions);
+}

@@ -29,6 +29,12 @@ pub enum Error {
     /// transaction aborted).
     #[error("{0}")]
     Restart(String),
+    /// Another process took this one's place: a producer with the same transactional id, or
+    /// a consumer with the same `group.instance.id`, started after this one. Starting over
+    /// would fence that one in turn (two processes would take turns forever), so the runner
+    /// stops instead, saying why.
+    #[error("{0}")]
+    Fenced(String),
     /// Anything else from outside (files).
     #[error("{0}")]
     Io(String),
@@ -45,14 +51,28 @@ impl Error {
         match self {
             Self::Config(_) => Fault::User,
             Self::Host(h) => h.fault(),
-            Self::Kafka { .. } | Self::Io(_) | Self::Restart(_) => Fault::External,
+            Self::Kafka { .. } | Self::Io(_) | Self::Restart(_) | Self::Fenced(_) => Fault::External,
             Self::Checkpoint(_) => Fault::User,
         }
     }
 
+    /// Whether another process with the same transactional id or `group.instance.id` took
+    /// this one's place (see [`Error::Fenced`]).
+    pub fn is_fenced(&self) -> bool {
+        use rdkafka::types::RDKafkaErrorCode as C;
+        match self {
+            Self::Fenced(_) => true,
+            Self::Kafka { source, .. } => matches!(source.rdkafka_error_code(), Some(C::Fenced | C::ProducerFenced | C::FencedInstanceId)),
+            _ => false,
+        }
+    }
+
     /// Whether the runner should start over from the last committed checkpoint rather
-    /// than stop: broker trouble, fencing, aborted transactions.
+    /// than stop: broker trouble, aborted transactions, partitions lost.
     pub fn retriable(&self) -> bool {
+        if self.is_fenced() {
+            return false;
+        }
         match self {
             Self::Kafka { source, .. } => !is_user_error(source),
             Self::Restart(_) => true,

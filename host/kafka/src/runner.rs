@@ -178,6 +178,17 @@ impl Runner<'_> {
             let result = Session::open(self).and_then(Session::run);
             match result {
                 Ok(summary) => return Ok(summary),
+                Err(e) if e.is_fenced() => {
+                    return Err(Error::Fenced(format!(
+                        "another process took this one's place ({e}): it uses the same transactional id {id:?}, which is also the \
+                         consumer's group.instance.id. Every eddy process of group {group:?} needs its own `transactional_id` in \
+                         [sinks.kafka] (the default is \"eddy-<group>\"), e.g. --set sinks.kafka.transactional_id={id}-2. \
+                         If this job was started again elsewhere on purpose, this process stopping is right: the newer one \
+                         continues from the last committed checkpoint.",
+                        id = self.k.transactional_id(),
+                        group = self.k.source.group,
+                    )));
+                }
                 Err(e) if e.retriable() => {
                     if began.elapsed() > Duration::from_secs(60) {
                         backoff = Duration::from_millis(500);

@@ -147,7 +147,14 @@ impl Sink {
                         value.map_or(0, <[u8]>::len)
                     )));
                 }
-                Err((e, _)) => return Err(Error::kafka(format!("sending to {topic}"), e)),
+                Err((e, _)) => {
+                    // A fatal producer error hides its cause: fencing by a newer producer with
+                    // the same transactional id must stop this process, not restart it.
+                    if let Some((RDKafkaErrorCode::Fenced | RDKafkaErrorCode::ProducerFenced, why)) = self.producer.client().fatal_error() {
+                        return Err(Error::Fenced(format!("sending to {topic}: {why}")));
+                    }
+                    return Err(Error::kafka(format!("sending to {topic}"), e));
+                }
             }
         }
     }
