@@ -289,6 +289,10 @@ mod tests {
     use super::*;
 
     fn job(extra: &str) -> Job {
+        job_with(extra, &[])
+    }
+
+    fn job_with(extra: &str, sets: &[String]) -> Job {
         let text = format!(
             r#"
             [source]
@@ -308,7 +312,15 @@ mod tests {
             {extra}
             "#
         );
-        Job::parse(&text, Path::new("."), &[]).unwrap()
+        Job::parse(&text, Path::new("."), sets).unwrap()
+    }
+
+    #[test]
+    fn the_transactional_id_the_fenced_error_suggests_can_be_set_from_the_command_line() {
+        let k = KafkaJob::from_job(&job_with("", &["sinks.kafka.transactional_id=eddy-g-2".into()])).unwrap();
+        assert_eq!(k.transactional_id(), "eddy-g-2");
+        assert_eq!(k.producer_config().get("transactional.id"), Some("eddy-g-2"));
+        assert_eq!(k.consumer_config().get("group.instance.id"), Some("eddy-g-2"));
     }
 
     #[test]
