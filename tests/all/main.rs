@@ -16,3 +16,4 @@ mod kafka_faults;
 mod kafka_group;
 mod kafka_replays;
 mod kafka_support;
+mod make_test;
