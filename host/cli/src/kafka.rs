@@ -50,7 +50,8 @@ pub struct RecordArgs {
     /// Stop after this many milliseconds.
     #[arg(long)]
     timeout_ms: Option<u64>,
-    /// Stop once every partition reached the end offset it had when recording started.
+    /// Stop once every partition reached the end offset (high watermark) it had when recording
+    /// started; transactions open at that moment are waited for.
     #[arg(long)]
     until_end: bool,
     /// A librdkafka setting (TLS, SASL, ...), e.g. `--property security.protocol=ssl`. Repeatable.

@@ -23,7 +23,8 @@ pub struct Bounds {
     pub count: Option<u64>,
     /// After this much time.
     pub timeout: Option<Duration>,
-    /// Once every partition reached the end offset it had when recording started.
+    /// Once every partition reached the end offset (high watermark) it had when recording
+    /// started; transactions open then are waited for.
     pub until_end: bool,
 }
 
@@ -57,8 +58,17 @@ pub fn record(brokers: &str, topic: &str, properties: &[(String, String)], bound
     let n = partition_count(consumer.client(), topic, watch)?.ok_or_else(|| Error::Config(format!("topic {topic:?} does not exist")))? as i32;
     let mut ends = BTreeMap::new();
     if bounds.until_end {
+        // The end is the high watermark, which a read_committed client cannot see: its
+        // watermark query answers with the last stable offset, which stops short of a
+        // transaction whose commit markers are still on their way (the last one of a job
+        // that just finished, for instance). Ask with a read_uncommitted client; reading up to
+        // there waits for open transactions to settle.
+        let mut ends_config = config.clone();
+        ends_config.set("isolation.level", "read_uncommitted");
+        let ends_client: BaseConsumer<QuietContext> = BaseConsumer::from_config_and_context(&ends_config, QuietContext { watch: BrokerWatch::new(brokers, None) })
+            .map_err(|e| Error::kafka("creating the consumer", e))?;
         for p in 0..n {
-            ends.insert(p, watermarks(consumer.client(), topic, p, watch)?);
+            ends.insert(p, watermarks(ends_client.client(), topic, p, watch)?);
         }
     }
     let mut tpl = TopicPartitionList::new();
