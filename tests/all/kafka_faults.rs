@@ -186,3 +186,39 @@ fn outputs_a_topic_would_delete_at_once_are_warned_about() {
     assert_eq!(text.matches(&warning).count(), 1, "one warning for the predictions topic:\n{text}");
     assert!(!text.contains(&format!("output topic {} deletes", n.models)), "the models topic keeps records forever:\n{text}");
 }
+
+#[test]
+fn stop_at_end_waits_for_a_transaction_open_when_it_starts() {
+    use rdkafka::ClientConfig;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let broker = shared();
+    let b = broker.bootstrap();
+    let n = Names::new("opentxn");
+    let recs = synthetic(&n.input, 1, 300, 41);
+    produce(b, &n.input, &recs[..200]);
+    // An upstream transactional producer (another job, say) has written the last 100 records
+    // and not committed yet when eddy starts: the end eddy must reach is after them.
+    let upstream: BaseProducer = ClientConfig::new().set("bootstrap.servers", b).set("transactional.id", "opentxn-upstream").create().expect("producer");
+    upstream.init_transactions(Duration::from_secs(30)).expect("init_transactions");
+    upstream.begin_transaction().expect("begin");
+    for r in &recs[200..] {
+        upstream.send(BaseRecord::<[u8], [u8]>::to(&n.input).partition(0).payload(&r.value).timestamp(r.timestamp)).expect("send");
+    }
+    upstream.flush(Duration::from_secs(30)).expect("flush");
+
+    let dir = workdir("opentxn");
+    let job = kafka_job(&dir, b, &n, FTRL, true, "");
+    let mut e = Eddy::start(&job, &[], &dir.join("eddy.log"));
+    assert!(e.wait_for_log("stop_at_end: will stop at the end offsets seen now", 1, Duration::from_secs(60)), "{}", e.log_text());
+    assert!(e.log_text().contains("300 records retained"), "the end counts the open transaction's records:\n{}", e.log_text());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(e.child.try_wait().unwrap().is_none(), "eddy stopped before the open transaction settled:\n{}", e.log_text());
+    upstream.commit_transaction(Duration::from_secs(30)).expect("commit");
+    assert!(e.wait(Duration::from_secs(60)), "{}", e.log_text());
+
+    let input = read_topic(b, &n.input);
+    assert_eq!(input.len(), 300);
+    let predictions = read_topic_at_least(b, &n.predictions, input.len());
+    assert_exactly_once(&predictions, &input);
+}

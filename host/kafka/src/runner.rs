@@ -32,7 +32,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::Value;
 
 use crate::checkpoint::{Checkpoint, CheckpointStore, LinkRef, check_compatible, key as checkpoint_key, link_keys, needed_from};
-use crate::client::{BrokerWatch, Rebalance, SourceContext, TopicSpec, ensure_topics, is_transient, partition_count, record_of, time_retention, watermarks};
+use crate::client::{BrokerWatch, QuietContext, Rebalance, SourceContext, TopicSpec, ensure_topics, is_transient, partition_count, record_of, time_retention, watermarks};
 use crate::config::{KafkaJob, StartAt};
 use crate::metrics::Metrics;
 use crate::sink::Sink;
@@ -303,11 +303,18 @@ impl<'r, 'a> Session<'r, 'a> {
         let retention = time_retention(&k.admin_config(), &brokers, &outputs).into_iter().collect();
 
         if k.source.stop_at_end && r.ends.is_none() {
+            // High watermarks, asked with a read_uncommitted client: a read_committed one is
+            // told the last stable offset, which leaves out an upstream transaction whose commit
+            // markers are on their way (the last one of a job that just finished).
+            let mut config = k.base_config();
+            config.set("isolation.level", "read_uncommitted");
+            let ends_client: BaseConsumer<QuietContext> = BaseConsumer::from_config_and_context(&config, QuietContext { watch: BrokerWatch::new(&k.source.brokers, None) })
+                .map_err(|e| Error::kafka("creating the end-offset client", e))?;
             let mut ends = BTreeMap::new();
             for t in k.topics() {
                 let n = partition_count(consumer.client(), &t, &watch)?.unwrap_or(0);
                 for p in 0..n as i32 {
-                    ends.insert((t.clone(), p), watermarks(consumer.client(), &t, p, &watch)?);
+                    ends.insert((t.clone(), p), watermarks(ends_client.client(), &t, p, &watch)?);
                 }
             }
             let total: i64 = ends.values().map(|(lo, hi)| hi - lo).sum();
