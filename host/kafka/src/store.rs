@@ -44,9 +44,10 @@ impl KafkaStore {
         Ok(Self { reader, topic: topic.to_owned(), partitions, chunk_bytes, index: CheckpointIndex::default(), staged: Vec::new() })
     }
 
-    /// Reads everything committed to the checkpoint topic up to its current end. An open
-    /// transaction (another process committing a checkpoint) holds the end back until it
-    /// settles; eddy says so if that takes long.
+    /// Reads everything committed to the checkpoint topic up to its current end as a
+    /// read_committed client sees it: the last stable offset, so a checkpoint another process
+    /// is committing right now may not be in yet (a restore that needs it waits for it by
+    /// comparing with the group's committed offsets). eddy says so if reading takes long.
     pub fn refresh(&mut self) -> Result<()> {
         let watch = &self.reader.context().watch;
         let mut highs = Vec::new();
