@@ -231,18 +231,6 @@ pub fn encode(cp: &Checkpoint, chunk_bytes: usize, obsolete: &[String]) -> (Vec<
     (out, link)
 }
 
-/// Which links of a chain (oldest first, each given by its per-stage "whole" flags) the last
-/// one needs: the index of the first needed link (every stage needs its last whole state and
-/// the deltas after it), or `None` if some stage has no whole state in the chain.
-pub fn needed_from(full_stages: &[&[bool]]) -> Option<usize> {
-    let last = full_stages.last()?;
-    let mut from = full_stages.len() - 1;
-    for i in 0..last.len() {
-        from = from.min(full_stages.iter().rposition(|f| f.get(i).copied().unwrap_or(false))?);
-    }
-    Some(from)
-}
-
 /// Chunks of one pipeline: (link epoch, index) -> bytes.
 type Chunks = BTreeMap<(u64, u32), Vec<u8>>;
 
@@ -595,16 +583,6 @@ mod tests {
         ix.apply(&StoredRecord { key: "x".into(), value: Some(b"hello".to_vec()), headers: vec![] });
         ix.apply(&StoredRecord { key: "x/link/a/b".into(), value: None, headers: vec![(KIND_HEADER.into(), b"tombstone".to_vec())] });
         assert!(ix.is_empty());
-    }
-
-    #[test]
-    fn needed_links() {
-        let (t, f) = (true, false);
-        assert_eq!(needed_from(&[&[t], &[f], &[f]]), Some(0));
-        assert_eq!(needed_from(&[&[t], &[f], &[t]]), Some(2));
-        assert_eq!(needed_from(&[&[t, t], &[t, f], &[f, t]]), Some(1), "stage 0 needs links 1 and 2");
-        assert_eq!(needed_from(&[&[f], &[f]]), None);
-        assert_eq!(needed_from(&[]), None);
     }
 
     #[test]

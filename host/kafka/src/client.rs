@@ -352,6 +352,20 @@ fn configs_text(c: &[(String, String)]) -> String {
     c.iter().map(|(k, v)| format!(", {k}={v}")).collect()
 }
 
+/// `(low, high)` watermarks of partitions `0..partitions` of `topic`, the high one being the
+/// high watermark: they are asked with a read_uncommitted client made from `config`, because
+/// librdkafka answers a read_committed client with the last stable offset, which stops short of
+/// a transaction still open or whose commit markers are on their way (the last one of a job that
+/// just finished). A read_committed reader that goes up to the high watermark waits for such
+/// transactions to settle. Waits while the broker is unreachable.
+pub fn high_watermarks(config: &ClientConfig, brokers: &str, topic: &str, partitions: i32) -> Result<Vec<(i64, i64)>> {
+    let mut config = config.clone();
+    config.set("isolation.level", "read_uncommitted");
+    let client: BaseConsumer<QuietContext> = BaseConsumer::from_config_and_context(&config, QuietContext { watch: BrokerWatch::new(brokers, None) })
+        .map_err(|e| Error::kafka("creating the end-offset client", e))?;
+    (0..partitions).map(|p| watermarks(client.client(), topic, p, &client.context().watch)).collect()
+}
+
 /// Reads `(low, high)` watermarks of a partition, waiting while the broker is unreachable.
 pub fn watermarks<C: ClientContext>(client: &Client<C>, topic: &str, partition: i32, watch: &BrokerWatch) -> Result<(i64, i64)> {
     loop {

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use eddy_host::job::Job;
 use eddy_host::metrics::{Prequential, Summary};
 use eddy_host::run::load_operators;
-use eddy_host::{HostError, OperatorComponent, Pipeline, PipelineOutput, PipelineSnapshot, Record, Runtime, SnapshotKind};
+use eddy_host::{HostError, OperatorComponent, Pipeline, PipelineOutput, PipelineSnapshot, Record, Runtime, SnapshotKind, chain_start};
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, RebalanceProtocol};
@@ -31,8 +31,8 @@ use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::Value;
 
-use crate::checkpoint::{Checkpoint, CheckpointStore, LinkRef, check_compatible, key as checkpoint_key, link_keys, needed_from};
-use crate::client::{BrokerWatch, QuietContext, Rebalance, SourceContext, TopicSpec, ensure_topics, is_transient, partition_count, record_of, time_retention, watermarks};
+use crate::checkpoint::{Checkpoint, CheckpointStore, LinkRef, check_compatible, key as checkpoint_key, link_keys};
+use crate::client::{BrokerWatch, Rebalance, SourceContext, TopicSpec, ensure_topics, high_watermarks, is_transient, partition_count, record_of, time_retention};
 use crate::config::{KafkaJob, StartAt};
 use crate::metrics::Metrics;
 use crate::sink::Sink;
@@ -303,18 +303,13 @@ impl<'r, 'a> Session<'r, 'a> {
         let retention = time_retention(&k.admin_config(), &brokers, &outputs).into_iter().collect();
 
         if k.source.stop_at_end && r.ends.is_none() {
-            // High watermarks, asked with a read_uncommitted client: a read_committed one is
-            // told the last stable offset, which leaves out an upstream transaction whose commit
-            // markers are on their way (the last one of a job that just finished).
-            let mut config = k.base_config();
-            config.set("isolation.level", "read_uncommitted");
-            let ends_client: BaseConsumer<QuietContext> = BaseConsumer::from_config_and_context(&config, QuietContext { watch: BrokerWatch::new(&k.source.brokers, None) })
-                .map_err(|e| Error::kafka("creating the end-offset client", e))?;
+            // High watermarks (see `high_watermarks`): an upstream transaction settling now
+            // is part of the input.
             let mut ends = BTreeMap::new();
             for t in k.topics() {
-                let n = partition_count(consumer.client(), &t, &watch)?.unwrap_or(0);
-                for p in 0..n as i32 {
-                    ends.insert((t.clone(), p), watermarks(ends_client.client(), &t, p, &watch)?);
+                let n = partition_count(consumer.client(), &t, &watch)?.unwrap_or(0) as i32;
+                for (p, w) in high_watermarks(&k.base_config(), &k.source.brokers, &t, n)?.into_iter().enumerate() {
+                    ends.insert((t.clone(), p as i32), w);
                 }
             }
             let total: i64 = ends.values().map(|(lo, hi)| hi - lo).sum();
@@ -575,7 +570,7 @@ impl<'r, 'a> Session<'r, 'a> {
             let mut full_stages: Vec<bool> = snap.stages.iter().map(|s| s.kind == SnapshotKind::Full).collect();
             let mut flags: Vec<&[bool]> = part.chain.iter().map(|l| l.full_stages.as_slice()).collect();
             flags.push(&full_stages);
-            let from = match needed_from(&flags) {
+            let from = match chain_start(&flags) {
                 Some(from) => from,
                 None => {
                     // A delta with no stored base (cannot happen with a well-behaved

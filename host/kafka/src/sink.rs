@@ -102,12 +102,7 @@ impl Sink {
     /// `None` lets the key choose.
     pub fn send(&mut self, topic: &str, partition: Option<i32>, r: &Record) -> Result<()> {
         let headers: Vec<(&str, Option<&[u8]>)> = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
-        self.send_raw(topic, partition, r.key.as_deref(), &r.value, Some(r.timestamp).filter(|t| *t > 0), &headers)
-    }
-
-    /// Sends one record given by its parts.
-    pub fn send_raw(&mut self, topic: &str, partition: Option<i32>, key: Option<&[u8]>, value: &[u8], timestamp: Option<i64>, headers: &[(&str, Option<&[u8]>)]) -> Result<()> {
-        self.send_parts(topic, partition, key, Some(value), timestamp, headers)
+        self.send_parts(topic, partition, r.key.as_deref(), Some(&r.value), Some(r.timestamp).filter(|t| *t > 0), &headers)
     }
 
     /// Sends one record given by its parts; a `None` value is a tombstone (compacted topics

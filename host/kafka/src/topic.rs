@@ -11,7 +11,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use crate::client::{BrokerWatch, QuietContext, TopicSpec, ensure_topics, partition_count, record_of, watermarks};
+use crate::client::{BrokerWatch, QuietContext, TopicSpec, ensure_topics, high_watermarks, partition_count, record_of};
 use crate::metrics::Metrics;
 use crate::sink::Sink;
 use crate::{Error, Result};
@@ -58,17 +58,9 @@ pub fn record(brokers: &str, topic: &str, properties: &[(String, String)], bound
     let n = partition_count(consumer.client(), topic, watch)?.ok_or_else(|| Error::Config(format!("topic {topic:?} does not exist")))? as i32;
     let mut ends = BTreeMap::new();
     if bounds.until_end {
-        // The end is the high watermark, which a read_committed client cannot see: its
-        // watermark query answers with the last stable offset, which stops short of a
-        // transaction whose commit markers are still on their way (the last one of a job
-        // that just finished, for instance). Ask with a read_uncommitted client; reading up to
-        // there waits for open transactions to settle.
-        let mut ends_config = config.clone();
-        ends_config.set("isolation.level", "read_uncommitted");
-        let ends_client: BaseConsumer<QuietContext> = BaseConsumer::from_config_and_context(&ends_config, QuietContext { watch: BrokerWatch::new(brokers, None) })
-            .map_err(|e| Error::kafka("creating the consumer", e))?;
-        for p in 0..n {
-            ends.insert(p, watermarks(ends_client.client(), topic, p, watch)?);
+        // The high watermark, so that a transaction settling now is waited for.
+        for (p, w) in high_watermarks(&config, brokers, topic, n)?.into_iter().enumerate() {
+            ends.insert(p as i32, w);
         }
     }
     let mut tpl = TopicPartitionList::new();

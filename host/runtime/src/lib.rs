@@ -28,6 +28,6 @@ pub use error::{Fault, HostError, Result};
 pub use instance::{CallError, OperatorInstance, Processed};
 pub use limits::Limits;
 pub use eddy_sdk::SnapshotKind;
-pub use pipeline::{Format, Pipeline, PipelineOutput, PipelineSnapshot, StageSnapshot};
+pub use pipeline::{Format, Pipeline, PipelineOutput, PipelineSnapshot, StageSnapshot, chain_start};
 pub use record::{Origin, Record, headers};
 pub use runtime::{Runtime, default_cache_dir};

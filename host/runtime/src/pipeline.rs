@@ -100,29 +100,41 @@ impl PipelineSnapshot {
     }
 
     /// Of a chain of snapshots (oldest first), the index of the first one still needed to
-    /// restore the last: every stage needs its last full state and the deltas after it. A
-    /// chain in which a stage has no full state is refused.
+    /// restore the last (see [`chain_start`]). A chain in which a stage has no full state is
+    /// refused.
     pub fn needed_from(chain: &[PipelineSnapshot]) -> Result<usize> {
         let Some(last) = chain.last() else { return Err(HostError::Restore("an empty snapshot chain".into())) };
-        let mut from = chain.len() - 1;
-        for i in 0..last.stages.len() {
-            let full = chain.iter().rposition(|s| s.stages.get(i).is_some_and(|st| st.kind == SnapshotKind::Full)).ok_or_else(|| {
-                HostError::Restore(format!(
-                    "the snapshot chain has no full snapshot of stage {} ({}): its {} snapshots are all deltas",
-                    i + 1,
-                    last.stages[i].operator,
-                    chain.len()
-                ))
-            })?;
-            from = from.min(full);
-        }
-        Ok(from)
+        let flags: Vec<Vec<bool>> = chain.iter().map(|s| s.stages.iter().map(|st| st.kind == SnapshotKind::Full).collect()).collect();
+        let flags: Vec<&[bool]> = flags.iter().map(Vec::as_slice).collect();
+        chain_start(&flags).ok_or_else(|| {
+            let i = (0..last.stages.len()).find(|&i| !flags.iter().any(|f| f.get(i).copied().unwrap_or(false))).unwrap_or(0);
+            HostError::Restore(format!(
+                "the snapshot chain has no full snapshot of stage {} ({}): its {} snapshots are all deltas",
+                i + 1,
+                last.stages.get(i).map_or("?", |s| s.operator.as_str()),
+                chain.len()
+            ))
+        })
     }
 
     /// The operator names, in chain order (for error messages and logs).
     pub fn operators(&self) -> String {
         self.stages.iter().map(|s| format!("{} {}", s.operator, s.version)).collect::<Vec<_>>().join(" | ")
     }
+}
+
+/// Of a chain of snapshots (oldest first), each given by whether it holds each stage's state
+/// whole, the index of the first one still needed to restore the last: every stage needs its
+/// last whole state and the deltas after it. `None` if a stage has no whole state in the chain
+/// (or the chain is empty). Hosts that store chains use it to drop what a newer full state
+/// replaced.
+pub fn chain_start(full_stages: &[&[bool]]) -> Option<usize> {
+    let last = full_stages.last()?;
+    let mut from = full_stages.len() - 1;
+    for i in 0..last.len() {
+        from = from.min(full_stages.iter().rposition(|f| f.get(i).copied().unwrap_or(false))?);
+    }
+    Some(from)
 }
 
 struct Entry {
@@ -749,4 +761,19 @@ fn arrow_prediction(input: &RecordBatch, rows: &[u32], outputs: &RecordBatch) ->
     }
     let batch = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), cols)?;
     Ok(eddy_sdk::ipc::encode(&batch)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain_start;
+
+    #[test]
+    fn chain_start_keeps_every_stage_s_last_full_state() {
+        let (t, f) = (true, false);
+        assert_eq!(chain_start(&[&[t], &[f], &[f]]), Some(0));
+        assert_eq!(chain_start(&[&[t], &[f], &[t]]), Some(2));
+        assert_eq!(chain_start(&[&[t, t], &[t, f], &[f, t]]), Some(1), "stage 0 needs links 1 and 2");
+        assert_eq!(chain_start(&[&[f], &[f]]), None);
+        assert_eq!(chain_start(&[]), None);
+    }
 }
