@@ -349,6 +349,11 @@ impl CheckpointIndex {
         }))
     }
 
+    /// The input offset of a pipeline's latest manifest, without assembling its snapshots.
+    pub fn offset(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        self.latest.get(&key(group, topic, partition)).map(|m| m.offset)
+    }
+
     /// Chunk keys of a pipeline that no checkpoint needs and that still wait for their
     /// tombstone.
     pub fn stale(&self, group: &str, topic: &str, partition: i32) -> Vec<String> {

@@ -741,23 +741,25 @@ impl<'r, 'a> Session<'r, 'a> {
                 Some(Offset::Offset(o)) => Some(o),
                 _ => None,
             };
-            let mut cp = self.store.cached(&group, t, *p)?;
             // The previous owner's transaction may have committed the offsets a moment
-            // before its checkpoint records became readable: wait for them.
+            // before its checkpoint records became readable: wait for them (looking at the
+            // manifest's offset only; the chain is assembled once, below).
+            let mut at = self.store.cached_offset(&group, t, *p);
             let deadline = Instant::now() + Duration::from_secs(60);
-            while let Some(c) = committed_at.filter(|c| cp.as_ref().is_none_or(|cp| cp.offset < *c)) {
+            while let Some(c) = committed_at.filter(|c| at.is_none_or(|o| o < *c)) {
                 if Instant::now() > deadline {
                     return Err(Error::Checkpoint(format!(
                         "the consumer group {group} has committed offset {c} for {t}[{p}], but the checkpoint topic {} holds {}: \
                          the checkpoints were deleted or belong elsewhere. Reset the group's offsets (or use a new group) to start over",
                         self.store.topic(),
-                        cp.as_ref().map_or("no checkpoint for it".to_owned(), |cp| format!("a checkpoint at offset {} only", cp.offset)),
+                        at.map_or("no checkpoint for it".to_owned(), |o| format!("a checkpoint at offset {o} only")),
                     )));
                 }
                 std::thread::sleep(Duration::from_millis(200));
                 self.store.refresh()?;
-                cp = self.store.cached(&group, t, *p)?;
+                at = self.store.cached_offset(&group, t, *p);
             }
+            let cp = self.store.cached(&group, t, *p)?;
             let mut pipeline = self.r.open_pipeline(*p)?;
             let part = match &cp {
                 Some(cp) => {

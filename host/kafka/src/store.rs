@@ -95,6 +95,12 @@ impl KafkaStore {
         self.index.get(group, topic, partition)
     }
 
+    /// The input offset of the latest checkpoint read so far (its manifest only, nothing
+    /// assembled).
+    pub fn cached_offset(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        self.index.offset(group, topic, partition)
+    }
+
     /// Chunk keys of a pipeline that no checkpoint needs and that still wait for their
     /// tombstone (left by interrupted checkpoints), as read so far.
     pub fn stale(&self, group: &str, topic: &str, partition: i32) -> Vec<String> {

@@ -181,12 +181,14 @@ impl OperatorInstance {
         ipc::decode(&bytes).map_err(|e| CallError::Failed(format!("malformed model data: {e}")))
     }
 
-    /// The operator's state: a full snapshot when `full`, else whatever the operator chooses
-    /// (a delta of what changed since its previous snapshot, or a full one).
+    /// The operator's state: a full snapshot when `full` (a delta then is a broken contract,
+    /// reported like a malformed output), else whatever the operator chooses (a delta of what
+    /// changed since its previous snapshot, or a full one).
     pub fn snapshot(&mut self, full: bool) -> std::result::Result<(SnapshotKind, Vec<u8>), CallError> {
         let blob = self.call(|s, b, h| b.eddy_operator_operator().instance().call_snapshot(s, h, full))?;
         let kind = match blob.kind {
             WitSnapshotKind::Full => SnapshotKind::Full,
+            WitSnapshotKind::Delta if full => return Err(CallError::Failed("asked for a full snapshot, it returned a delta".into())),
             WitSnapshotKind::Delta => SnapshotKind::Delta,
         };
         Ok((kind, blob.bytes))
