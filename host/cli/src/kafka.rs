@@ -19,6 +19,7 @@ pub fn run(rt: &Runtime, job: &Job) -> anyhow::Result<RunSummary> {
     Ok(RunSummary {
         operator: s.operator,
         records_in: s.records_in,
+        rows_in: s.rows_in,
         predictions: s.predictions,
         models: s.models,
         dead_letters: s.dead_letters,

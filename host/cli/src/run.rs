@@ -49,13 +49,26 @@ fn summary_json(s: &RunSummary) -> serde_json::Value {
         "embeddings": s.embeddings,
         "seconds": s.elapsed.as_secs_f64(),
         "records_per_second": s.throughput(),
+        "rows": s.rows_in,
+        "rows_per_second": s.rows_per_second(),
         "metrics": s.metrics,
     })
 }
 
 fn print_summary(s: &RunSummary) {
     println!("operator      {}", s.operator);
-    println!("records       {} in {:.2} s ({:.0} records/s)", s.records_in, s.elapsed.as_secs_f64(), s.throughput());
+    if s.rows_in == s.records_in {
+        println!("records       {} in {:.2} s ({:.0} records/s)", s.records_in, s.elapsed.as_secs_f64(), s.throughput());
+    } else {
+        println!(
+            "records       {} ({} rows) in {:.2} s ({:.0} rows/s, {:.0} records/s)",
+            s.records_in,
+            s.rows_in,
+            s.elapsed.as_secs_f64(),
+            s.rows_per_second(),
+            s.throughput()
+        );
+    }
     println!("predictions   {}", s.predictions);
     println!("model updates {}", s.models);
     println!("dead letters  {}", s.dead_letters);

@@ -57,6 +57,8 @@ pub struct KafkaSummary {
     /// Input records processed by this process (records processed again after a restart
     /// count again).
     pub records_in: u64,
+    /// Rows of those records (an Arrow record holds several; a JSON record one).
+    pub rows_in: u64,
     /// Prediction records produced.
     pub predictions: u64,
     /// Model version records produced.
@@ -84,6 +86,11 @@ impl KafkaSummary {
     pub fn throughput(&self) -> f64 {
         self.records_in as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+}
+
+/// A pipeline call's result with the rows it decoded.
+fn with_rows(p: &Pipeline, before: u64, (recs, out, res): (Vec<Record>, PipelineOutput, eddy_host::Result<()>)) -> (Vec<Record>, PipelineOutput, eddy_host::Result<()>, u64) {
+    (recs, out, res, p.rows_in() - before)
 }
 
 /// Runs a job whose source is `[source.kafka]`: until stopped, or with `stop_at_end` until
@@ -120,6 +127,7 @@ pub fn run_kafka(rt: &Runtime, job: &Job, opts: &RunOptions) -> Result<KafkaSumm
 #[derive(Debug, Default, Clone, Copy)]
 struct Totals {
     records_in: u64,
+    rows_in: u64,
     predictions: u64,
     models: u64,
     dead_letters: u64,
@@ -425,14 +433,15 @@ impl<'r, 'a> Session<'r, 'a> {
             }
         }
         let run = |part: &mut Part, recs: Vec<Record>| {
+            let before = part.pipeline.rows_in();
             let (out, res) = part.pipeline.process(&recs);
-            (recs, out, res)
+            with_rows(&part.pipeline, before, (recs, out, res))
         };
-        type Done = ((String, i32), Vec<Record>, PipelineOutput, eddy_host::Result<()>);
+        type Done = ((String, i32), Vec<Record>, PipelineOutput, eddy_host::Result<()>, u64);
         let results: Vec<Done> = if work.len() == 1 {
             work.into_iter().map(|(k, p, recs)| {
-                let (recs, out, res) = run(p, recs);
-                (k, recs, out, res)
+                let (recs, out, res, rows) = run(p, recs);
+                (k, recs, out, res, rows)
             }).collect()
         } else {
             std::thread::scope(|s| {
@@ -440,8 +449,8 @@ impl<'r, 'a> Session<'r, 'a> {
                     .into_iter()
                     .map(|(k, p, recs)| {
                         s.spawn(move || {
-                            let (recs, out, res) = run(p, recs);
-                            (k, recs, out, res)
+                            let (recs, out, res, rows) = run(p, recs);
+                            (k, recs, out, res, rows)
                         })
                     })
                     .collect();
@@ -449,7 +458,8 @@ impl<'r, 'a> Session<'r, 'a> {
             })
         };
         let mut failure = None;
-        for (key, recs, out, res) in results {
+        for (key, recs, out, res, rows) in results {
+            self.r.totals.rows_in += rows;
             let done = match &res {
                 Ok(()) => recs.len(),
                 Err(HostError::BadRecord { origin, .. }) => recs.iter().take_while(|r| r.offset < origin.offset).count(),
@@ -860,6 +870,7 @@ impl<'r, 'a> Session<'r, 'a> {
         Ok(KafkaSummary {
             operator: self.r.operators().0,
             records_in: t.records_in,
+            rows_in: t.rows_in,
             predictions: t.predictions,
             models: t.models,
             dead_letters: t.dead_letters,

@@ -14,7 +14,7 @@
 //! models = "out/models.replay"
 //! dead_letters = "out/dead-letters.replay"   # optional
 //! [run]
-//! batch_size = 1024                   # records per call into the operator
+//! batch_size = 4096                   # rows per call into the operator
 //! metrics_addr = "127.0.0.1:9464"     # Kafka jobs: serve Prometheus metrics here
 //! [limits]
 //! memory_mib = 512
@@ -100,7 +100,9 @@ pub struct Sinks {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunSettings {
-    /// Records per call into the operator (default 1024). Results do not depend on it.
+    /// Rows per call into the operator (default 4096): a call takes whole records and ends
+    /// with the first one that brings it to this many rows or more, so an Arrow record with
+    /// more rows goes whole, in a call of its own. Results do not depend on it.
     pub batch_size: usize,
     /// Serve Prometheus metrics on this address (`host:port`) while a Kafka job runs.
     pub metrics_addr: Option<String>,
@@ -108,7 +110,7 @@ pub struct RunSettings {
 
 impl Default for RunSettings {
     fn default() -> Self {
-        Self { batch_size: 1024, metrics_addr: None }
+        Self { batch_size: crate::DEFAULT_BATCH_ROWS, metrics_addr: None }
     }
 }
 

@@ -1,22 +1,31 @@
-//! A per-partition pipeline: records in, operator instance in the middle, prediction, model
-//! and dead-letter records out. It owns the `__seq` numbering, the rows waiting for an answer,
-//! the dead-letter policy and the prequential metrics, and snapshots all of it with the
-//! operator's own state, so a restore continues bit for bit.
+//! A per-partition pipeline: records in, a chain of operator instances in the middle,
+//! prediction, model and dead-letter records out. Records decode into one Arrow batch per
+//! call; each stage gets its columns by projection, answers come back by `__seq` and are
+//! joined to their rows by take; the last stage's answers become records at the sink
+//! encoders. It owns the `__seq` numbering, the rows waiting for an answer, the dead-letter
+//! policy and the prequential metrics, and snapshots all of it with the operators' own state,
+//! so a restore continues bit for bit.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, Float64Array, Int64Array, ListArray, RecordBatch, UInt64Array};
-use eddy_sdk::{OperatorError, OperatorKind, SEQ_COLUMN, SnapshotKind};
+use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use eddy_sdk::{ColumnSpec, OperatorError, OperatorKind, SEQ_COLUMN, SnapshotKind, TIMESTAMP_COLUMN};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::decode::{Decoded, build_batch, check_json, decode};
-use crate::encode::{merge, rows_to_json};
+use crate::decode::{DecodeCol, RecordDecoder};
+use crate::encode::{JsonSplicer, arrow_prediction, json_options, rows_to_json, without_seq};
+use crate::frame::{Pending, Rows, Source};
 use crate::instance::{CallError, Processed};
 use crate::metrics::Prequential;
 use crate::record::headers as h;
+use crate::snapshot::{PipelineSnapshot, StageSnapshot};
 use crate::{HostError, OperatorComponent, OperatorInstance, Origin, Record, Result};
+
+/// Rows per call into an operator when the host does not say (`run.batch_size`).
+pub const DEFAULT_BATCH_ROWS: usize = 4096;
 
 /// How record values are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -34,7 +43,8 @@ pub enum Format {
 pub struct PipelineOutput {
     /// One per answered input record (Arrow records: per group of answered rows).
     pub predictions: Vec<Record>,
-    /// One per model version published.
+    /// One per model version published (none when models are off, see
+    /// [`Pipeline::set_models`]).
     pub models: Vec<Record>,
     /// One per refused record, with the reason in headers.
     pub dead_letters: Vec<Record>,
@@ -52,119 +62,10 @@ impl PipelineOutput {
         self.dead_letters.extend(o.dead_letters);
         self.embeddings.extend(o.embeddings);
     }
-}
 
-/// One stage's part of a [`PipelineSnapshot`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StageSnapshot {
-    /// Operator name, checked on restore.
-    pub operator: String,
-    /// Operator version.
-    pub version: String,
-    /// Whether `state` is whole or a delta on this stage's state in the previous snapshot
-    /// of a chain (see [`Pipeline::restore_chain`]).
-    pub kind: SnapshotKind,
-    /// The operator's snapshot bytes.
-    pub state: Vec<u8>,
-    /// Rows sent to this stage but not answered yet: (seq, record, row in record, the JSON
-    /// text of the earlier stages' outputs for that row, if any).
-    pub pending: Vec<(u64, Record, usize, Option<String>)>,
-}
-
-/// Everything needed to resume a pipeline: every stage's operator snapshot plus the host's own
-/// state (numbering, rows waiting for an answer, latest timestamp).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PipelineSnapshot {
-    /// One per stage, in chain order.
-    pub stages: Vec<StageSnapshot>,
-    /// Next `__seq` to hand out.
-    pub next_seq: u64,
-    /// Latest record timestamp seen (stamps model records that name no input row).
-    pub last_timestamp: i64,
-}
-
-impl PipelineSnapshot {
-    /// Serialized form.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        postcard::to_stdvec(self).expect("snapshot serializes")
-    }
-
-    /// Parses bytes written by [`PipelineSnapshot::to_bytes`].
-    pub fn from_bytes(b: &[u8]) -> Result<Self> {
-        postcard::from_bytes(b).map_err(|e| HostError::Restore(format!("not a pipeline snapshot: {e}")))
-    }
-
-    /// Whether every stage's state is whole, so that this snapshot restores alone.
-    pub fn is_full(&self) -> bool {
-        self.stages.iter().all(|s| s.kind == SnapshotKind::Full)
-    }
-
-    /// Of a chain of snapshots (oldest first), the index of the first one still needed to
-    /// restore the last (see [`chain_start`]). A chain in which a stage has no full state is
-    /// refused.
-    pub fn needed_from(chain: &[PipelineSnapshot]) -> Result<usize> {
-        let Some(last) = chain.last() else { return Err(HostError::Restore("an empty snapshot chain".into())) };
-        let flags: Vec<Vec<bool>> = chain.iter().map(|s| s.stages.iter().map(|st| st.kind == SnapshotKind::Full).collect()).collect();
-        let flags: Vec<&[bool]> = flags.iter().map(Vec::as_slice).collect();
-        chain_start(&flags).ok_or_else(|| {
-            let i = (0..last.stages.len()).find(|&i| !flags.iter().any(|f| f.get(i).copied().unwrap_or(false))).unwrap_or(0);
-            HostError::Restore(format!(
-                "the snapshot chain has no full snapshot of stage {} ({}): its {} snapshots are all deltas",
-                i + 1,
-                last.stages.get(i).map_or("?", |s| s.operator.as_str()),
-                chain.len()
-            ))
-        })
-    }
-
-    /// The operator names, in chain order (for error messages and logs).
-    pub fn operators(&self) -> String {
-        self.stages.iter().map(|s| format!("{} {}", s.operator, s.version)).collect::<Vec<_>>().join(" | ")
-    }
-}
-
-/// Of a chain of snapshots (oldest first), each given by whether it holds each stage's state
-/// whole, the index of the first one still needed to restore the last: every stage needs its
-/// last whole state and the deltas after it. `None` if a stage has no whole state in the chain
-/// (or the chain is empty). Hosts that store chains use it to drop what a newer full state
-/// replaced.
-pub fn chain_start(full_stages: &[&[bool]]) -> Option<usize> {
-    let last = full_stages.last()?;
-    let mut from = full_stages.len() - 1;
-    for i in 0..last.len() {
-        from = from.min(full_stages.iter().rposition(|f| f.get(i).copied().unwrap_or(false))?);
-    }
-    Some(from)
-}
-
-struct Entry {
-    record: Record,
-    decoded: Decoded,
-}
-
-/// A row in flight at one stage: its record, its row in the record, and (after the first
-/// stage) the outputs of the stages before, which the next stage may read.
-#[derive(Clone)]
-struct Item {
-    entry: Arc<Entry>,
-    row: usize,
-    seq: u64,
-    extra: Option<Arc<Map<String, Value>>>,
-}
-
-impl Item {
-    /// The row's fields as JSON: the record's fields, then earlier stages' outputs.
-    fn fields(&self) -> Map<String, Value> {
-        let mut m = match &self.entry.decoded {
-            Decoded::Json(m) => m.clone(),
-            Decoded::Arrow(b) => rows_to_json(&b.slice(self.row, 1)).ok().and_then(|v| v.into_iter().next()).unwrap_or_default(),
-        };
-        if let Some(x) = &self.extra {
-            for (k, v) in x.iter() {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-        m
+    /// Whether nothing was produced.
+    pub fn is_empty(&self) -> bool {
+        self.predictions.is_empty() && self.models.is_empty() && self.dead_letters.is_empty() && self.embeddings.is_empty()
     }
 }
 
@@ -179,7 +80,7 @@ struct MetricCols {
 
 struct Stage {
     instance: OperatorInstance,
-    pending: BTreeMap<u64, Item>,
+    pending: Pending,
 }
 
 /// One partition's pipeline: a chain of one or more operators.
@@ -188,8 +89,14 @@ pub struct Pipeline {
     name: String,
     partition: i32,
     format: Format,
+    decoder: RecordDecoder,
+    /// For each column the first stage reads, in its order, the decoded column it is.
+    first_stage_cols: Vec<usize>,
     dead_letters: bool,
+    batch_rows: usize,
+    models: bool,
     next_seq: u64,
+    rows_in: u64,
     metric_cols: MetricCols,
     metrics: Prequential,
     last_timestamp: i64,
@@ -217,6 +124,34 @@ fn call_err(operator: &str, range: String, e: CallError) -> HostError {
     }
 }
 
+/// The columns to decode from records for a chain, each name once: the first stage's, as it
+/// asked for them, then any other column a later stage reads (optional here: an earlier
+/// stage's output may supply it; the later stage's own check applies when it gets the row).
+/// Also, for each of the first stage's columns in its order, which decoded column it is.
+fn decode_cols(stages: &[Stage]) -> (Vec<DecodeCol>, Vec<usize>) {
+    let mut cols: Vec<DecodeCol> = Vec::new();
+    let mut first = Vec::new();
+    for (i, st) in stages.iter().enumerate() {
+        for s in st.instance.input_columns() {
+            match cols.iter().position(|c| c.spec.name == s.name) {
+                Some(k) => {
+                    if i == 0 {
+                        cols[k].spec.required |= s.required;
+                        first.push(k);
+                    }
+                }
+                None => {
+                    if i == 0 {
+                        first.push(cols.len());
+                    }
+                    cols.push(DecodeCol { spec: ColumnSpec { required: s.required && i == 0, ..s.clone() } });
+                }
+            }
+        }
+    }
+    (cols, first)
+}
+
 impl Pipeline {
     /// Opens one operator with `config` (a JSON object) for `partition`. With `dead_letters`
     /// false, a bad record stops the pipeline instead.
@@ -231,7 +166,7 @@ impl Pipeline {
         let (_, last_config) = stages.last().ok_or_else(|| HostError::Job("a pipeline needs at least one operator".into()))?;
         let mut opened = Vec::with_capacity(stages.len());
         for (c, cfg) in stages {
-            opened.push(Stage { instance: c.instantiate(&cfg.to_string())?, pending: BTreeMap::new() });
+            opened.push(Stage { instance: c.instantiate(&cfg.to_string())?, pending: Pending::default() });
         }
         let last = &opened.last().expect("non-empty").instance;
         let metric_cols = MetricCols {
@@ -241,13 +176,19 @@ impl Pipeline {
             raw: config_str(last_config, "rawPredictionCol", "rawPrediction"),
         };
         let name = opened.iter().map(|s| s.instance.info().name.clone()).collect::<Vec<_>>().join(" | ");
+        let (cols, first_stage_cols) = decode_cols(&opened);
         Ok(Self {
             stages: opened,
             name,
             partition,
             format,
+            decoder: RecordDecoder::new(cols, format),
+            first_stage_cols,
             dead_letters,
+            batch_rows: DEFAULT_BATCH_ROWS,
+            models: true,
             next_seq: 0,
+            rows_in: 0,
             metric_cols,
             metrics: Prequential::default(),
             last_timestamp: 0,
@@ -263,6 +204,20 @@ impl Pipeline {
         self.route_embeddings = on;
     }
 
+    /// How many rows one call into an operator carries (at least 1). Records are never split:
+    /// a call takes whole records and ends with the first one that brings it to this many
+    /// rows or more (so an Arrow record larger than this goes whole). Results do not depend
+    /// on it.
+    pub fn set_batch_rows(&mut self, rows: usize) {
+        self.batch_rows = rows.max(1);
+    }
+
+    /// Whether model versions become records in [`PipelineOutput::models`] (default on). A host
+    /// without a models sink turns them off, and nothing is built for them.
+    pub fn set_models(&mut self, on: bool) {
+        self.models = on;
+    }
+
     /// The operator names, `A | B` for a chain.
     pub fn operator(&self) -> &str {
         &self.name
@@ -271,6 +226,12 @@ impl Pipeline {
     /// Prequential metrics of the rows answered so far.
     pub fn metrics(&self) -> &Prequential {
         &self.metrics
+    }
+
+    /// Rows of the records this pipeline decoded (an Arrow record holds several), since it
+    /// was opened.
+    pub fn rows_in(&self) -> u64 {
+        self.rows_in
     }
 
     /// The partition this pipeline serves.
@@ -283,40 +244,51 @@ impl Pipeline {
     /// before the failing record, so the caller can write it and stop.
     pub fn process(&mut self, records: &[Record]) -> (PipelineOutput, Result<()>) {
         let mut out = PipelineOutput::default();
-        let specs = self.stages[0].instance.input_columns().to_vec();
-        let mut items = Vec::with_capacity(records.len());
+        let mut at = 0;
+        let mut r = Ok(());
+        while at < records.len() && r.is_ok() {
+            r = self.call(&records[at..], &mut at, &mut out);
+        }
+        self.order(&mut out);
+        (out, r)
+    }
+
+    /// Decodes records from the start of `records` until they hold `batch_rows` rows, runs
+    /// them down the chain, and moves `at` past them.
+    fn call(&mut self, records: &[Record], at: &mut usize, out: &mut PipelineOutput) -> Result<()> {
+        let decoded = self.decoder.decode(records, !self.dead_letters, self.batch_rows);
+        *at += decoded.consumed;
         let mut stop = None;
-        for r in records {
-            self.last_timestamp = self.last_timestamp.max(r.timestamp);
-            match decode(&r.value, r.timestamp, self.format, &specs) {
-                Ok(decoded) => {
-                    let rows = decoded.num_rows();
-                    let entry = Arc::new(Entry { record: r.clone(), decoded });
-                    for row in 0..rows {
-                        items.push(Item { entry: entry.clone(), row, seq: self.next_seq + row as u64, extra: None });
-                    }
-                    self.next_seq += rows as u64;
-                }
-                Err(e) => {
-                    let reason = match e.row {
-                        Some(row) => format!("row {row}: {}", e.message),
-                        None => e.message.clone(),
-                    };
-                    if self.dead_letters {
-                        out.dead_letters.push(dead_letter(r, "decode", e.column.as_deref(), &reason));
-                    } else {
-                        stop = Some(HostError::BadRecord { origin: r.origin(), column: e.column, message: reason });
-                        break;
-                    }
-                }
+        for (k, e) in &decoded.bad {
+            let r = &records[*k];
+            if self.dead_letters {
+                out.dead_letters.push(dead_letter(r, "decode", e.column.as_deref(), &e.reason()));
+            } else {
+                stop = Some(HostError::BadRecord { origin: r.origin(), column: e.column.clone(), message: e.reason() });
             }
         }
-        let r = self.run_stage(0, items, &mut out);
-        self.order(&mut out);
-        if let Err(e) = r {
-            return (out, Err(e));
+        let considered = match decoded.bad.first() {
+            Some((k, _)) if !self.dead_letters => *k,
+            _ => decoded.consumed,
+        };
+        for r in &records[..considered] {
+            self.last_timestamp = self.last_timestamp.max(r.timestamp);
         }
-        (out, stop.map_or(Ok(()), Err))
+        let total: usize = decoded.good.iter().map(|g| g.1).sum();
+        self.rows_in += total as u64;
+        let mut seqs = Vec::with_capacity(total);
+        let mut src = Vec::with_capacity(total);
+        for (k, rows, arrow) in decoded.good {
+            let s = Arc::new(Source { record: records[k].clone(), rows, arrow });
+            for row in 0..rows {
+                seqs.push(self.next_seq);
+                self.next_seq += 1;
+                src.push((s.clone(), row as u32));
+            }
+        }
+        let rows = Rows { cols: decoded.batch, n_inputs: self.decoder.schema().fields().len(), seqs, src };
+        self.run_stage(0, rows, out)?;
+        stop.map_or(Ok(()), Err)
     }
 
     /// Puts one call's outputs in an order that does not depend on how records were batched:
@@ -335,62 +307,72 @@ impl Pipeline {
         }
     }
 
-    /// The first stage's input batch: whole records, in order (a record's rows are
-    /// consecutive items).
-    fn stage_batch(&self, items: &[Item]) -> Result<RecordBatch> {
-        let specs = self.stages[0].instance.input_columns();
-        let seqs: Vec<u64> = items.iter().map(|i| i.seq).collect();
-        let mut inputs: Vec<(&Decoded, i64)> = Vec::new();
-        let mut last: Option<&Arc<Entry>> = None;
-        for it in items {
-            if !last.is_some_and(|l| Arc::ptr_eq(l, &it.entry)) {
-                inputs.push((&it.entry.decoded, it.entry.record.timestamp));
-                last = Some(&it.entry);
+    /// The batch stage `stage` reads from `rows`: its columns in its order, then `__seq`. A
+    /// row it cannot read is `Err((row, column, message))`.
+    fn stage_input(&self, stage: usize, rows: &Rows) -> std::result::Result<RecordBatch, (usize, Option<String>, String)> {
+        let mut fields = Vec::new();
+        let mut cols: Vec<ArrayRef> = Vec::new();
+        if stage == 0 {
+            // Decoded and checked for this stage: its columns come first.
+            for &i in &self.first_stage_cols {
+                fields.push(rows.cols.schema().field(i).clone());
+                cols.push(rows.cols.column(i).clone());
+            }
+        } else {
+            for spec in self.stages[stage].instance.input_columns() {
+                let col = self.later_stage_column(rows, spec)?;
+                fields.push(Field::new(&spec.name, col.data_type().clone(), true));
+                cols.push(col);
             }
         }
-        build_batch(&inputs, specs, &seqs).map_err(|e| HostError::Runtime(format!("input batch: {}", e.message)))
+        fields.push(Field::new(SEQ_COLUMN, DataType::UInt64, false));
+        cols.push(Arc::new(UInt64Array::from(rows.seqs.clone())));
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| (0, None, format!("cannot assemble the input batch: {e}")))
     }
 
-    fn run_stage(&mut self, stage: usize, mut items: Vec<Item>, out: &mut PipelineOutput) -> Result<()> {
-        while !items.is_empty() {
-            let batch = if stage == 0 {
-                self.stage_batch(&items)?
-            } else {
-                // Rows that earlier stages answered: the record's fields plus their outputs,
-                // checked against what this stage reads.
-                let specs = self.stages[stage].instance.input_columns().to_vec();
-                let rows: Vec<Decoded> = items.iter().map(|i| Decoded::Json(i.fields())).collect();
-                let bad = rows.iter().zip(&items).enumerate().find_map(|(k, (row, it))| {
-                    let Decoded::Json(m) = row else { unreachable!("JSON rows") };
-                    specs.iter().find_map(|spec| check_json(m, spec, it.entry.record.timestamp).err()).map(|e| (k, e))
-                });
-                if let Some((k, e)) = bad {
+    /// A later stage's column: an earlier stage's output or a decoded input column, converted
+    /// to the type the stage asked for.
+    fn later_stage_column(&self, rows: &Rows, spec: &ColumnSpec) -> std::result::Result<ArrayRef, (usize, Option<String>, String)> {
+        let name = spec.name.as_str();
+        let n = rows.len();
+        let Some(col) = rows.cols.column_by_name(name) else {
+            if name == TIMESTAMP_COLUMN {
+                return Ok(Arc::new(Int64Array::from_iter_values(rows.src.iter().map(|(s, _)| s.record.timestamp))));
+            }
+            if spec.required {
+                return Err((0, Some(name.into()), "missing required column".into()));
+            }
+            return Ok(arrow::array::new_null_array(&crate::decode::target_type(spec.column_type), n));
+        };
+        let one = RecordBatch::try_new(Arc::new(Schema::new(vec![Field::new(name, col.data_type().clone(), true)])), vec![col.clone()])
+            .map_err(|e| (0, Some(name.to_owned()), e.to_string()))?;
+        crate::decode::convert_column(&one, spec).map_err(|e| (e.row.unwrap_or(0), e.column, e.message))
+    }
+
+    fn run_stage(&mut self, stage: usize, mut rows: Rows, out: &mut PipelineOutput) -> Result<()> {
+        while !rows.is_empty() {
+            let batch = match self.stage_input(stage, &rows) {
+                Ok(b) => b,
+                Err((k, column, message)) => {
                     let name = self.stages[stage].instance.info().name.clone();
-                    self.refuse(stage, &mut items, k, &name, e.column, e.message, out)?;
+                    self.refuse(stage, &mut rows, k, &name, column, message, out)?;
                     continue;
                 }
-                let inputs: Vec<(&Decoded, i64)> = rows.iter().zip(&items).map(|(d, i)| (d, i.entry.record.timestamp)).collect();
-                let seqs: Vec<u64> = items.iter().map(|i| i.seq).collect();
-                build_batch(&inputs, &specs, &seqs).map_err(|e| HostError::Runtime(format!("input batch: {}", e.message)))?
             };
             let st = &mut self.stages[stage];
-            for it in &items {
-                st.pending.insert(it.seq, it.clone());
-            }
+            st.pending.push(rows);
             let pending = &st.pending;
-            let result = st.instance.process(&batch, |s| pending.contains_key(&s));
+            let result = st.instance.process(&batch, |s| pending.contains(s));
             match result {
                 Ok(p) => return self.answer(stage, p, out),
                 Err(err) => {
                     let st = &mut self.stages[stage];
-                    for it in &items {
-                        st.pending.remove(&it.seq);
-                    }
+                    rows = st.pending.pop().expect("pushed above");
                     let name = st.instance.info().name.clone();
-                    let range = range_of(&items);
+                    let range = range_of(&rows);
                     match err {
-                        CallError::Operator(OperatorError::InvalidInput(i)) if (i.row as usize) < items.len() => {
-                            self.refuse(stage, &mut items, i.row as usize, &name, i.column, i.message, out)?;
+                        CallError::Operator(OperatorError::InvalidInput(i)) if (i.row as usize) < rows.len() => {
+                            self.refuse(stage, &mut rows, i.row as usize, &name, i.column, i.message, out)?;
                         }
                         other => return Err(call_err(&name, range, other)),
                     }
@@ -400,22 +382,23 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Handles a refused row: dead-letter its record and drop its rows from `items`, or (with
-    /// no dead-letter sink) run the rows before it and stop.
+    /// Handles a refused row: dead-letter its record and drop its rows, or (with no
+    /// dead-letter sink) run the rows before it and stop.
     #[expect(clippy::too_many_arguments, reason = "one private helper with the failure's parts")]
-    fn refuse(&mut self, stage: usize, items: &mut Vec<Item>, k: usize, operator: &str, column: Option<String>, message: String, out: &mut PipelineOutput) -> Result<()> {
-        let bad = items[k].clone();
-        let reason = if bad.entry.decoded.num_rows() > 1 { format!("row {}: {message}", bad.row) } else { message };
+    fn refuse(&mut self, stage: usize, rows: &mut Rows, k: usize, operator: &str, column: Option<String>, message: String, out: &mut PipelineOutput) -> Result<()> {
+        let (bad, row) = rows.src[k].clone();
+        let reason = if bad.rows > 1 { format!("row {row}: {message}") } else { message };
         if self.dead_letters {
-            out.dead_letters.push(dead_letter(&bad.entry.record, operator, column.as_deref(), &reason));
-            items.retain(|it| !Arc::ptr_eq(&it.entry, &bad.entry));
+            out.dead_letters.push(dead_letter(&bad.record, operator, column.as_deref(), &reason));
+            let keep: Vec<bool> = rows.src.iter().map(|(s, _)| !Arc::ptr_eq(s, &bad)).collect();
+            *rows = rows.filter(&keep);
             Ok(())
         } else {
-            let first = items.iter().position(|it| Arc::ptr_eq(&it.entry, &bad.entry)).unwrap_or(k);
-            items.truncate(first);
-            let before = std::mem::take(items);
+            let first = rows.src.iter().position(|(s, _)| Arc::ptr_eq(s, &bad)).unwrap_or(k);
+            let before = rows.slice(0, first);
+            *rows = rows.slice(0, 0);
             self.run_stage(stage, before, out)?;
-            Err(HostError::BadRecord { origin: bad.entry.record.origin(), column, message: reason })
+            Err(HostError::BadRecord { origin: bad.record.origin(), column, message: reason })
         }
     }
 
@@ -425,7 +408,7 @@ impl Pipeline {
         for stage in 0..self.stages.len() {
             let st = &mut self.stages[stage];
             let pending = &st.pending;
-            let r = match st.instance.watermark(i64::MAX, |s| pending.contains_key(&s)) {
+            let r = match st.instance.watermark(i64::MAX, |s| pending.contains(s)) {
                 Ok(p) => self.answer(stage, p, &mut out),
                 Err(e) => {
                     let name = st.instance.info().name.clone();
@@ -441,74 +424,100 @@ impl Pipeline {
         (out, Ok(()))
     }
 
+    fn wants_models(&self, stage: usize) -> bool {
+        self.models || self.route_embeddings && self.stages[stage].instance.info().kind == OperatorKind::Embedder
+    }
+
     fn answer(&mut self, stage: usize, p: Processed, out: &mut PipelineOutput) -> Result<()> {
-        let operator = self.stages[stage].instance.info().name.clone();
-        if let Some(models) = &p.models {
-            let seqs = models.column_by_name(SEQ_COLUMN).and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());
-            for (i, m) in rows_to_json(models)?.into_iter().enumerate() {
-                let trigger = seqs.as_ref().filter(|s| s.is_valid(i)).map(|s| s.value(i));
-                let timestamp = trigger
-                    .and_then(|s| self.stages[stage].pending.get(&s))
-                    .map_or(self.last_timestamp, |p| p.entry.record.timestamp);
-                let key = (trigger.unwrap_or(u64::MAX), stage);
-                let headers = vec![("eddy.operator".into(), Some(operator.as_bytes().to_vec()))];
-                if self.route_embeddings && self.stages[stage].instance.info().kind == OperatorKind::Embedder {
-                    out.embeddings.push(embedding_record(m, self.partition, timestamp, headers));
-                    self.embedding_keys.push(key);
-                    continue;
-                }
-                self.model_keys.push(key);
-                out.models.push(Record {
-                    topic: String::new(),
-                    partition: self.partition,
-                    offset: -1,
-                    timestamp,
-                    key: Some(self.partition.to_string().into_bytes()),
-                    value: serde_json::to_vec(&Value::Object(m)).expect("JSON"),
-                    headers,
-                });
-            }
+        if let Some(models) = p.models.as_ref().filter(|_| self.wants_models(stage)) {
+            self.model_records(stage, models, out)?;
         }
         let Some(outputs) = p.outputs else { return Ok(()) };
         let seq = outputs.column_by_name(SEQ_COLUMN).and_then(|c| c.as_any().downcast_ref::<UInt64Array>()).expect("checked by the instance").clone();
+        let operator = self.stages[stage].instance.info().name.clone();
         let st = &mut self.stages[stage];
-        let answered: Vec<Item> = seq.values().iter().map(|s| st.pending.remove(s).expect("checked by the instance")).collect();
-        let rows = rows_to_json(&outputs)?;
+        let answered = st.pending.take(seq.values()).map_err(|m| HostError::OperatorFailed {
+            operator: operator.clone(),
+            range: "answers".into(),
+            message: format!("malformed output: {m}"),
+        })?;
+        st.pending.gc();
+        let outputs = without_seq(&outputs);
         if stage + 1 < self.stages.len() {
-            let next: Vec<Item> = answered
-                .into_iter()
-                .zip(rows)
-                .map(|(mut it, row)| {
-                    let mut extra = it.extra.as_deref().cloned().unwrap_or_default();
-                    extra.extend(row);
-                    it.extra = Some(Arc::new(extra));
-                    it
-                })
-                .collect();
-            return self.run_stage(stage + 1, next, out);
+            return self.run_stage(stage + 1, answered.with_outputs(&outputs), out);
         }
         self.observe(&outputs, &answered);
+        self.predictions(&answered, &outputs, out)
+    }
+
+    fn model_records(&mut self, stage: usize, models: &RecordBatch, out: &mut PipelineOutput) -> Result<()> {
+        let operator = self.stages[stage].instance.info().name.clone();
+        let seqs = models.column_by_name(SEQ_COLUMN).and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());
+        let embedder = self.route_embeddings && self.stages[stage].instance.info().kind == OperatorKind::Embedder;
+        for (i, m) in rows_to_json(models)?.into_iter().enumerate() {
+            let trigger = seqs.as_ref().filter(|s| s.is_valid(i)).map(|s| s.value(i));
+            let timestamp = trigger.and_then(|s| self.stages[stage].pending.source(s)).map_or(self.last_timestamp, |p| p.record.timestamp);
+            let key = (trigger.unwrap_or(u64::MAX), stage);
+            let headers = vec![("eddy.operator".into(), Some(operator.as_bytes().to_vec()))];
+            if embedder {
+                out.embeddings.push(embedding_record(m, self.partition, timestamp, headers));
+                self.embedding_keys.push(key);
+                continue;
+            }
+            self.model_keys.push(key);
+            out.models.push(Record {
+                topic: String::new(),
+                partition: self.partition,
+                offset: -1,
+                timestamp,
+                key: Some(self.partition.to_string().into_bytes()),
+                value: serde_json::to_vec(&Value::Object(m)).expect("JSON"),
+                headers,
+            });
+        }
+        Ok(())
+    }
+
+    /// The last stage's answers as prediction records: every stage's outputs added to the
+    /// input record.
+    fn predictions(&mut self, answered: &Rows, outputs: &RecordBatch, out: &mut PipelineOutput) -> Result<()> {
+        let fields = if answered.n_inputs < answered.cols.num_columns() {
+            // Earlier stages' outputs first, unless the last stage replaced them.
+            let earlier = answered.earlier_outputs();
+            let last = outputs.schema();
+            let keep: Vec<usize> = (0..earlier.num_columns()).filter(|&i| last.index_of(earlier.schema().field(i).name()).is_err()).collect();
+            let earlier = earlier.project(&keep)?;
+            let mut f: Vec<Field> = earlier.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+            f.extend(last.fields().iter().map(|f| f.as_ref().clone()));
+            let mut c = earlier.columns().to_vec();
+            c.extend(outputs.columns().iter().cloned());
+            RecordBatch::try_new(Arc::new(Schema::new(f)), c)?
+        } else {
+            outputs.clone()
+        };
+        out.predictions.reserve(answered.len());
         match self.format {
             Format::Json => {
-                for (a, row) in answered.iter().zip(rows) {
-                    let Decoded::Json(input) = &a.entry.decoded else { unreachable!("JSON format gives JSON entries") };
-                    let mut all = a.extra.as_deref().cloned().unwrap_or_default();
-                    all.extend(row);
-                    out.predictions.push(prediction(&a.entry.record, merge(input, all)));
+                let options = json_options();
+                let schema = fields.schema();
+                let mut splicer = JsonSplicer::new(&fields, schema.fields(), &options)?;
+                for (i, (src, _)) in answered.src.iter().enumerate() {
+                    let value = splicer.splice(&src.record.value, i)?;
+                    out.predictions.push(prediction(&src.record, value));
                 }
             }
             Format::Arrow => {
                 let mut start = 0;
                 while start < answered.len() {
-                    let e = &answered[start].entry;
+                    let s = &answered.src[start].0;
                     let mut end = start + 1;
-                    while end < answered.len() && Arc::ptr_eq(&answered[end].entry, e) {
+                    while end < answered.len() && Arc::ptr_eq(&answered.src[end].0, s) {
                         end += 1;
                     }
-                    let Decoded::Arrow(input) = &e.decoded else { unreachable!("arrow entries") };
-                    let rows: Vec<u32> = answered[start..end].iter().map(|a| a.row as u32).collect();
-                    let value = arrow_prediction(input, &rows, &outputs.slice(start, end - start))?;
-                    out.predictions.push(prediction(&e.record, value));
+                    let input = s.arrow.as_ref().expect("Arrow records keep their batch");
+                    let rows: Vec<u32> = answered.src[start..end].iter().map(|a| a.1).collect();
+                    let value = arrow_prediction(input, &rows, &fields.slice(start, end - start))?;
+                    out.predictions.push(prediction(&s.record, value));
                     start = end;
                 }
             }
@@ -516,37 +525,31 @@ impl Pipeline {
         Ok(())
     }
 
-    fn label(&self, p: &Item) -> Option<f64> {
-        match &p.entry.decoded {
-            Decoded::Json(m) => m.get(&self.metric_cols.label).and_then(Value::as_f64),
-            Decoded::Arrow(b) => {
-                let c = b.column_by_name(&self.metric_cols.label)?;
-                let c = arrow::compute::cast(c, &arrow::datatypes::DataType::Float64).ok()?;
-                let f = c.as_any().downcast_ref::<Float64Array>()?;
-                f.is_valid(p.row).then(|| f.value(p.row))
-            }
-        }
-    }
-
-    fn observe(&mut self, outputs: &RecordBatch, answered: &[Item]) {
-        let c = self.metric_cols.clone();
+    fn observe(&mut self, outputs: &RecordBatch, answered: &Rows) {
+        let c = &self.metric_cols;
         let f64_col = |name: &str| outputs.column_by_name(name).and_then(|a| a.as_any().downcast_ref::<Float64Array>().cloned());
+        let labels: Option<Float64Array> = answered
+            .cols
+            .column_by_name(&c.label)
+            .and_then(|l| arrow::compute::cast(l, &DataType::Float64).ok())
+            .and_then(|l| l.as_any().downcast_ref::<Float64Array>().cloned());
+        let label = |i: usize| labels.as_ref().filter(|l| l.is_valid(i)).map(|l| l.value(i));
         match c.kind {
             OperatorKind::Classifier | OperatorKind::Regressor => {
                 let Some(pred) = f64_col(&c.prediction) else { return };
                 let raw = outputs.column_by_name(&c.raw).and_then(|a| a.as_any().downcast_ref::<ListArray>().cloned());
-                for (i, a) in answered.iter().enumerate() {
-                    match self.label(a) {
+                for i in 0..answered.len() {
+                    match label(i) {
                         None => self.metrics.unlabelled(),
                         Some(label) if c.kind == OperatorKind::Regressor => match pred.is_valid(i) {
                             true => self.metrics.regressed(pred.value(i), label),
                             false => self.metrics.unlabelled(),
                         },
                         Some(label) => {
-                            let prob = raw.as_ref().and_then(|r| {
-                                let v = r.value(i);
-                                let v = v.as_any().downcast_ref::<Float64Array>()?;
-                                (v.len() == 2).then(|| v.value(1))
+                            let prob = raw.as_ref().filter(|r| r.is_valid(i)).and_then(|r| {
+                                let (s, e) = (r.value_offsets()[i] as usize, r.value_offsets()[i + 1] as usize);
+                                let v = r.values().as_any().downcast_ref::<Float64Array>()?;
+                                (e - s == 2).then(|| v.value(s + 1))
                             });
                             self.metrics.classified(pred.is_valid(i).then(|| pred.value(i)), prob, label);
                         }
@@ -560,7 +563,7 @@ impl Pipeline {
                 }
             }
             OperatorKind::Clusterer | OperatorKind::Transformer => {
-                for _ in answered {
+                for _ in 0..answered.len() {
                     self.metrics.unlabelled();
                 }
             }
@@ -586,17 +589,15 @@ impl Pipeline {
             let name = st.instance.info().name.clone();
             let (kind, state) = st.instance.snapshot(full).map_err(|e| call_err(&name, "snapshot".into(), e))?;
             let info = st.instance.info();
-            stages.push(StageSnapshot {
-                operator: info.name.clone(),
-                version: info.version.clone(),
-                kind,
-                state,
-                pending: st
-                    .pending
-                    .iter()
-                    .map(|(s, p)| (*s, p.entry.record.clone(), p.row, p.extra.as_ref().map(|x| Value::Object((**x).clone()).to_string())))
-                    .collect(),
-            });
+            let mut pending = Vec::new();
+            for (seq, src, row, extra) in st.pending.waiting() {
+                let extra = match extra {
+                    Some(b) => Some(eddy_sdk::ipc::encode(&b)?),
+                    None => None,
+                };
+                pending.push((seq, src.record.clone(), row as usize, extra));
+            }
+            stages.push(StageSnapshot { operator: info.name.clone(), version: info.version.clone(), kind, state, pending });
         }
         Ok(PipelineSnapshot { stages, next_seq: self.next_seq, last_timestamp: self.last_timestamp })
     }
@@ -618,9 +619,11 @@ impl Pipeline {
         for s in chain {
             self.check_same_operators(s)?;
         }
-        let specs = self.stages[0].instance.input_columns().to_vec();
-        let mut by_record: BTreeMap<(String, i32, i64), Arc<Entry>> = BTreeMap::new();
-        for (i, (st, s)) in self.stages.iter_mut().zip(&snap.stages).enumerate() {
+        let mut waiting = Vec::with_capacity(self.stages.len());
+        for (i, s) in snap.stages.iter().enumerate() {
+            waiting.push(self.waiting_rows(&s.pending).map_err(|e| HostError::Restore(format!("stage {} ({}): {e}", i + 1, s.operator)))?);
+        }
+        for (i, (st, rows)) in self.stages.iter_mut().zip(waiting).enumerate() {
             let first = chain.iter().rposition(|c| c.stages[i].kind == SnapshotKind::Full).expect("needed_from found a full state");
             let states: Vec<Vec<u8>> = chain[first..].iter().map(|c| c.stages[i].state.clone()).collect();
             st.instance.restore(&states).map_err(|e| HostError::Restore(match e {
@@ -628,31 +631,66 @@ impl Pipeline {
                 CallError::Failed(m) => m,
             }))?;
             st.pending.clear();
-            for (seq, rec, row, extra) in &s.pending {
-                let key = (rec.topic.clone(), rec.partition, rec.offset);
-                let entry = match by_record.get(&key) {
-                    Some(e) => e.clone(),
-                    None => {
-                        let decoded = decode(&rec.value, rec.timestamp, self.format, &specs)
-                            .map_err(|e| HostError::Restore(format!("a waiting record no longer decodes: {}", e.message)))?;
-                        let e = Arc::new(Entry { record: rec.clone(), decoded });
-                        by_record.insert(key, e.clone());
-                        e
-                    }
-                };
-                let extra = match extra {
-                    Some(t) => match serde_json::from_str(t) {
-                        Ok(Value::Object(m)) => Some(Arc::new(m)),
-                        _ => return Err(HostError::Restore("corrupt waiting row in the snapshot".into())),
-                    },
-                    None => None,
-                };
-                st.pending.insert(*seq, Item { entry, row: *row, seq: *seq, extra });
+            if let Some(rows) = rows {
+                st.pending.push(rows);
             }
         }
         self.next_seq = snap.next_seq;
         self.last_timestamp = snap.last_timestamp;
         Ok(())
+    }
+
+    /// A stage's waiting rows rebuilt from a snapshot: their records decoded again, their
+    /// earlier outputs read back.
+    fn waiting_rows(&mut self, pending: &[(u64, Record, usize, Option<Vec<u8>>)]) -> std::result::Result<Option<Rows>, String> {
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let mut records: Vec<Record> = Vec::new();
+        let mut index: BTreeMap<(String, i32, i64), usize> = BTreeMap::new();
+        for (_, r, _, _) in pending {
+            index.entry((r.topic.clone(), r.partition, r.offset)).or_insert_with(|| {
+                records.push(r.clone());
+                records.len() - 1
+            });
+        }
+        let decoded = self.decoder.decode(&records, false, usize::MAX);
+        if let Some((_, e)) = decoded.bad.first() {
+            return Err(format!("a waiting record no longer decodes: {}", e.reason()));
+        }
+        let mut first_row = vec![0usize; records.len()];
+        let mut sources = Vec::with_capacity(records.len());
+        let mut at = 0;
+        for (k, rows, arrow) in decoded.good {
+            first_row[k] = at;
+            at += rows;
+            sources.push(Arc::new(Source { record: records[k].clone(), rows, arrow }));
+        }
+        let mut idx = Vec::with_capacity(pending.len());
+        let mut src = Vec::with_capacity(pending.len());
+        let mut extras = Vec::new();
+        for (_, r, row, extra) in pending {
+            let k = index[&(r.topic.clone(), r.partition, r.offset)];
+            if *row >= sources[k].rows {
+                return Err(format!("a waiting row {row} is outside its record's {} rows", sources[k].rows));
+            }
+            idx.push((first_row[k] + row) as u32);
+            src.push((sources[k].clone(), *row as u32));
+            if let Some(b) = extra {
+                extras.push(eddy_sdk::ipc::decode(b).map_err(|e| format!("corrupt waiting row: {e}"))?);
+            }
+        }
+        let cols = arrow::compute::take_record_batch(&decoded.batch, &arrow::array::UInt32Array::from(idx)).map_err(|e| e.to_string())?;
+        let n_inputs = cols.num_columns();
+        let mut rows = Rows { cols, n_inputs, seqs: pending.iter().map(|p| p.0).collect(), src };
+        if !extras.is_empty() {
+            if extras.len() != pending.len() {
+                return Err("corrupt waiting rows: some carry earlier outputs and some do not".into());
+            }
+            let extra = arrow::compute::concat_batches(&extras[0].schema(), &extras).map_err(|e| e.to_string())?;
+            rows = rows.with_outputs(&extra);
+        }
+        Ok(Some(rows))
     }
 
     fn check_same_operators(&self, snap: &PipelineSnapshot) -> Result<()> {
@@ -696,10 +734,10 @@ fn embedding_record(m: Map<String, Value>, partition: i32, timestamp: i64, heade
     Record { topic: String::new(), partition, offset: -1, timestamp, key: Some(key.into_bytes()), value, headers }
 }
 
-fn range_of(items: &[Item]) -> String {
-    match (items.first(), items.last()) {
+fn range_of(rows: &Rows) -> String {
+    match (rows.src.first(), rows.src.last()) {
         (Some(a), Some(b)) => {
-            let (a, b) = (a.entry.record.origin(), b.entry.record.origin());
+            let (a, b) = (a.0.record.origin(), b.0.record.origin());
             format!("topic {}, partition {}, offsets {}..={}", a.topic, a.partition, a.offset, b.offset)
         }
         _ => "no records".into(),
@@ -735,42 +773,4 @@ pub(crate) fn dead_letter(r: &Record, stage: &str, column: Option<&str>, reason:
         headers.push((h::ERROR_COLUMN.into(), Some(c.as_bytes().to_vec())));
     }
     Record { topic: String::new(), partition: r.partition, offset: -1, timestamp: r.timestamp, key: r.key.clone(), value: r.value.clone(), headers }
-}
-
-fn arrow_prediction(input: &RecordBatch, rows: &[u32], outputs: &RecordBatch) -> Result<Vec<u8>> {
-    let idx = arrow::array::UInt32Array::from(rows.to_vec());
-    let mut fields: Vec<arrow::datatypes::FieldRef> = Vec::new();
-    let mut cols = Vec::new();
-    let out_schema = outputs.schema();
-    for (f, c) in input.schema().fields().iter().zip(input.columns()) {
-        if out_schema.index_of(f.name()).is_ok() {
-            continue;
-        }
-        fields.push(f.clone());
-        cols.push(arrow::compute::take(c, &idx, None)?);
-    }
-    for (f, c) in out_schema.fields().iter().zip(outputs.columns()) {
-        if f.name() == SEQ_COLUMN {
-            continue;
-        }
-        fields.push(f.clone());
-        cols.push(c.clone());
-    }
-    let batch = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), cols)?;
-    Ok(eddy_sdk::ipc::encode(&batch)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::chain_start;
-
-    #[test]
-    fn chain_start_keeps_every_stage_s_last_full_state() {
-        let (t, f) = (true, false);
-        assert_eq!(chain_start(&[&[t], &[f], &[f]]), Some(0));
-        assert_eq!(chain_start(&[&[t], &[f], &[t]]), Some(2));
-        assert_eq!(chain_start(&[&[t, t], &[t, f], &[f, t]]), Some(1), "stage 0 needs links 1 and 2");
-        assert_eq!(chain_start(&[&[f], &[f]]), None);
-        assert_eq!(chain_start(&[]), None);
-    }
 }

@@ -74,6 +74,12 @@ impl ReplayReader {
         }
         Ok(Self { path: path.into(), reader })
     }
+
+    /// How many records the file holds, from its batch count (eddy writes [`BATCH_ROWS`]
+    /// records a batch): an estimate for progress bars, exact only at the end.
+    pub fn estimated_records(&self) -> u64 {
+        (self.reader.num_batches() * BATCH_ROWS) as u64
+    }
 }
 
 impl Iterator for ReplayReader {
@@ -220,6 +226,14 @@ impl ReplayWriter {
         self.writer.as_mut().expect("open writer").write(&b)?;
         self.written += self.buffer.len() as u64;
         self.buffer.clear();
+        Ok(())
+    }
+
+    /// Appends every record of another replay file, streaming it.
+    pub fn append_file(&mut self, path: &Path) -> Result<()> {
+        for batch in ReplayReader::open(path)? {
+            self.append(batch?)?;
+        }
         Ok(())
     }
 

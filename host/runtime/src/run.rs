@@ -1,15 +1,19 @@
-//! Running a job over a replay file: one pipeline per partition (on its own thread), records
-//! fed in `run.batch_size` chunks, outputs written to replay sinks partition by partition, so
-//! the sinks are byte-identical whatever the batch size or thread timing.
+//! Running a job over a replay file as a stream: the file is read a batch at a time, each
+//! partition's records go through a bounded channel to that partition's pipeline (on its own
+//! thread), and each partition writes its outputs as it goes. The sinks list partitions one
+//! after the other (the first partition seen, then the others in order), so they are
+//! byte-identical whatever the batch size or thread timing, and memory is bounded by the
+//! batches in flight, not by the size of the replay.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use crate::job::Job;
 use crate::metrics::{Prequential, Summary};
-use crate::replay::{self, ReplayWriter};
+use crate::replay::{ReplayReader, ReplayWriter};
 use crate::{HostError, OperatorComponent, Pipeline, PipelineOutput, Record, Result, Runtime};
 
 /// Loads every operator of the job's chain, in order.
@@ -32,6 +36,8 @@ pub fn open_pipeline(job: &Job, components: &[OperatorComponent], partition: i32
     let stages: Vec<(&OperatorComponent, &serde_json::Value)> = components.iter().zip(&configs).collect();
     let mut p = Pipeline::chain(&stages, partition, job.source.format, job.sinks.dead_letters.is_some())?;
     p.route_embeddings(job.sinks.embeddings.is_some());
+    p.set_batch_rows(job.run.batch_size);
+    p.set_models(job.sinks.models.is_some());
     Ok(p)
 }
 
@@ -60,6 +66,8 @@ pub struct RunSummary {
     pub operator: String,
     /// Input records read.
     pub records_in: u64,
+    /// Input rows decoded (an Arrow record holds several rows; a JSON record one).
+    pub rows_in: u64,
     /// Prediction records written.
     pub predictions: u64,
     /// Model versions written.
@@ -79,31 +87,106 @@ impl RunSummary {
     pub fn throughput(&self) -> f64 {
         self.records_in as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+
+    /// Input rows per second.
+    pub fn rows_per_second(&self) -> f64 {
+        self.rows_in as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Record chunks in flight per partition: the bound on what a run holds in memory besides
+/// the operators themselves.
+const CHUNKS_IN_FLIGHT: usize = 2;
+
+/// The four sinks of a job, in one order everywhere.
+const SINKS: usize = 4;
+
+fn sink_paths(job: &Job) -> [Option<PathBuf>; SINKS] {
+    [
+        job.sinks.predictions.clone(),
+        job.sinks.models.clone(),
+        job.sinks.dead_letters.clone(),
+        job.sinks.embeddings.clone(),
+    ]
+    .map(|p| p.map(|p| job.resolve(&p)))
+}
+
+/// One partition's sink writers: the final files for the first partition seen, files beside
+/// them for the others (appended at the end).
+struct PartitionSinks {
+    writers: [Option<ReplayWriter>; SINKS],
+    counts: [u64; SINKS],
+}
+
+impl PartitionSinks {
+    fn create(paths: &[Option<PathBuf>; SINKS], partition: Option<i32>) -> Result<Self> {
+        let mut writers: [Option<ReplayWriter>; SINKS] = Default::default();
+        for (w, p) in writers.iter_mut().zip(paths) {
+            if let Some(p) = p {
+                let file = match partition {
+                    None => p.clone(),
+                    Some(n) => p.with_file_name(format!("{}.part-{n}.replay", p.file_stem().and_then(|s| s.to_str()).unwrap_or("sink"))),
+                };
+                *w = Some(ReplayWriter::create(&file, &topic_of(p))?);
+            }
+        }
+        Ok(Self { writers, counts: [0; SINKS] })
+    }
+
+    fn write(&mut self, out: PipelineOutput) -> Result<()> {
+        let PipelineOutput { predictions, models, dead_letters, embeddings } = out;
+        for (i, recs) in [predictions, models, dead_letters, embeddings].into_iter().enumerate() {
+            self.counts[i] += recs.len() as u64;
+            if let Some(w) = &mut self.writers[i] {
+                w.append(recs)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 struct PartitionRun {
-    output: PipelineOutput,
+    partition: i32,
+    sinks: Option<PartitionSinks>,
     metrics: Prequential,
+    rows_in: u64,
     error: Option<HostError>,
 }
 
-fn run_partition(components: &[OperatorComponent], job: &Job, partition: i32, records: &[Record], progress: &AtomicU64) -> PartitionRun {
-    let mut output = PipelineOutput::default();
-    let mut pipeline = match open_pipeline(job, components, partition) {
-        Ok(p) => p,
-        Err(e) => return PartitionRun { output, metrics: Prequential::default(), error: Some(e) },
+fn run_partition(components: &[OperatorComponent], job: &Job, partition: i32, first: bool, chunks: Receiver<Vec<Record>>, progress: &AtomicU64) -> PartitionRun {
+    let mut run = PartitionRun { partition, sinks: None, metrics: Prequential::default(), rows_in: 0, error: None };
+    let sinks = PartitionSinks::create(&sink_paths(job), (!first).then_some(partition));
+    let (mut sinks, mut pipeline) = match sinks.and_then(|s| open_pipeline(job, components, partition).map(|p| (s, p))) {
+        Ok(x) => x,
+        Err(e) => {
+            run.error = Some(e);
+            return run;
+        }
     };
-    for chunk in records.chunks(job.run.batch_size) {
-        let (o, r) = pipeline.process(chunk);
-        output.extend(o);
+    let mut failed = None;
+    for chunk in chunks.iter() {
+        let (o, r) = pipeline.process(&chunk);
         progress.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        if let Err(e) = sinks.write(o) {
+            failed = Some(e);
+            break;
+        }
         if let Err(e) = r {
-            return PartitionRun { output, metrics: pipeline.metrics().clone(), error: Some(e) };
+            failed = Some(e);
+            break;
         }
     }
-    let (o, r) = pipeline.finish();
-    output.extend(o);
-    PartitionRun { output, metrics: pipeline.metrics().clone(), error: r.err() }
+    if failed.is_none() {
+        let (o, r) = pipeline.finish();
+        failed = sinks.write(o).err().or(r.err());
+    }
+    // Dropping the receiver makes the reader stop sending to a partition that failed.
+    drop(chunks);
+    run.metrics = pipeline.metrics().clone();
+    run.rows_in = pipeline.rows_in();
+    run.sinks = Some(sinks);
+    run.error = failed;
+    run
 }
 
 fn topic_of(p: &Path) -> String {
@@ -111,61 +194,106 @@ fn topic_of(p: &Path) -> String {
 }
 
 /// Runs `job` over its replay source. `on_progress(records_done, records_total)` is called
-/// from time to time (for a progress bar). Sinks are written even when the run fails, with
-/// everything up to the failing record, and then the error is returned.
+/// from time to time (for a progress bar; the total is an estimate until the end). Sinks are
+/// written even when the run fails, with everything up to the failing record, and then the
+/// error is returned.
 pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Sync)) -> Result<RunSummary> {
     let src = job.source.replay.as_ref().ok_or_else(|| HostError::Job("source.replay is not set (and this runner reads replays only)".into()))?;
     let components = load_operators(rt, job)?;
-    let records = replay::read(&job.resolve(src))?;
-    let total = records.len() as u64;
-    let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
-    for r in records {
-        by_partition.entry(r.partition).or_default().push(r);
-    }
+    let reader = ReplayReader::open(&job.resolve(src))?;
+    let estimate = reader.estimated_records();
     let start = Instant::now();
     let progress = AtomicU64::new(0);
-    let results: Vec<PartitionRun> = std::thread::scope(|s| {
-        let handles: Vec<_> = by_partition
-            .iter()
-            .map(|(p, recs)| {
-                let (components, progress) = (&components, &progress);
-                s.spawn(move || run_partition(components, job, *p, recs, progress))
-            })
-            .collect();
+    let mut records_in = 0u64;
+    let mut read_error = None;
+    let mut runs: Vec<PartitionRun> = std::thread::scope(|s| {
+        let mut senders: BTreeMap<i32, SyncSender<Vec<Record>>> = BTreeMap::new();
+        let mut handles = Vec::new();
+        let mut last_report = Instant::now();
+        'read: for batch in reader {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    read_error = Some(e);
+                    break;
+                }
+            };
+            records_in += batch.len() as u64;
+            let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
+            for r in batch {
+                by_partition.entry(r.partition).or_default().push(r);
+            }
+            for (p, recs) in by_partition {
+                let tx = senders.entry(p).or_insert_with(|| {
+                    let (tx, rx) = sync_channel(CHUNKS_IN_FLIGHT);
+                    let (components, progress, first) = (&components, &progress, handles.is_empty());
+                    handles.push(s.spawn(move || run_partition(components, job, p, first, rx, progress)));
+                    tx
+                });
+                // A partition that stopped (it failed) takes no more; the others go on, as
+                // they would have had the partitions run one after the other.
+                let _ = tx.send(recs);
+            }
+            if last_report.elapsed() > Duration::from_millis(100) {
+                on_progress(progress.load(Ordering::Relaxed), estimate.max(records_in));
+                last_report = Instant::now();
+            }
+            if read_error.is_some() {
+                break 'read;
+            }
+        }
+        drop(senders);
         while !handles.iter().all(|h| h.is_finished()) {
-            on_progress(progress.load(Ordering::Relaxed), total);
-            std::thread::sleep(Duration::from_millis(50));
+            on_progress(progress.load(Ordering::Relaxed), records_in);
+            std::thread::sleep(Duration::from_millis(20));
         }
         handles.into_iter().map(|h| h.join().expect("partition thread panicked")).collect()
     });
-    on_progress(progress.load(Ordering::Relaxed), total);
+    on_progress(progress.load(Ordering::Relaxed), records_in);
     let elapsed = start.elapsed();
 
+    // The first partition seen wrote the sink files; the others are appended in order.
     let mut metrics = Prequential::default();
-    let mut first_error = None;
-    let mut sinks: [(Option<PathBuf>, Vec<Record>); 4] = [
-        (job.sinks.predictions.clone(), Vec::new()),
-        (job.sinks.models.clone(), Vec::new()),
-        (job.sinks.dead_letters.clone(), Vec::new()),
-        (job.sinks.embeddings.clone(), Vec::new()),
-    ];
-    for r in results {
+    let mut first_error = read_error;
+    let mut counts = [0u64; SINKS];
+    let mut rows_in = 0;
+    let head = if runs.is_empty() { None } else { Some(runs.remove(0)) };
+    runs.sort_by_key(|r| r.partition);
+    let paths = sink_paths(job);
+    let mut finals: [Option<ReplayWriter>; SINKS] = Default::default();
+    for (n, r) in head.into_iter().chain(runs).enumerate() {
         metrics.merge(&r.metrics);
-        sinks[0].1.extend(r.output.predictions);
-        sinks[1].1.extend(r.output.models);
-        sinks[2].1.extend(r.output.dead_letters);
-        sinks[3].1.extend(r.output.embeddings);
+        rows_in += r.rows_in;
+        if let Some(s) = r.sinks {
+            for (i, c) in s.counts.iter().enumerate() {
+                counts[i] += c;
+            }
+            for (i, w) in s.writers.into_iter().enumerate() {
+                let Some(w) = w else { continue };
+                if n == 0 || finals[i].is_none() {
+                    finals[i] = Some(w);
+                } else if let Some(f) = finals[i].as_mut() {
+                    let part = w.finish()?;
+                    f.append_file(&part)?;
+                    std::fs::remove_file(&part).map_err(|e| HostError::io(format!("cannot remove {}", part.display()), e))?;
+                }
+            }
+        }
         if first_error.is_none() {
             first_error = r.error;
         }
     }
-    let counts = [sinks[0].1.len() as u64, sinks[1].1.len() as u64, sinks[2].1.len() as u64, sinks[3].1.len() as u64];
-    for (path, recs) in sinks {
-        if let Some(path) = path {
-            let path = job.resolve(&path);
-            let mut w = ReplayWriter::create(&path, &topic_of(&path))?;
-            w.append(recs)?;
-            w.finish()?;
+    for (i, f) in finals.into_iter().enumerate() {
+        match f {
+            Some(f) => {
+                f.finish()?;
+            }
+            None => {
+                // No partition at all (an empty replay): still write empty sinks.
+                if let Some(p) = &paths[i] {
+                    ReplayWriter::create(p, &topic_of(p))?.finish()?;
+                }
+            }
         }
     }
     if let Some(e) = first_error {
@@ -173,7 +301,8 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
     }
     Ok(RunSummary {
         operator: components.iter().map(|c| c.info().name.clone()).collect::<Vec<_>>().join(" | "),
-        records_in: total,
+        records_in,
+        rows_in,
         predictions: counts[0],
         models: counts[1],
         dead_letters: counts[2],

@@ -1,0 +1,181 @@
+//! Arrow record values (IPC streams) to the columns an operator reads: cast to the type it
+//! asked for and checked (required values present, numbers finite, vectors well formed). Also
+//! the JSON vector forms, shared with the JSON decoder.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch, StringArray, StringBuilder};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema};
+use eddy_sdk::{ColumnSpec, ColumnType, TIMESTAMP_COLUMN, VectorBuilder, VectorColumn};
+use serde_json::Value;
+
+use super::DecodeError;
+use super::json::json_type;
+
+/// A JSON vector: an array of numbers (dense) or `{size, indices, values}` (sparse).
+pub(super) enum JsonVector {
+    Dense(Vec<f64>),
+    Sparse(i64, Vec<i32>, Vec<f64>),
+}
+
+fn numbers(v: &Value, what: &str) -> Result<Vec<f64>, String> {
+    let arr = v.as_array().ok_or_else(|| format!("{what} must be an array of numbers, got {}", json_type(v)))?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, x)| match x.as_f64() {
+            Some(f) if f.is_finite() => Ok(f),
+            _ => Err(format!("{what}[{i}] is not a finite number ({x})")),
+        })
+        .collect()
+}
+
+pub(super) fn json_vector(v: &Value) -> Result<JsonVector, String> {
+    match v {
+        Value::Array(_) => numbers(v, "vector").map(JsonVector::Dense),
+        Value::Object(o) if o.get("indices").is_none_or(Value::is_null) => {
+            // The JSON form of eddy's own vector struct with no indices: dense.
+            let values = numbers(o.get("values").ok_or("vector object needs `values`")?, "values")?;
+            match o.get("size").and_then(Value::as_i64) {
+                Some(size) if size as usize != values.len() => Err(format!("dense vector has {} values but size {size}", values.len())),
+                _ => Ok(JsonVector::Dense(values)),
+            }
+        }
+        Value::Object(o) => {
+            let size = o.get("size").and_then(Value::as_i64).ok_or("sparse vector needs an integer `size`")?;
+            let indices = o
+                .get("indices")
+                .and_then(Value::as_array)
+                .ok_or("sparse vector needs `indices`")?
+                .iter()
+                .map(|i| i.as_i64().and_then(|i| i32::try_from(i).ok()).ok_or(format!("sparse index {i} is not a 32-bit integer")))
+                .collect::<Result<Vec<i32>, String>>()?;
+            let values = numbers(o.get("values").ok_or("sparse vector needs `values`")?, "values")?;
+            if indices.len() != values.len() {
+                return Err(format!("sparse vector has {} indices but {} values", indices.len(), values.len()));
+            }
+            let mut prev = -1i64;
+            for &i in &indices {
+                if i64::from(i) <= prev || i64::from(i) >= size {
+                    return Err(format!("sparse index {i} is out of order or outside 0..{size}"));
+                }
+                prev = i64::from(i);
+            }
+            Ok(JsonVector::Sparse(size, indices, values))
+        }
+        other => Err(format!("expected a vector (array of numbers or {{size, indices, values}}), got {}", json_type(other))),
+    }
+}
+
+/// The column `spec` of an Arrow record, converted to the type the operator asked for.
+pub(super) fn arrow_column(batch: &RecordBatch, spec: &ColumnSpec, timestamp: i64) -> Result<ArrayRef, DecodeError> {
+    let name = spec.name.as_str();
+    let n = batch.num_rows();
+    let Some(col) = batch.column_by_name(name) else {
+        if name == TIMESTAMP_COLUMN {
+            return Ok(Arc::new(Int64Array::from(vec![timestamp; n])));
+        }
+        if spec.required {
+            return Err(DecodeError::col(name, None, "missing required column"));
+        }
+        return Ok(arrow::array::new_null_array(&target_type(spec.column_type), n));
+    };
+    if spec.required && col.null_count() > 0 {
+        let row = (0..n).find(|&r| col.is_null(r));
+        return Err(DecodeError::col(name, row, "missing required value"));
+    }
+    let bad_type = || DecodeError::col(name, None, format!("has type {}, which cannot be read as {:?}", col.data_type(), spec.column_type));
+    match spec.column_type {
+        ColumnType::Float64 => {
+            if !col.data_type().is_numeric() {
+                return Err(bad_type());
+            }
+            let c = cast(col, &DataType::Float64).map_err(|_| bad_type())?;
+            let f = c.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
+            if let Some(r) = (0..n).find(|&r| f.is_valid(r) && !f.value(r).is_finite()) {
+                return Err(DecodeError::col(name, Some(r), format!("not a finite number ({})", f.value(r))));
+            }
+            Ok(c)
+        }
+        ColumnType::Int64 => {
+            if !col.data_type().is_integer() {
+                return Err(bad_type());
+            }
+            cast(col, &DataType::Int64).map_err(|_| bad_type())
+        }
+        ColumnType::Utf8 => cast(col, &DataType::Utf8).map_err(|_| bad_type()),
+        ColumnType::Json => {
+            let mut b = StringBuilder::new();
+            for r in 0..n {
+                if col.is_null(r) {
+                    b.append_null();
+                } else if let Some(s) = col.as_any().downcast_ref::<StringArray>() {
+                    b.append_value(Value::String(s.value(r).to_owned()).to_string());
+                } else if col.data_type().is_integer() {
+                    let c = cast(&col.slice(r, 1), &DataType::Int64).map_err(|_| bad_type())?;
+                    b.append_value(c.as_any().downcast_ref::<Int64Array>().expect("Int64").value(0).to_string());
+                } else {
+                    return Err(bad_type());
+                }
+            }
+            Ok(Arc::new(b.finish()))
+        }
+        ColumnType::Vector => arrow_vector(col.as_ref(), name),
+    }
+}
+
+fn arrow_vector(col: &dyn Array, name: &str) -> Result<ArrayRef, DecodeError> {
+    if matches!(col.data_type(), DataType::Struct(_)) {
+        let b = RecordBatch::try_new(Arc::new(Schema::new(vec![Field::new(name, col.data_type().clone(), true)])), vec![arrow::array::make_array(col.to_data())])
+            .map_err(|e| DecodeError::col(name, None, e.to_string()))?;
+        let v = VectorColumn::new(&b, name).map_err(|e| DecodeError::col(name, None, e.to_string()))?;
+        for r in 0..b.num_rows() {
+            if let Some(x) = v.get(r).map_err(|e| DecodeError::col(name, Some(r), e.to_string()))? {
+                x.validate().map_err(|m| DecodeError::col(name, Some(r), m))?;
+            }
+        }
+        if col.data_type() == &eddy_sdk::vector_data_type() {
+            return Ok(b.column(0).clone());
+        }
+        // The same struct with other child nullability (pyarrow's defaults): rebuild it in
+        // eddy's exact type so that batches of several records concatenate.
+        let mut out = VectorBuilder::new();
+        for r in 0..b.num_rows() {
+            match v.get(r).map_err(|e| DecodeError::col(name, Some(r), e.to_string()))? {
+                None => out.append_null(),
+                Some(x) => match x.indices {
+                    None => out.append_dense(x.values),
+                    Some(ix) => out.append_sparse(x.size as i64, ix, x.values),
+                },
+            }
+        }
+        return Ok(Arc::new(out.finish()));
+    }
+    let list = cast(col, &DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true))))
+        .map_err(|_| DecodeError::col(name, None, format!("has type {}, which is not a vector", col.data_type())))?;
+    let list = list.as_any().downcast_ref::<ListArray>().expect("List");
+    let mut b = VectorBuilder::new();
+    for r in 0..list.len() {
+        if list.is_null(r) {
+            b.append_null();
+            continue;
+        }
+        let v = list.value(r);
+        let v = v.as_any().downcast_ref::<Float64Array>().expect("Float64 values");
+        if v.null_count() > 0 || v.values().iter().any(|x| !x.is_finite()) {
+            return Err(DecodeError::col(name, Some(r), "vector holds a null or non-finite value"));
+        }
+        b.append_dense(v.values());
+    }
+    Ok(Arc::new(b.finish()))
+}
+
+pub(crate) fn target_type(t: ColumnType) -> DataType {
+    match t {
+        ColumnType::Float64 => DataType::Float64,
+        ColumnType::Int64 => DataType::Int64,
+        ColumnType::Utf8 | ColumnType::Json => DataType::Utf8,
+        ColumnType::Vector => eddy_sdk::vector_data_type(),
+    }
+}
+

@@ -1,0 +1,106 @@
+//! What a pipeline's snapshot holds (every stage's operator state and the rows it has not
+//! answered, the numbering, the latest timestamp) and the pure rules of snapshot chains
+//! (which links a restore still needs).
+
+use eddy_sdk::SnapshotKind;
+use serde::{Deserialize, Serialize};
+
+use crate::{HostError, Record, Result};
+
+/// One stage's part of a [`PipelineSnapshot`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageSnapshot {
+    /// Operator name, checked on restore.
+    pub operator: String,
+    /// Operator version.
+    pub version: String,
+    /// Whether `state` is whole or a delta on this stage's state in the previous snapshot
+    /// of a chain (see [`crate::Pipeline::restore_chain`]).
+    pub kind: SnapshotKind,
+    /// The operator's snapshot bytes.
+    pub state: Vec<u8>,
+    /// Rows sent to this stage but not answered yet: (seq, record, row in record, the
+    /// earlier stages' outputs for that row as a one-row Arrow IPC stream, if there are any).
+    pub pending: Vec<(u64, Record, usize, Option<Vec<u8>>)>,
+}
+
+/// Everything needed to resume a pipeline: every stage's operator snapshot plus the host's own
+/// state (numbering, rows waiting for an answer, latest timestamp).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineSnapshot {
+    /// One per stage, in chain order.
+    pub stages: Vec<StageSnapshot>,
+    /// Next `__seq` to hand out.
+    pub next_seq: u64,
+    /// Latest record timestamp seen (stamps model records that name no input row).
+    pub last_timestamp: i64,
+}
+
+impl PipelineSnapshot {
+    /// Serialized form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("snapshot serializes")
+    }
+
+    /// Parses bytes written by [`PipelineSnapshot::to_bytes`].
+    pub fn from_bytes(b: &[u8]) -> Result<Self> {
+        postcard::from_bytes(b).map_err(|e| HostError::Restore(format!("not a pipeline snapshot: {e}")))
+    }
+
+    /// Whether every stage's state is whole, so that this snapshot restores alone.
+    pub fn is_full(&self) -> bool {
+        self.stages.iter().all(|s| s.kind == SnapshotKind::Full)
+    }
+
+    /// Of a chain of snapshots (oldest first), the index of the first one still needed to
+    /// restore the last (see [`chain_start`]). A chain in which a stage has no full state is
+    /// refused.
+    pub fn needed_from(chain: &[PipelineSnapshot]) -> Result<usize> {
+        let Some(last) = chain.last() else { return Err(HostError::Restore("an empty snapshot chain".into())) };
+        let flags: Vec<Vec<bool>> = chain.iter().map(|s| s.stages.iter().map(|st| st.kind == SnapshotKind::Full).collect()).collect();
+        let flags: Vec<&[bool]> = flags.iter().map(Vec::as_slice).collect();
+        chain_start(&flags).ok_or_else(|| {
+            let i = (0..last.stages.len()).find(|&i| !flags.iter().any(|f| f.get(i).copied().unwrap_or(false))).unwrap_or(0);
+            HostError::Restore(format!(
+                "the snapshot chain has no full snapshot of stage {} ({}): its {} snapshots are all deltas",
+                i + 1,
+                last.stages.get(i).map_or("?", |s| s.operator.as_str()),
+                chain.len()
+            ))
+        })
+    }
+
+    /// The operator names, in chain order (for error messages and logs).
+    pub fn operators(&self) -> String {
+        self.stages.iter().map(|s| format!("{} {}", s.operator, s.version)).collect::<Vec<_>>().join(" | ")
+    }
+}
+
+/// Of a chain of snapshots (oldest first), each given by whether it holds each stage's state
+/// whole, the index of the first one still needed to restore the last: every stage needs its
+/// last whole state and the deltas after it. `None` if a stage has no whole state in the chain
+/// (or the chain is empty). Hosts that store chains use it to drop what a newer full state
+/// replaced.
+pub fn chain_start(full_stages: &[&[bool]]) -> Option<usize> {
+    let last = full_stages.last()?;
+    let mut from = full_stages.len() - 1;
+    for i in 0..last.len() {
+        from = from.min(full_stages.iter().rposition(|f| f.get(i).copied().unwrap_or(false))?);
+    }
+    Some(from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain_start;
+
+    #[test]
+    fn chain_start_keeps_every_stage_s_last_full_state() {
+        let (t, f) = (true, false);
+        assert_eq!(chain_start(&[&[t], &[f], &[f]]), Some(0));
+        assert_eq!(chain_start(&[&[t], &[f], &[t]]), Some(2));
+        assert_eq!(chain_start(&[&[t, t], &[t, f], &[f, t]]), Some(1), "stage 0 needs links 1 and 2");
+        assert_eq!(chain_start(&[&[f], &[f]]), None);
+        assert_eq!(chain_start(&[]), None);
+    }
+}
