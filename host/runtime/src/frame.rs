@@ -3,7 +3,7 @@
 //! come back by `__seq` and become take indices over the waiting batches, so joining outputs
 //! to their inputs never goes row by row through a map.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
@@ -12,6 +12,7 @@ use arrow::datatypes::{Field, Schema};
 use arrow::array::BooleanArray;
 
 use crate::Record;
+use crate::decode::RecordDecoder;
 
 /// An input record, shared by its rows.
 #[derive(Debug)]
@@ -39,6 +40,59 @@ pub(crate) struct Rows {
 }
 
 impl Rows {
+    /// A stage's waiting rows rebuilt from a snapshot (see [`crate::StageSnapshot::pending`]): their records decoded again, their
+    /// earlier outputs read back.
+    pub fn rebuild(decoder: &mut RecordDecoder, pending: &[(u64, Record, usize, Option<Vec<u8>>)]) -> Result<Option<Rows>, String> {
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let mut records: Vec<Record> = Vec::new();
+        let mut index: BTreeMap<(String, i32, i64), usize> = BTreeMap::new();
+        for (_, r, _, _) in pending {
+            index.entry((r.topic.clone(), r.partition, r.offset)).or_insert_with(|| {
+                records.push(r.clone());
+                records.len() - 1
+            });
+        }
+        let decoded = decoder.decode(&records, false, usize::MAX);
+        if let Some((_, e)) = decoded.bad.first() {
+            return Err(format!("a waiting record no longer decodes: {}", e.reason()));
+        }
+        let mut first_row = vec![0usize; records.len()];
+        let mut sources = Vec::with_capacity(records.len());
+        let mut at = 0;
+        for (k, rows, arrow) in decoded.good {
+            first_row[k] = at;
+            at += rows;
+            sources.push(Arc::new(Source { record: records[k].clone(), rows, arrow }));
+        }
+        let mut idx = Vec::with_capacity(pending.len());
+        let mut src = Vec::with_capacity(pending.len());
+        let mut extras = Vec::new();
+        for (_, r, row, extra) in pending {
+            let k = index[&(r.topic.clone(), r.partition, r.offset)];
+            if *row >= sources[k].rows {
+                return Err(format!("a waiting row {row} is outside its record's {} rows", sources[k].rows));
+            }
+            idx.push((first_row[k] + row) as u32);
+            src.push((sources[k].clone(), *row as u32));
+            if let Some(b) = extra {
+                extras.push(eddy_sdk::ipc::decode(b).map_err(|e| format!("corrupt waiting row: {e}"))?);
+            }
+        }
+        let cols = arrow::compute::take_record_batch(&decoded.batch, &arrow::array::UInt32Array::from(idx)).map_err(|e| e.to_string())?;
+        let n_inputs = cols.num_columns();
+        let mut rows = Rows { cols, n_inputs, seqs: pending.iter().map(|p| p.0).collect(), src };
+        if !extras.is_empty() {
+            if extras.len() != pending.len() {
+                return Err("corrupt waiting rows: some carry earlier outputs and some do not".into());
+            }
+            let extra = arrow::compute::concat_batches(&extras[0].schema(), &extras).map_err(|e| e.to_string())?;
+            rows = rows.with_outputs(&extra);
+        }
+        Ok(Some(rows))
+    }
+
     pub fn len(&self) -> usize {
         self.seqs.len()
     }

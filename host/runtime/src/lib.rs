@@ -18,6 +18,7 @@ mod frame;
 mod instance;
 pub mod job;
 mod limits;
+mod outputs;
 pub mod metrics;
 mod pipeline;
 mod record;

@@ -6,7 +6,6 @@
 //! policy and the prequential metrics, and snapshots all of it with the operators' own state,
 //! so a restore continues bit for bit.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch, UInt64Array};
@@ -16,13 +15,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::decode::{DecodeCol, RecordDecoder};
-use crate::encode::{JsonSplicer, arrow_prediction, json_options, rows_to_json, without_seq};
+use crate::encode::{rows_to_json, without_seq};
 use crate::frame::{Pending, Rows, Source};
 use crate::instance::{CallError, Processed};
 use crate::metrics::Prequential;
+use crate::outputs::{dead_letter, embedding_record, model_record, predictions, range_of};
 use crate::record::headers as h;
 use crate::snapshot::{PipelineSnapshot, StageSnapshot};
-use crate::{HostError, OperatorComponent, OperatorInstance, Origin, Record, Result};
+use crate::{HostError, OperatorComponent, OperatorInstance, Record, Result};
 
 /// Rows per call into an operator when the host does not say (`run.batch_size`).
 pub const DEFAULT_BATCH_ROWS: usize = 4096;
@@ -66,6 +66,36 @@ impl PipelineOutput {
     /// Whether nothing was produced.
     pub fn is_empty(&self) -> bool {
         self.predictions.is_empty() && self.models.is_empty() && self.dead_letters.is_empty() && self.embeddings.is_empty()
+    }
+}
+
+/// The records of a `process` call: borrowed (a record kept for its rows is copied) or
+/// given up (it is moved).
+trait Records {
+    fn all(&self) -> &[Record];
+    fn keep(&mut self, k: usize) -> Record;
+}
+
+struct Borrowed<'a>(&'a [Record]);
+
+impl Records for Borrowed<'_> {
+    fn all(&self) -> &[Record] {
+        self.0
+    }
+    fn keep(&mut self, k: usize) -> Record {
+        self.0[k].clone()
+    }
+}
+
+struct Owned<'a>(&'a mut Vec<Record>);
+
+impl Records for Owned<'_> {
+    fn all(&self) -> &[Record] {
+        self.0
+    }
+    fn keep(&mut self, k: usize) -> Record {
+        // Only good records are kept, after every read of them: what stays is never read.
+        std::mem::take(&mut self.0[k])
     }
 }
 
@@ -243,24 +273,35 @@ impl Pipeline {
     /// dead-letter sink, or an operator failure, the error comes with everything produced
     /// before the failing record, so the caller can write it and stop.
     pub fn process(&mut self, records: &[Record]) -> (PipelineOutput, Result<()>) {
+        self.process_in(&mut Borrowed(records))
+    }
+
+    /// [`Pipeline::process`] for records the caller gives up: they are kept without a copy
+    /// while their rows wait for answers.
+    pub fn process_owned(&mut self, mut records: Vec<Record>) -> (PipelineOutput, Result<()>) {
+        self.process_in(&mut Owned(&mut records))
+    }
+
+    fn process_in(&mut self, records: &mut impl Records) -> (PipelineOutput, Result<()>) {
         let mut out = PipelineOutput::default();
         let mut at = 0;
         let mut r = Ok(());
-        while at < records.len() && r.is_ok() {
-            r = self.call(&records[at..], &mut at, &mut out);
+        while at < records.all().len() && r.is_ok() {
+            r = self.call(records, &mut at, &mut out);
         }
         self.order(&mut out);
         (out, r)
     }
 
-    /// Decodes records from the start of `records` until they hold `batch_rows` rows, runs
-    /// them down the chain, and moves `at` past them.
-    fn call(&mut self, records: &[Record], at: &mut usize, out: &mut PipelineOutput) -> Result<()> {
-        let decoded = self.decoder.decode(records, !self.dead_letters, self.batch_rows);
+    /// Decodes records from `at` on until they hold `batch_rows` rows, runs them down the
+    /// chain, and moves `at` past them.
+    fn call(&mut self, records: &mut impl Records, at: &mut usize, out: &mut PipelineOutput) -> Result<()> {
+        let base = *at;
+        let decoded = self.decoder.decode(&records.all()[base..], !self.dead_letters, self.batch_rows);
         *at += decoded.consumed;
         let mut stop = None;
         for (k, e) in &decoded.bad {
-            let r = &records[*k];
+            let r = &records.all()[base + k];
             if self.dead_letters {
                 out.dead_letters.push(dead_letter(r, "decode", e.column.as_deref(), &e.reason()));
             } else {
@@ -271,7 +312,7 @@ impl Pipeline {
             Some((k, _)) if !self.dead_letters => *k,
             _ => decoded.consumed,
         };
-        for r in &records[..considered] {
+        for r in &records.all()[base..base + considered] {
             self.last_timestamp = self.last_timestamp.max(r.timestamp);
         }
         let total: usize = decoded.good.iter().map(|g| g.1).sum();
@@ -279,7 +320,7 @@ impl Pipeline {
         let mut seqs = Vec::with_capacity(total);
         let mut src = Vec::with_capacity(total);
         for (k, rows, arrow) in decoded.good {
-            let s = Arc::new(Source { record: records[k].clone(), rows, arrow });
+            let s = Arc::new(Source { record: records.keep(base + k), rows, arrow });
             for row in 0..rows {
                 seqs.push(self.next_seq);
                 self.next_seq += 1;
@@ -465,22 +506,14 @@ impl Pipeline {
                 continue;
             }
             self.model_keys.push(key);
-            out.models.push(Record {
-                topic: String::new(),
-                partition: self.partition,
-                offset: -1,
-                timestamp,
-                key: Some(self.partition.to_string().into_bytes()),
-                value: serde_json::to_vec(&Value::Object(m)).expect("JSON"),
-                headers,
-            });
+            out.models.push(model_record(m, self.partition, timestamp, headers));
         }
         Ok(())
     }
 
     /// The last stage's answers as prediction records: every stage's outputs added to the
     /// input record.
-    fn predictions(&mut self, answered: &Rows, outputs: &RecordBatch, out: &mut PipelineOutput) -> Result<()> {
+    fn predictions(&self, answered: &Rows, outputs: &RecordBatch, out: &mut PipelineOutput) -> Result<()> {
         let fields = if answered.n_inputs < answered.cols.num_columns() {
             // Earlier stages' outputs first, unless the last stage replaced them.
             let earlier = answered.earlier_outputs();
@@ -495,34 +528,7 @@ impl Pipeline {
         } else {
             outputs.clone()
         };
-        out.predictions.reserve(answered.len());
-        match self.format {
-            Format::Json => {
-                let options = json_options();
-                let schema = fields.schema();
-                let mut splicer = JsonSplicer::new(&fields, schema.fields(), &options)?;
-                for (i, (src, _)) in answered.src.iter().enumerate() {
-                    let value = splicer.splice(&src.record.value, i)?;
-                    out.predictions.push(prediction(&src.record, value));
-                }
-            }
-            Format::Arrow => {
-                let mut start = 0;
-                while start < answered.len() {
-                    let s = &answered.src[start].0;
-                    let mut end = start + 1;
-                    while end < answered.len() && Arc::ptr_eq(&answered.src[end].0, s) {
-                        end += 1;
-                    }
-                    let input = s.arrow.as_ref().expect("Arrow records keep their batch");
-                    let rows: Vec<u32> = answered.src[start..end].iter().map(|a| a.1).collect();
-                    let value = arrow_prediction(input, &rows, &fields.slice(start, end - start))?;
-                    out.predictions.push(prediction(&s.record, value));
-                    start = end;
-                }
-            }
-        }
-        Ok(())
+        predictions(self.format, answered, &fields, &mut out.predictions)
     }
 
     fn observe(&mut self, outputs: &RecordBatch, answered: &Rows) {
@@ -621,7 +627,7 @@ impl Pipeline {
         }
         let mut waiting = Vec::with_capacity(self.stages.len());
         for (i, s) in snap.stages.iter().enumerate() {
-            waiting.push(self.waiting_rows(&s.pending).map_err(|e| HostError::Restore(format!("stage {} ({}): {e}", i + 1, s.operator)))?);
+            waiting.push(Rows::rebuild(&mut self.decoder, &s.pending).map_err(|e| HostError::Restore(format!("stage {} ({}): {e}", i + 1, s.operator)))?);
         }
         for (i, (st, rows)) in self.stages.iter_mut().zip(waiting).enumerate() {
             let first = chain.iter().rposition(|c| c.stages[i].kind == SnapshotKind::Full).expect("needed_from found a full state");
@@ -638,59 +644,6 @@ impl Pipeline {
         self.next_seq = snap.next_seq;
         self.last_timestamp = snap.last_timestamp;
         Ok(())
-    }
-
-    /// A stage's waiting rows rebuilt from a snapshot: their records decoded again, their
-    /// earlier outputs read back.
-    fn waiting_rows(&mut self, pending: &[(u64, Record, usize, Option<Vec<u8>>)]) -> std::result::Result<Option<Rows>, String> {
-        if pending.is_empty() {
-            return Ok(None);
-        }
-        let mut records: Vec<Record> = Vec::new();
-        let mut index: BTreeMap<(String, i32, i64), usize> = BTreeMap::new();
-        for (_, r, _, _) in pending {
-            index.entry((r.topic.clone(), r.partition, r.offset)).or_insert_with(|| {
-                records.push(r.clone());
-                records.len() - 1
-            });
-        }
-        let decoded = self.decoder.decode(&records, false, usize::MAX);
-        if let Some((_, e)) = decoded.bad.first() {
-            return Err(format!("a waiting record no longer decodes: {}", e.reason()));
-        }
-        let mut first_row = vec![0usize; records.len()];
-        let mut sources = Vec::with_capacity(records.len());
-        let mut at = 0;
-        for (k, rows, arrow) in decoded.good {
-            first_row[k] = at;
-            at += rows;
-            sources.push(Arc::new(Source { record: records[k].clone(), rows, arrow }));
-        }
-        let mut idx = Vec::with_capacity(pending.len());
-        let mut src = Vec::with_capacity(pending.len());
-        let mut extras = Vec::new();
-        for (_, r, row, extra) in pending {
-            let k = index[&(r.topic.clone(), r.partition, r.offset)];
-            if *row >= sources[k].rows {
-                return Err(format!("a waiting row {row} is outside its record's {} rows", sources[k].rows));
-            }
-            idx.push((first_row[k] + row) as u32);
-            src.push((sources[k].clone(), *row as u32));
-            if let Some(b) = extra {
-                extras.push(eddy_sdk::ipc::decode(b).map_err(|e| format!("corrupt waiting row: {e}"))?);
-            }
-        }
-        let cols = arrow::compute::take_record_batch(&decoded.batch, &arrow::array::UInt32Array::from(idx)).map_err(|e| e.to_string())?;
-        let n_inputs = cols.num_columns();
-        let mut rows = Rows { cols, n_inputs, seqs: pending.iter().map(|p| p.0).collect(), src };
-        if !extras.is_empty() {
-            if extras.len() != pending.len() {
-                return Err("corrupt waiting rows: some carry earlier outputs and some do not".into());
-            }
-            let extra = arrow::compute::concat_batches(&extras[0].schema(), &extras).map_err(|e| e.to_string())?;
-            rows = rows.with_outputs(&extra);
-        }
-        Ok(Some(rows))
     }
 
     fn check_same_operators(&self, snap: &PipelineSnapshot) -> Result<()> {
@@ -721,56 +674,3 @@ impl Pipeline {
     }
 }
 
-/// A published embedding as a keyed record; a null vector is a tombstone (empty value).
-fn embedding_record(m: Map<String, Value>, partition: i32, timestamp: i64, headers: Vec<(String, Option<Vec<u8>>)>) -> Record {
-    let text = |k: &str| match m.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-        None => String::new(),
-    };
-    let key = format!("{}:{}", text("kind"), text("id"));
-    let timestamp = m.get("eventTime").and_then(Value::as_i64).unwrap_or(timestamp);
-    let value = if m.get("vector").is_none_or(Value::is_null) { Vec::new() } else { serde_json::to_vec(&Value::Object(m)).expect("JSON") };
-    Record { topic: String::new(), partition, offset: -1, timestamp, key: Some(key.into_bytes()), value, headers }
-}
-
-fn range_of(rows: &Rows) -> String {
-    match (rows.src.first(), rows.src.last()) {
-        (Some(a), Some(b)) => {
-            let (a, b) = (a.0.record.origin(), b.0.record.origin());
-            format!("topic {}, partition {}, offsets {}..={}", a.topic, a.partition, a.offset, b.offset)
-        }
-        _ => "no records".into(),
-    }
-}
-
-fn origin_headers(o: &Origin) -> Vec<(String, Option<Vec<u8>>)> {
-    vec![
-        (h::ORIGIN_TOPIC.into(), Some(o.topic.as_bytes().to_vec())),
-        (h::ORIGIN_PARTITION.into(), Some(o.partition.to_string().into_bytes())),
-        (h::ORIGIN_OFFSET.into(), Some(o.offset.to_string().into_bytes())),
-    ]
-}
-
-fn prediction(input: &Record, value: Vec<u8>) -> Record {
-    Record {
-        topic: String::new(),
-        partition: input.partition,
-        offset: -1,
-        timestamp: input.timestamp,
-        key: input.key.clone(),
-        value,
-        headers: origin_headers(&input.origin()),
-    }
-}
-
-/// A dead letter: the original key and value, the reason and origin in headers.
-pub(crate) fn dead_letter(r: &Record, stage: &str, column: Option<&str>, reason: &str) -> Record {
-    let mut headers = origin_headers(&r.origin());
-    headers.push((h::ERROR_STAGE.into(), Some(stage.as_bytes().to_vec())));
-    headers.push((h::ERROR_REASON.into(), Some(reason.as_bytes().to_vec())));
-    if let Some(c) = column {
-        headers.push((h::ERROR_COLUMN.into(), Some(c.as_bytes().to_vec())));
-    }
-    Record { topic: String::new(), partition: r.partition, offset: -1, timestamp: r.timestamp, key: r.key.clone(), value: r.value.clone(), headers }
-}

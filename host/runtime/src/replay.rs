@@ -177,9 +177,14 @@ pub struct ReplayWriter {
     topic: String,
     writer: Option<FileWriter<BufWriter<File>>>,
     buffer: Vec<Record>,
+    buffered_bytes: usize,
     next_offset: BTreeMap<i32, i64>,
     written: u64,
 }
+
+/// Bytes of values a writer buffers before it writes a batch, whatever the record count
+/// (Arrow predictions of thousands of rows are megabytes each).
+const BATCH_BYTES: usize = 8 << 20;
 
 impl std::fmt::Debug for ReplayWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -196,7 +201,7 @@ impl ReplayWriter {
         let tmp = path.with_extension("replay.tmp");
         let f = File::create(&tmp).map_err(|e| HostError::io(format!("cannot create {}", tmp.display()), e))?;
         let writer = FileWriter::try_new(BufWriter::new(f), &schema())?;
-        Ok(Self { path: path.into(), tmp, topic: topic.into(), writer: Some(writer), buffer: Vec::new(), next_offset: BTreeMap::new(), written: 0 })
+        Ok(Self { path: path.into(), tmp, topic: topic.into(), writer: Some(writer), buffer: Vec::new(), buffered_bytes: 0, next_offset: BTreeMap::new(), written: 0 })
     }
 
     /// Appends records.
@@ -210,8 +215,9 @@ impl ReplayWriter {
                 r.offset = *next;
             }
             *next = r.offset + 1;
+            self.buffered_bytes += r.value.len();
             self.buffer.push(r);
-            if self.buffer.len() >= BATCH_ROWS {
+            if self.buffer.len() >= BATCH_ROWS || self.buffered_bytes >= BATCH_BYTES {
                 self.flush()?;
             }
         }
@@ -226,6 +232,7 @@ impl ReplayWriter {
         self.writer.as_mut().expect("open writer").write(&b)?;
         self.written += self.buffer.len() as u64;
         self.buffer.clear();
+        self.buffered_bytes = 0;
         Ok(())
     }
 

@@ -156,36 +156,56 @@ struct PartitionRun {
 fn run_partition(components: &[OperatorComponent], job: &Job, partition: i32, first: bool, chunks: Receiver<Vec<Record>>, progress: &AtomicU64) -> PartitionRun {
     let mut run = PartitionRun { partition, sinks: None, metrics: Prequential::default(), rows_in: 0, error: None };
     let sinks = PartitionSinks::create(&sink_paths(job), (!first).then_some(partition));
-    let (mut sinks, mut pipeline) = match sinks.and_then(|s| open_pipeline(job, components, partition).map(|p| (s, p))) {
+    let (sinks, mut pipeline) = match sinks.and_then(|s| open_pipeline(job, components, partition).map(|p| (s, p))) {
         Ok(x) => x,
         Err(e) => {
             run.error = Some(e);
             return run;
         }
     };
-    let mut failed = None;
-    for chunk in chunks.iter() {
-        let (o, r) = pipeline.process(&chunk);
-        progress.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        if let Err(e) = sinks.write(o) {
-            failed = Some(e);
-            break;
+    // The sinks write on a thread of their own, so encoding and file writes overlap with
+    // the operator's work; the channel bounds what waits to be written.
+    let (tx, rx) = sync_channel::<PipelineOutput>(CHUNKS_IN_FLIGHT);
+    let (sinks, write_error, failed) = std::thread::scope(|s| {
+        let writer = s.spawn(move || {
+            let mut sinks = sinks;
+            let mut error = None;
+            for o in rx.iter() {
+                if let Err(e) = sinks.write(o) {
+                    error = Some(e);
+                    break;
+                }
+            }
+            (sinks, error)
+        });
+        let mut failed = None;
+        for chunk in chunks.iter() {
+            let n = chunk.len() as u64;
+            let (o, r) = pipeline.process_owned(chunk);
+            progress.fetch_add(n, Ordering::Relaxed);
+            if tx.send(o).is_err() {
+                break;
+            }
+            if let Err(e) = r {
+                failed = Some(e);
+                break;
+            }
         }
-        if let Err(e) = r {
-            failed = Some(e);
-            break;
+        if failed.is_none() {
+            let (o, r) = pipeline.finish();
+            let _ = tx.send(o);
+            failed = r.err();
         }
-    }
-    if failed.is_none() {
-        let (o, r) = pipeline.finish();
-        failed = sinks.write(o).err().or(r.err());
-    }
+        drop(tx);
+        let (sinks, write_error) = writer.join().expect("sink writer panicked");
+        (sinks, write_error, failed)
+    });
     // Dropping the receiver makes the reader stop sending to a partition that failed.
     drop(chunks);
     run.metrics = pipeline.metrics().clone();
     run.rows_in = pipeline.rows_in();
     run.sinks = Some(sinks);
-    run.error = failed;
+    run.error = write_error.or(failed);
     run
 }
 

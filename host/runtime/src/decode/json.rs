@@ -12,6 +12,7 @@ use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAc
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::json_value::{json_type, json_vector};
 use super::{DecodeCol, DecodeError};
 
 /// What one column of one row held.
@@ -70,18 +71,6 @@ impl Slot {
             Slot::BadVector(_) => None,
             Slot::Other(v) => Some(v.to_string()),
         }
-    }
-}
-
-/// The name of a JSON value's type, for error messages.
-pub(super) fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -175,7 +164,7 @@ impl JsonRowParser {
             ColumnType::Vector => match &st.slot {
                 Slot::Dense => Ok(()),
                 Slot::BadVector(m) => err(m.clone()),
-                Slot::Other(v) => super::arrow::json_vector(v).map(|_| ()).map_err(|m| DecodeError::col(name, None, m)),
+                Slot::Other(v) => json_vector(v).map(|_| ()).map_err(|m| DecodeError::col(name, None, m)),
                 other => err(format!("expected a vector (array of numbers or {{size, indices, values}}), got {}", other.describe())),
             },
         }

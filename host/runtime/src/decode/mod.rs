@@ -5,6 +5,7 @@
 
 mod arrow;
 mod json;
+mod json_value;
 
 use std::sync::Arc;
 
@@ -13,7 +14,8 @@ use ::arrow::datatypes::{Field, Schema, SchemaRef};
 use eddy_sdk::{ColumnSpec, ColumnType, TIMESTAMP_COLUMN, VectorBuilder, ipc};
 
 pub(crate) use self::arrow::target_type;
-use self::arrow::{JsonVector, arrow_column, json_vector};
+use self::arrow::arrow_column;
+use self::json_value::{JsonVector, json_vector};
 use self::json::{JsonRowParser, Slot};
 use crate::{Format, Record};
 
