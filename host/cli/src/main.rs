@@ -54,7 +54,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum TopicCommand {
-    /// Turn CSV rows or JSON lines into a replay of records whose values are JSON objects.
+    /// Turn CSV, JSON lines or Parquet rows into a replay of records whose values are JSON
+    /// objects (one row each) or Arrow IPC streams (`--format arrow`, several rows each).
     Import(import::ImportArgs),
     /// Record a live Kafka topic into a replay file.
     Record(kafka::RecordArgs),
