@@ -11,6 +11,20 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// glibc's malloc gives each thread that allocates its own arena; the replay runner's reader,
+/// pipeline and sink threads pass megabyte batches between them, and freed space scattered
+/// over many arenas made the peak memory grow with the length of the input. Two arenas keep
+/// it flat (measured: 200k and 1M rows of Arrow input within 5% of each other).
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tuning parameter of glibc's allocator; it is called once,
+    // before any other thread exists.
+    #[expect(unsafe_code, reason = "one call into glibc's allocator settings")]
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// eddy runs online-learning operators, compiled to WebAssembly components, over Kafka
 /// streams and recorded topics.
 #[derive(Debug, Parser)]
@@ -72,6 +86,7 @@ enum TopicCommand {
 }
 
 fn main() -> ExitCode {
+    tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG").unwrap_or_else(|_| "warn,eddy_kafka=info".into()))
         .with_writer(std::io::stderr)

@@ -32,7 +32,7 @@ pub use error::{Fault, HostError, Result};
 pub use instance::{CallError, OperatorInstance, Processed};
 pub use limits::Limits;
 pub use eddy_sdk::SnapshotKind;
-pub use pipeline::{DEFAULT_BATCH_ROWS, Format, Pipeline, PipelineOutput};
+pub use pipeline::{DEFAULT_BATCH_ROWS, Format, Pipeline, PipelineOutput, Predecoder};
 pub use snapshot::{PipelineSnapshot, StageSnapshot, chain_start};
 pub use record::{Origin, Record, headers};
 pub use runtime::{Runtime, default_cache_dir};

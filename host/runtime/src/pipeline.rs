@@ -14,7 +14,7 @@ use eddy_sdk::{ColumnSpec, OperatorError, OperatorKind, SEQ_COLUMN, SnapshotKind
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::decode::{DecodeCol, RecordDecoder};
+use crate::decode::{DecodeCol, Decoded, RecordDecoder};
 use crate::encode::{rows_to_json, without_seq};
 use crate::frame::{Pending, Rows, Source};
 use crate::instance::{CallError, Processed};
@@ -66,6 +66,34 @@ impl PipelineOutput {
     /// Whether nothing was produced.
     pub fn is_empty(&self) -> bool {
         self.predictions.is_empty() && self.models.is_empty() && self.dead_letters.is_empty() && self.embeddings.is_empty()
+    }
+}
+
+/// Decodes a pipeline's records into its calls, away from the pipeline (see
+/// [`Pipeline::predecoder`]).
+#[derive(Debug)]
+pub struct Predecoder {
+    decoder: RecordDecoder,
+    stop_at_bad: bool,
+    batch_rows: usize,
+}
+
+impl Predecoder {
+    /// The calls `records` make, in order (up to the first bad record when the pipeline
+    /// stops at one).
+    pub fn decode(&mut self, records: &[Record]) -> Vec<Decoded> {
+        let mut calls = Vec::new();
+        let mut at = 0;
+        while at < records.len() {
+            let d = self.decoder.decode(&records[at..], self.stop_at_bad, self.batch_rows);
+            at += d.consumed;
+            let stop = self.stop_at_bad && !d.bad.is_empty();
+            calls.push(d);
+            if stop {
+                break;
+            }
+        }
+        calls
     }
 }
 
@@ -287,17 +315,39 @@ impl Pipeline {
         let mut at = 0;
         let mut r = Ok(());
         while at < records.all().len() && r.is_ok() {
-            r = self.call(records, &mut at, &mut out);
+            let decoded = self.decoder.decode(&records.all()[at..], !self.dead_letters, self.batch_rows);
+            r = self.call(records, &mut at, decoded, &mut out);
         }
         self.order(&mut out);
         (out, r)
     }
 
-    /// Decodes records from `at` on until they hold `batch_rows` rows, runs them down the
-    /// chain, and moves `at` past them.
-    fn call(&mut self, records: &mut impl Records, at: &mut usize, out: &mut PipelineOutput) -> Result<()> {
+    /// A decoder of this pipeline's input, to run on another thread: its calls, handed to
+    /// [`Pipeline::process_decoded`] with the same records, give what
+    /// [`Pipeline::process_owned`] would.
+    pub fn predecoder(&self) -> Predecoder {
+        Predecoder { decoder: self.decoder.fresh(), stop_at_bad: !self.dead_letters, batch_rows: self.batch_rows }
+    }
+
+    /// Processes records already decoded by this pipeline's [`Predecoder`].
+    pub fn process_decoded(&mut self, mut records: Vec<Record>, calls: Vec<Decoded>) -> (PipelineOutput, Result<()>) {
+        let mut out = PipelineOutput::default();
+        let mut at = 0;
+        let mut r = Ok(());
+        let mut owned = Owned(&mut records);
+        for decoded in calls {
+            if r.is_err() {
+                break;
+            }
+            r = self.call(&mut owned, &mut at, decoded, &mut out);
+        }
+        self.order(&mut out);
+        (out, r)
+    }
+
+    /// Runs the records decoded from `at` on down the chain, and moves `at` past them.
+    fn call(&mut self, records: &mut impl Records, at: &mut usize, decoded: Decoded, out: &mut PipelineOutput) -> Result<()> {
         let base = *at;
-        let decoded = self.decoder.decode(&records.all()[base..], !self.dead_letters, self.batch_rows);
         *at += decoded.consumed;
         let mut stop = None;
         for (k, e) in &decoded.bad {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::job::Job;
 use crate::metrics::{Prequential, Summary};
 use crate::replay::{ReplayReader, ReplayWriter};
+use crate::decode::Decoded;
 use crate::{HostError, OperatorComponent, Pipeline, PipelineOutput, Record, Result, Runtime};
 
 /// Loads every operator of the job's chain, in order.
@@ -163,10 +164,22 @@ fn run_partition(components: &[OperatorComponent], job: &Job, partition: i32, fi
             return run;
         }
     };
-    // The sinks write on a thread of their own, so encoding and file writes overlap with
-    // the operator's work; the channel bounds what waits to be written.
+    // Records decode on one thread, the operators run on another, and the sinks write on a
+    // third, so the three overlap; the channels bound what waits between them.
     let (tx, rx) = sync_channel::<PipelineOutput>(CHUNKS_IN_FLIGHT);
+    let (dtx, drx) = sync_channel::<(Vec<Record>, Vec<Decoded>)>(CHUNKS_IN_FLIGHT);
+    let mut predecoder = pipeline.predecoder();
     let (sinks, write_error, failed) = std::thread::scope(|s| {
+        s.spawn(move || {
+            for chunk in chunks.iter() {
+                let calls = predecoder.decode(&chunk);
+                if dtx.send((chunk, calls)).is_err() {
+                    break;
+                }
+            }
+            // Dropping the receiver makes the reader stop sending to a partition that failed.
+            drop(chunks);
+        });
         let writer = s.spawn(move || {
             let mut sinks = sinks;
             let mut error = None;
@@ -179,9 +192,9 @@ fn run_partition(components: &[OperatorComponent], job: &Job, partition: i32, fi
             (sinks, error)
         });
         let mut failed = None;
-        for chunk in chunks.iter() {
+        for (chunk, calls) in drx.iter() {
             let n = chunk.len() as u64;
-            let (o, r) = pipeline.process_owned(chunk);
+            let (o, r) = pipeline.process_decoded(chunk, calls);
             progress.fetch_add(n, Ordering::Relaxed);
             if tx.send(o).is_err() {
                 break;
@@ -197,11 +210,10 @@ fn run_partition(components: &[OperatorComponent], job: &Job, partition: i32, fi
             failed = r.err();
         }
         drop(tx);
+        drop(drx);
         let (sinks, write_error) = writer.join().expect("sink writer panicked");
         (sinks, write_error, failed)
     });
-    // Dropping the receiver makes the reader stop sending to a partition that failed.
-    drop(chunks);
     run.metrics = pipeline.metrics().clone();
     run.rows_in = pipeline.rows_in();
     run.sinks = Some(sinks);

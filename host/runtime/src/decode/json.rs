@@ -85,8 +85,8 @@ pub(super) struct ColState {
 #[derive(Debug)]
 pub(super) struct JsonRowParser {
     types: Vec<ColumnType>,
-    index: HashMap<String, usize>,
-    names: Vec<String>,
+    index: HashMap<Vec<u8>, usize>,
+    names: Vec<Vec<u8>>,
     /// For each key position in an object, the column the key there named last time:
     /// producers write their keys in one order, so the lookup is usually one comparison.
     hint: Vec<Option<usize>>,
@@ -97,8 +97,8 @@ impl JsonRowParser {
     pub(super) fn new(cols: &[DecodeCol]) -> Self {
         Self {
             types: cols.iter().map(|c| c.spec.column_type).collect(),
-            index: cols.iter().enumerate().map(|(i, c)| (c.spec.name.clone(), i)).collect(),
-            names: cols.iter().map(|c| c.spec.name.clone()).collect(),
+            index: cols.iter().enumerate().map(|(i, c)| (c.spec.name.as_bytes().to_vec(), i)).collect(),
+            names: cols.iter().map(|c| c.spec.name.as_bytes().to_vec()).collect(),
             hint: Vec::new(),
             cols: cols.iter().map(|_| ColState::default()).collect(),
         }
@@ -120,7 +120,7 @@ impl JsonRowParser {
         }
     }
 
-    fn lookup(&mut self, pos: usize, key: &str) -> Option<usize> {
+    fn lookup(&mut self, pos: usize, key: &[u8]) -> Option<usize> {
         if let Some(Some(i)) = self.hint.get(pos) {
             if self.names[*i] == key {
                 return Some(*i);
@@ -231,7 +231,9 @@ struct KeySeed<'a> {
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = Option<usize>;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
-        d.deserialize_str(self)
+        // As bytes: a key is compared with the column names, never kept, so serde_json need
+        // not check it as UTF-8 on the way.
+        d.deserialize_bytes(self)
     }
 }
 
@@ -240,8 +242,11 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a key")
     }
-    fn visit_str<E>(self, k: &str) -> Result<Option<usize>, E> {
+    fn visit_bytes<E>(self, k: &[u8]) -> Result<Option<usize>, E> {
         Ok(self.p.lookup(self.pos, k))
+    }
+    fn visit_str<E>(self, k: &str) -> Result<Option<usize>, E> {
+        Ok(self.p.lookup(self.pos, k.as_bytes()))
     }
 }
 

@@ -97,6 +97,11 @@ impl RecordDecoder {
         Self { cols, format, schema, json }
     }
 
+    /// A decoder of the same columns, with state of its own (for another thread).
+    pub fn fresh(&self) -> Self {
+        Self::new(self.cols.clone(), self.format)
+    }
+
     /// The schema of decoded batches.
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
