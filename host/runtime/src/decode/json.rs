@@ -12,6 +12,7 @@ use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAc
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::json_fast::{self, Fast};
 use super::json_value::{json_type, json_vector};
 use super::{DecodeCol, DecodeError};
 
@@ -91,6 +92,8 @@ pub(super) struct JsonRowParser {
     /// producers write their keys in one order, so the lookup is usually one comparison.
     hint: Vec<Option<usize>>,
     pub(super) cols: Vec<ColState>,
+    /// Whether the fast path is tried first (tests compare the two paths).
+    pub(super) fast: bool,
 }
 
 impl JsonRowParser {
@@ -101,16 +104,19 @@ impl JsonRowParser {
             names: cols.iter().map(|c| c.spec.name.as_bytes().to_vec()).collect(),
             hint: Vec::new(),
             cols: cols.iter().map(|_| ColState::default()).collect(),
+            fast: true,
         }
     }
 
     /// Parses one value; afterwards `cols` hold the row. Errors name no column: they are
     /// about the value as a whole (not JSON, not an object).
     pub(super) fn parse(&mut self, value: &[u8]) -> Result<(), DecodeError> {
-        for c in &mut self.cols {
-            c.slot = Slot::Absent;
-            c.dense.clear();
+        self.reset();
+        let (hint, names, index) = (&mut self.hint, &self.names, &self.index);
+        if self.fast && json_fast::parse(value, &self.types, &mut self.cols, |pos, key| lookup(hint, names, index, pos, key)) == Fast::Done {
+            return Ok(());
         }
+        self.reset();
         let mut de = serde_json::Deserializer::from_slice(value);
         let is_object = de.deserialize_any(ObjectVisitor { p: self }).and_then(|o| de.end().map(|()| o));
         match is_object {
@@ -120,20 +126,15 @@ impl JsonRowParser {
         }
     }
 
+    fn reset(&mut self) {
+        for c in &mut self.cols {
+            c.slot = Slot::Absent;
+            c.dense.clear();
+        }
+    }
+
     fn lookup(&mut self, pos: usize, key: &[u8]) -> Option<usize> {
-        if let Some(Some(i)) = self.hint.get(pos) {
-            if self.names[*i] == key {
-                return Some(*i);
-            }
-        }
-        let found = self.index.get(key).copied();
-        if found.is_some() {
-            if self.hint.len() <= pos {
-                self.hint.resize(pos + 1, None);
-            }
-            self.hint[pos] = found;
-        }
-        found
+        lookup(&mut self.hint, &self.names, &self.index, pos, key)
     }
 
     /// Checks the parsed row against column `i`'s spec: `Err` with the message eddy reports.
@@ -169,6 +170,25 @@ impl JsonRowParser {
             },
         }
     }
+}
+
+/// The column a key at position `pos` of an object names, if any: `hint` remembers, for each
+/// position, the column found there last time (producers write their keys in one order, so
+/// this is usually one comparison).
+fn lookup(hint: &mut Vec<Option<usize>>, names: &[Vec<u8>], index: &HashMap<Vec<u8>, usize>, pos: usize, key: &[u8]) -> Option<usize> {
+    if let Some(Some(i)) = hint.get(pos) {
+        if names[*i] == key {
+            return Some(*i);
+        }
+    }
+    let found = index.get(key).copied();
+    if found.is_some() {
+        if hint.len() <= pos {
+            hint.resize(pos + 1, None);
+        }
+        hint[pos] = found;
+    }
+    found
 }
 
 struct ObjectVisitor<'a> {

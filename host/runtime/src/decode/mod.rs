@@ -5,6 +5,7 @@
 
 mod arrow;
 mod json;
+mod json_fast;
 mod json_value;
 
 use std::sync::Arc;
@@ -100,6 +101,15 @@ impl RecordDecoder {
     /// A decoder of the same columns, with state of its own (for another thread).
     pub fn fresh(&self) -> Self {
         Self::new(self.cols.clone(), self.format)
+    }
+
+    /// The same decoder without the JSON fast path (tests compare the two).
+    #[cfg(test)]
+    fn without_fast_path(mut self) -> Self {
+        if let Some(j) = &mut self.json {
+            j.fast = false;
+        }
+        self
     }
 
     /// The schema of decoded batches.
@@ -358,5 +368,54 @@ mod tests {
         let a = out.batch.column(0).as_any().downcast_ref::<Float64Array>().unwrap();
         assert_eq!(a.values().to_vec(), vec![1.0, 2.0, 1.0, 2.0]);
         assert!(out.batch.column(1).is_null(1));
+    }
+
+    mod fast_path {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// JSON text for a value: numbers in every JSON form (and some forms JSON forbids),
+        /// strings with and without escapes, literals, arrays, objects.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<i64>().prop_map(|i| i.to_string()),
+                any::<u64>().prop_map(|i| i.to_string()),
+                any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(|x| format!("{x:?}")),
+                any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(|x| format!("{x:e}")),
+                "-?(0|[1-9][0-9]{0,22})(\\.[0-9]{1,20})?([eE][+-]?[0-9]{1,3})?",
+                prop_oneof![Just("-0"), Just("01"), Just("1."), Just(".5"), Just("+1"), Just("1e"), Just("-"), Just("1e400"), Just("NaN")].prop_map(String::from),
+                "\"[a-z\\\\\"é]{0,6}\"",
+                prop_oneof![Just("true"), Just("false"), Just("null"), Just("[1, 2.5]"), Just("{\"a\": 1}"), Just("[]")].prop_map(String::from),
+            ]
+        }
+
+        fn object() -> impl Strategy<Value = String> {
+            let key = prop_oneof![Just("a"), Just("b"), Just("c"), Just("x"), Just("a\\u0062")];
+            (proptest::collection::vec((key, value(), "[ \t\n]{0,2}"), 0..6), prop_oneof![Just(""), Just(" "), Just("}"), Just(",")]).prop_map(|(fields, tail)| {
+                let body: Vec<String> = fields.iter().map(|(k, v, ws)| format!("{ws}\"{k}\"{ws}:{ws}{v}")).collect();
+                format!("{{{}}}{tail}", body.join(","))
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+            #[test]
+            fn the_fast_path_decodes_exactly_as_serde_json(values in proptest::collection::vec(object(), 1..8)) {
+                let cols = cols(vec![
+                    ColumnSpec::required("a", ColumnType::Float64),
+                    ColumnSpec::optional("b", ColumnType::Int64),
+                    ColumnSpec::optional("c", ColumnType::Float64),
+                ]);
+                let recs: Vec<Record> = values.iter().enumerate().map(|(i, v)| rec(v.as_bytes(), i as i64)).collect();
+                let fast = RecordDecoder::new(cols.clone(), Format::Json).decode(&recs, false, usize::MAX);
+                let slow = RecordDecoder::new(cols, Format::Json).without_fast_path().decode(&recs, false, usize::MAX);
+                prop_assert_eq!(&fast.bad, &slow.bad);
+                prop_assert_eq!(fast.good.iter().map(|g| g.0).collect::<Vec<_>>(), slow.good.iter().map(|g| g.0).collect::<Vec<_>>());
+                // Bit for bit, -0.0 included.
+                for (f, s) in fast.batch.columns().iter().zip(slow.batch.columns()) {
+                    prop_assert_eq!(f.to_data(), s.to_data());
+                }
+            }
+        }
     }
 }

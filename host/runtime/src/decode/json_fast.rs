@@ -1,0 +1,190 @@
+//! The fast path of the JSON decoder, for the records most streams carry: a flat object whose
+//! values are numbers (and strings, `true`, `false`, `null` in fields no operator reads). It
+//! scans the bytes once and parses numbers with lexical-core (correctly rounded, as serde_json
+//! with `float_roundtrip`), writing the same column slots as the serde_json path. Anything
+//! else (nested values, escapes in strings, a number a column wants as something else, any
+//! doubt about the syntax) gives up, and the caller parses the record with serde_json, which
+//! also writes every error message: a record decodes to the same values, or fails with the
+//! same error, whichever path read it.
+
+use eddy_sdk::ColumnType;
+
+use super::json::{ColState, Slot};
+
+/// What the fast path made of a value.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Fast {
+    /// Parsed: the slots hold the row.
+    Done,
+    /// Not for the fast path: parse it with serde_json.
+    GiveUp,
+}
+
+/// Reads `value` into `cols` (which the caller has reset). `lookup(pos, key)` names the
+/// column a key at position `pos` of the object fills, if any.
+pub(super) fn parse(value: &[u8], types: &[ColumnType], cols: &mut [ColState], mut lookup: impl FnMut(usize, &[u8]) -> Option<usize>) -> Fast {
+    let mut s = Scanner { b: value, i: 0 };
+    s.ws();
+    if !s.eat(b'{') {
+        return Fast::GiveUp;
+    }
+    s.ws();
+    if s.eat(b'}') {
+        return s.end();
+    }
+    let mut pos = 0;
+    loop {
+        s.ws();
+        let Some(key) = s.string() else { return Fast::GiveUp };
+        s.ws();
+        if !s.eat(b':') {
+            return Fast::GiveUp;
+        }
+        s.ws();
+        match lookup(pos, key) {
+            Some(c) => {
+                let Some(slot) = s.number_for(types[c]) else { return Fast::GiveUp };
+                cols[c].slot = slot;
+            }
+            None => {
+                if !s.skip_scalar() {
+                    return Fast::GiveUp;
+                }
+            }
+        }
+        pos += 1;
+        s.ws();
+        if s.eat(b',') {
+            continue;
+        }
+        if s.eat(b'}') {
+            return s.end();
+        }
+        return Fast::GiveUp;
+    }
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.i += 1;
+        }
+    }
+
+    fn end(&mut self) -> Fast {
+        self.ws();
+        if self.i == self.b.len() { Fast::Done } else { Fast::GiveUp }
+    }
+
+    /// A string without escapes or control characters, as its bytes between the quotes.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.i;
+        let rest = &self.b[start..];
+        let n = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[n] != b'"' || rest[..n].iter().any(|c| *c < 0x20) {
+            return None;
+        }
+        let s = &rest[..n];
+        // Keys and skipped strings must be UTF-8, as serde_json requires of a valid document.
+        if !s.is_ascii() && std::str::from_utf8(s).is_err() {
+            return None;
+        }
+        self.i = start + n + 1;
+        Some(s)
+    }
+
+    /// The bytes of a JSON number (the grammar exactly: `-? (0 | [1-9][0-9]*) (. [0-9]+)?
+    /// ([eE] [+-]? [0-9]+)?`), and whether it is an integer.
+    fn number(&mut self) -> Option<(&'a [u8], bool)> {
+        let start = self.i;
+        self.eat(b'-');
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        let mut integer = true;
+        if self.eat(b'.') {
+            integer = false;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return None;
+            }
+            self.digits();
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            integer = false;
+            self.i += 1;
+            if !self.eat(b'+') {
+                self.eat(b'-');
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return None;
+            }
+            self.digits();
+        }
+        Some((&self.b[start..self.i], integer))
+    }
+
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+    }
+
+    /// A number into the slot serde_json's path would give a column of type `ty`; `None`
+    /// when the value is not a number or the column would read it another way.
+    fn number_for(&mut self, ty: ColumnType) -> Option<Slot> {
+        let (text, integer) = self.number()?;
+        match ty {
+            ColumnType::Float64 => {
+                let x: f64 = lexical_core::parse(text).ok()?;
+                x.is_finite().then_some(Slot::Float(x))
+            }
+            // An integer that fits (and not `-0`, which serde_json reads as a float).
+            ColumnType::Int64 if integer && text != b"-0" => lexical_core::parse::<i64>(text).ok().map(Slot::Int),
+            _ => None,
+        }
+    }
+
+    /// Skips a value no column reads: a number, a simple string, `true`, `false` or `null`.
+    fn skip_scalar(&mut self) -> bool {
+        match self.peek() {
+            Some(b'"') => self.string().is_some(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number().is_some(),
+            _ => false,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> bool {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            true
+        } else {
+            false
+        }
+    }
+}
