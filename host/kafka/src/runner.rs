@@ -88,6 +88,9 @@ impl KafkaSummary {
     }
 }
 
+/// Bytes of record values one poll takes from a partition at most.
+const POLL_BYTES: usize = 16 << 20;
+
 /// A pipeline call's result with the rows it decoded.
 fn with_rows(p: &Pipeline, before: u64, (recs, out, res): (Vec<Record>, PipelineOutput, eddy_host::Result<()>)) -> (Vec<Record>, PipelineOutput, eddy_host::Result<()>, u64) {
     (recs, out, res, p.rows_in() - before)
@@ -371,8 +374,8 @@ impl<'r, 'a> Session<'r, 'a> {
         }
     }
 
-    /// Up to `run.batch_size` records of every assigned partition, or nothing after a short
-    /// wait. Stops early when a rebalance is waiting.
+    /// Up to `run.batch_size` records (and [`POLL_BYTES`] of values) of every assigned
+    /// partition, or nothing after a short wait. Stops early when a rebalance is waiting.
     fn poll_batch(&mut self) -> Result<Vec<Record>> {
         let max = self.r.job.run.batch_size;
         let wait = self.r.k.interval().saturating_sub(self.last_checkpoint.elapsed()).clamp(Duration::from_millis(1), Duration::from_millis(100));
@@ -392,12 +395,15 @@ impl<'r, 'a> Session<'r, 'a> {
                 break;
             }
             for q in self.queues.values() {
-                let mut n = 0;
-                while n < max {
+                // `run.batch_size` counts rows; an Arrow record holds many, so a poll also
+                // stops at POLL_BYTES of values per partition.
+                let (mut n, mut bytes) = (0, 0);
+                while n < max && bytes < POLL_BYTES {
                     match q.poll(Duration::ZERO) {
                         Some(m) => {
                             n += 1;
                             take(m, &mut recs, &ctx)?;
+                            bytes += recs.last().map_or(0, |r| r.value.len());
                         }
                         None => break,
                     }
