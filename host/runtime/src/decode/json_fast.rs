@@ -43,8 +43,20 @@ pub(super) fn parse(value: &[u8], types: &[ColumnType], cols: &mut [ColState], m
         s.ws();
         match lookup(pos, key) {
             Some(c) => {
-                let Some(slot) = s.number_for(types[c]) else { return Fast::GiveUp };
-                cols[c].slot = slot;
+                let st = &mut cols[c];
+                match types[c] {
+                    ColumnType::Float64 => {
+                        let Some(x) = s.float() else { return Fast::GiveUp };
+                        st.num = x;
+                        if !matches!(st.slot, Slot::Fast) {
+                            st.slot = Slot::Fast;
+                        }
+                    }
+                    ty => {
+                        let Some(slot) = s.number_for(ty) else { return Fast::GiveUp };
+                        st.slot = slot;
+                    }
+                }
             }
             None => {
                 if !s.skip_scalar() {
@@ -100,17 +112,22 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let start = self.i;
-        let rest = &self.b[start..];
-        let n = memchr::memchr2(b'"', b'\\', rest)?;
-        if rest[n] != b'"' || rest[..n].iter().any(|c| *c < 0x20) {
-            return None;
+        let mut j = start;
+        let mut ascii = true;
+        loop {
+            match *self.b.get(j)? {
+                b'"' => break,
+                b'\\' | 0..=0x1f => return None,
+                c => ascii &= c < 0x80,
+            }
+            j += 1;
         }
-        let s = &rest[..n];
+        let s = &self.b[start..j];
         // Keys and skipped strings must be UTF-8, as serde_json requires of a valid document.
-        if !s.is_ascii() && std::str::from_utf8(s).is_err() {
+        if !ascii && std::str::from_utf8(s).is_err() {
             return None;
         }
-        self.i = start + n + 1;
+        self.i = j + 1;
         Some(s)
     }
 
@@ -152,15 +169,83 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A number into the slot serde_json's path would give a column of type `ty`; `None`
-    /// when the value is not a number or the column would read it another way.
+    /// A number for a Float64 column (`None` when the value is not a finite number). Most
+    /// numbers have at most 19 significant digits and a small exponent: their value is then
+    /// an exact integer times or divided by an exact power of ten, one correctly rounded
+    /// operation (Clinger's fast path, which lexical-core also takes first), computed while
+    /// the digits are scanned. Any other number goes to lexical-core whole.
+    fn float(&mut self) -> Option<f64> {
+        const POW10: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        ];
+        let start = self.i;
+        let b = self.b;
+        let mut i = self.i;
+        let negative = b.get(i) == Some(&b'-');
+        if negative {
+            i += 1;
+        }
+        let mut mantissa: u64 = 0;
+        let mut digits = 0u32;
+        let mut frac = 0i32;
+        let mut simple = true;
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(&c @ b'0'..=b'9') = b.get(i) {
+                    mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                    digits += 1;
+                    i += 1;
+                }
+            }
+            _ => return None,
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let from = i;
+            while let Some(&c @ b'0'..=b'9') = b.get(i) {
+                if mantissa != 0 || c != b'0' {
+                    digits += 1;
+                }
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                frac += 1;
+                i += 1;
+            }
+            if i == from {
+                return None;
+            }
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            // Exponents: rare in streams; lexical-core reads them.
+            simple = false;
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            let from = i;
+            while matches!(b.get(i), Some(b'0'..=b'9')) {
+                i += 1;
+            }
+            if i == from {
+                return None;
+            }
+        }
+        self.i = i;
+        let x = if simple && digits <= 19 && mantissa < (1 << 53) && frac <= 22 {
+            let m = mantissa as f64 / POW10[frac as usize];
+            if negative { -m } else { m }
+        } else {
+            lexical_core::parse::<f64>(&b[start..i]).ok()?
+        };
+        x.is_finite().then_some(x)
+    }
+
+    /// A number into the slot serde_json's path would give a column of type `ty` (not
+    /// Float64); `None` when the value is not a number or the column would read it another
+    /// way.
     fn number_for(&mut self, ty: ColumnType) -> Option<Slot> {
         let (text, integer) = self.number()?;
         match ty {
-            ColumnType::Float64 => {
-                let x: f64 = lexical_core::parse(text).ok()?;
-                x.is_finite().then_some(Slot::Float(x))
-            }
             // An integer that fits (and not `-0`, which serde_json reads as a float).
             ColumnType::Int64 if integer && text != b"-0" => lexical_core::parse::<i64>(text).ok().map(Slot::Int),
             _ => None,

@@ -162,7 +162,7 @@ impl RecordDecoder {
             for ((c, b), st) in self.cols.iter().zip(&mut builders).zip(&parser.cols) {
                 let ts = (c.spec.name == TIMESTAMP_COLUMN && matches!(st.slot, Slot::Absent | Slot::Null)).then_some(r.timestamp);
                 match b {
-                    ColBuilder::F64(b) => b.append_option(st.slot.as_f64().or(ts.map(|t| t as f64))),
+                    ColBuilder::F64(b) => b.append_option(st.as_f64().or(ts.map(|t| t as f64))),
                     ColBuilder::I64(b) => b.append_option(match st.slot {
                         Slot::Int(i) => Some(i),
                         _ => ts,
