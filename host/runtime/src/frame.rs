@@ -158,14 +158,28 @@ struct Frame {
     rows: Rows,
     answered: Vec<bool>,
     open: usize,
-    /// Whether `seqs` increase, so a lookup is a binary search.
-    sorted: bool,
+    /// How `seqs` run, so that a lookup is a subtraction (the usual case: a call's rows in
+    /// order) or a binary search.
+    order: Order,
+}
+
+enum Order {
+    /// `seqs[i] == seqs[0] + i`.
+    Contiguous,
+    /// Increasing, with gaps.
+    Sorted,
+    /// Any order.
+    Unsorted,
 }
 
 impl Frame {
     fn find(&self, seq: u64) -> Option<usize> {
         let s = &self.rows.seqs;
-        let i = if self.sorted { s.binary_search(&seq).ok()? } else { s.iter().position(|x| *x == seq)? };
+        let i = match self.order {
+            Order::Contiguous => usize::try_from(seq.checked_sub(s[0])?).ok().filter(|&i| i < s.len())?,
+            Order::Sorted => s.binary_search(&seq).ok()?,
+            Order::Unsorted => s.iter().position(|x| *x == seq)?,
+        };
         (!self.answered[i]).then_some(i)
     }
 }
@@ -183,8 +197,14 @@ impl Pending {
         if n == 0 {
             return;
         }
-        let sorted = rows.seqs.windows(2).all(|w| w[0] < w[1]);
-        self.frames.push_back(Frame { rows, answered: vec![false; n], open: n, sorted });
+        let order = if rows.seqs.windows(2).all(|w| w[0] + 1 == w[1]) {
+            Order::Contiguous
+        } else if rows.seqs.windows(2).all(|w| w[0] < w[1]) {
+            Order::Sorted
+        } else {
+            Order::Unsorted
+        };
+        self.frames.push_back(Frame { rows, answered: vec![false; n], open: n, order });
     }
 
     /// Takes back the rows added last (a call that failed).
