@@ -238,7 +238,9 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
     let progress = AtomicU64::new(0);
     let mut records_in = 0u64;
     let mut read_error = None;
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let mut runs: Vec<PartitionRun> = std::thread::scope(|s| {
+        let done_tx = done_tx;
         let mut senders: BTreeMap<i32, SyncSender<Vec<Record>>> = BTreeMap::new();
         let mut handles = Vec::new();
         let mut last_report = Instant::now();
@@ -258,8 +260,12 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
             for (p, recs) in by_partition {
                 let tx = senders.entry(p).or_insert_with(|| {
                     let (tx, rx) = sync_channel(CHUNKS_IN_FLIGHT);
-                    let (components, progress, first) = (&components, &progress, handles.is_empty());
-                    handles.push(s.spawn(move || run_partition(components, job, p, first, rx, progress)));
+                    let (components, progress, first, done) = (&components, &progress, handles.is_empty(), done_tx.clone());
+                    handles.push(s.spawn(move || {
+                        let run = run_partition(components, job, p, first, rx, progress);
+                        let _ = done.send(());
+                        run
+                    }));
                     tx
                 });
                 // A partition that stopped (it failed) takes no more; the others go on, as
@@ -275,9 +281,16 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
             }
         }
         drop(senders);
-        while !handles.iter().all(|h| h.is_finished()) {
-            on_progress(progress.load(Ordering::Relaxed), records_in);
-            std::thread::sleep(Duration::from_millis(20));
+        // A thread that ended without saying so (a panic) drops its sender: no hang.
+        drop(done_tx);
+        // Each partition thread says when it is done; progress is reported meanwhile.
+        let mut left = handles.len();
+        while left > 0 {
+            match done_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(()) => left -= 1,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => on_progress(progress.load(Ordering::Relaxed), records_in),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
         }
         handles.into_iter().map(|h| h.join().expect("partition thread panicked")).collect()
     });
