@@ -191,10 +191,10 @@ impl JsonRowParser {
 /// position, the column found there last time (producers write their keys in one order, so
 /// this is usually one comparison).
 fn lookup(hint: &mut Vec<Option<usize>>, names: &[Vec<u8>], index: &HashMap<Vec<u8>, usize>, pos: usize, key: &[u8]) -> Option<usize> {
-    if let Some(Some(i)) = hint.get(pos) {
-        if names[*i] == key {
-            return Some(*i);
-        }
+    if let Some(Some(i)) = hint.get(pos)
+        && names[*i] == key
+    {
+        return Some(*i);
     }
     let found = index.get(key).copied();
     if found.is_some() {

@@ -76,7 +76,7 @@ enum ColBuilder {
     F64(Float64Builder),
     I64(Int64Builder),
     Str(StringBuilder),
-    Vector(VectorBuilder),
+    Vector(Box<VectorBuilder>),
 }
 
 /// Decodes record values into the columns a chain of operators reads.
@@ -138,7 +138,7 @@ impl RecordDecoder {
                 ColumnType::Float64 => ColBuilder::F64(Float64Builder::with_capacity(n)),
                 ColumnType::Int64 => ColBuilder::I64(Int64Builder::with_capacity(n)),
                 ColumnType::Utf8 | ColumnType::Json => ColBuilder::Str(StringBuilder::with_capacity(n, n * 8)),
-                ColumnType::Vector => ColBuilder::Vector(VectorBuilder::new()),
+                ColumnType::Vector => ColBuilder::Vector(Box::new(VectorBuilder::new())),
             })
             .collect();
         let parser = self.json.as_mut().expect("a JSON decoder");
