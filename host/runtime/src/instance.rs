@@ -47,6 +47,8 @@ pub struct OperatorInstance {
     columns: Vec<ColumnSpec>,
     limits: Limits,
     broken: Option<String>,
+    /// What the host last told the instance with [`OperatorInstance::set_publish_models`].
+    publish_models: bool,
 }
 
 impl std::fmt::Debug for OperatorInstance {
@@ -84,7 +86,7 @@ impl OperatorInstance {
                 });
             }
         };
-        let mut inst = Self { store, bindings, process_func, handle, info, columns: Vec::new(), limits, broken: None };
+        let mut inst = Self { store, bindings, process_func, handle, info, columns: Vec::new(), limits, broken: None, publish_models: true };
         let cols = inst.call(|s, b, h| b.eddy_operator_operator().instance().call_input_columns(s, h).map(Ok));
         inst.columns = match cols {
             Ok(c) => convert_columns(c),
@@ -148,6 +150,22 @@ impl OperatorInstance {
         self.check(p, valid_seq)
     }
 
+    /// Tells the instance whether to publish model versions (the WIT `set-publish-models`; on
+    /// until told otherwise). A host without a models sink turns it off: `process` and
+    /// `watermark` then return no models, and the operator may skip building them; outputs,
+    /// state, snapshots and model version numbers are the same either way. The setting outlives
+    /// a `restore`. Models a guest returns anyway while it is off are dropped unread.
+    pub fn set_publish_models(&mut self, on: bool) -> std::result::Result<(), CallError> {
+        self.call(|s, b, h| b.eddy_operator_operator().instance().call_set_publish_models(s, h, on).map(Ok))?;
+        self.publish_models = on;
+        Ok(())
+    }
+
+    /// Whether the instance publishes model versions (see [`OperatorInstance::set_publish_models`]).
+    pub fn publishes_models(&self) -> bool {
+        self.publish_models
+    }
+
     /// Sends a watermark (see the WIT `watermark`).
     pub fn watermark(&mut self, timestamp: i64, valid_seq: impl Fn(u64) -> bool) -> std::result::Result<Processed, CallError> {
         let p = self.call(|s, b, h| b.eddy_operator_operator().instance().call_watermark(s, h, timestamp))?;
@@ -180,7 +198,7 @@ impl OperatorInstance {
                 out.outputs = Some(batch);
             }
         }
-        if !p.models.is_empty() {
+        if self.publish_models && !p.models.is_empty() {
             match ipc::decode_owned(p.models) {
                 Ok(b) if b.num_rows() > 0 => out.models = Some(b),
                 Ok(_) => {}

@@ -29,7 +29,19 @@ impl Partial {
         let m = p - label;
         match indices {
             None => {
-                for ((gi, si), x) in self.g.iter_mut().zip(self.s.iter_mut()).zip(values) {
+                // Eight coordinates per iteration (in a component every loop iteration costs an
+                // interruption check); the same operations on every coordinate either way.
+                let n = self.g.len().min(self.s.len()).min(values.len());
+                let (g, s, x) = (&mut self.g[..n], &mut self.s[..n], &values[..n]);
+                let (mut gc, mut sc, xc) = (g.chunks_exact_mut(8), s.chunks_exact_mut(8), x.chunks_exact(8));
+                let xr = xc.remainder();
+                for ((g8, s8), x8) in (&mut gc).zip(&mut sc).zip(xc) {
+                    for k in 0..8 {
+                        g8[k] += m * x8[k];
+                        s8[k] += 1.0;
+                    }
+                }
+                for ((gi, si), x) in gc.into_remainder().iter_mut().zip(sc.into_remainder().iter_mut()).zip(xr) {
                     *gi += m * x;
                     *si += 1.0;
                 }

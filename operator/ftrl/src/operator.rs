@@ -8,7 +8,7 @@ use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::java_random::JavaRandom;
 use eddy_sdk::{
     ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind,
-    Output, SEQ_COLUMN, VectorColumn, f64_column, list_f64_array, optional_f64_column, seq_column,
+    Output, PublishModels, SEQ_COLUMN, VectorColumn, f64_column, list_f64_array, optional_f64_column, seq_column,
 };
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,9 @@ pub struct Ftrl {
     model: Option<Model>,
     /// The partial global batch (empty until the dimension is known).
     partial: Option<Partial>,
+    /// Whether the host wants model versions; not state (see [`Operator::set_publish_models`]).
+    #[serde(skip)]
+    publish: PublishModels,
 }
 
 /// One row's features, borrowed from the batch (or from the gathered numeric columns).
@@ -37,11 +40,7 @@ impl Row<'_> {
     fn dot(&self, w: &[f64]) -> f64 {
         let mut s = 0.0;
         match self.indices {
-            None => {
-                for (x, wi) in self.values.iter().zip(w) {
-                    s += x * wi;
-                }
-            }
+            None => s = eddy_sdk::math::dot(self.values, w),
             Some(ix) => {
                 for (&i, x) in ix.iter().zip(self.values) {
                     s += x * w[i as usize];
@@ -69,23 +68,34 @@ impl Ftrl {
         }
     }
 
-    /// Gathers numeric feature columns row-major into `flat` (validated).
+    /// Gathers numeric feature columns row-major into `flat` (validated: the error names the
+    /// first bad value in row-major order, whichever column holds it).
     fn gather_columns(&self, batch: &RecordBatch, cols: &[String], flat: &mut Vec<f64>) -> Result<(), OperatorError> {
         let arrays = cols.iter().map(|c| f64_column(batch, c)).collect::<Result<Vec<_>, _>>()?;
         let n = batch.num_rows();
-        flat.reserve(n * cols.len());
-        for r in 0..n {
-            for (a, name) in arrays.iter().zip(cols) {
-                if a.is_null(r) {
-                    return Err(OperatorError::input(r, Some(name), "missing feature value"));
+        // Column by column, the common case in one pass each; a column with a bad value names
+        // its first bad row, and the earliest such row (then the leftmost column) is the error.
+        let mut first_bad: Option<(usize, usize)> = None;
+        for (c, a) in arrays.iter().enumerate() {
+            if a.null_count() == 0 && eddy_sdk::math::all_finite(a.values()) {
+                continue;
+            }
+            if let Some(r) = (0..n).find(|&r| a.is_null(r) || !a.value(r).is_finite()) {
+                if first_bad.is_none_or(|(br, _)| r < br) {
+                    first_bad = Some((r, c));
                 }
-                let v = a.value(r);
-                if !v.is_finite() {
-                    return Err(OperatorError::input(r, Some(name), format!("feature is not finite ({v})")));
-                }
-                flat.push(v);
             }
         }
+        if let Some((r, c)) = first_bad {
+            let (a, name) = (arrays[c], &cols[c]);
+            return Err(if a.is_null(r) {
+                OperatorError::input(r, Some(name), "missing feature value")
+            } else {
+                OperatorError::input(r, Some(name), format!("feature is not finite ({})", a.value(r)))
+            });
+        }
+        let columns: Vec<&[f64]> = arrays.iter().map(|a| &a.values()[..]).collect();
+        eddy_sdk::math::rows_from_columns(&columns, n, flat);
         Ok(())
     }
 
@@ -102,9 +112,10 @@ impl Ftrl {
             }
             FeaturesCol::Vector(col) => {
                 let vc = VectorColumn::new(batch, col)?;
+                let finite = vc.all_values_finite();
                 for r in 0..n {
                     let v = vc.get(r)?.ok_or_else(|| OperatorError::input(r, Some(col), "missing feature vector"))?;
-                    v.validate().map_err(|m| OperatorError::input(r, Some(col), m))?;
+                    if finite { v.validate_shape() } else { v.validate() }.map_err(|m| OperatorError::input(r, Some(col), m))?;
                     rows.push(Row { indices: v.indices, values: v.values, size: v.size });
                 }
             }
@@ -182,7 +193,7 @@ impl Operator for Ftrl {
 
     fn open(config: &Config) -> Result<Self, OperatorError> {
         let params = Params::from_config(config)?;
-        let mut op = Self { params, model: None, partial: None };
+        let mut op = Self { params, model: None, partial: None, publish: PublishModels::default() };
         let dim = match (&op.params.initial_model, &op.params.features) {
             (InitialModel::Coefficient(w), _) => Some(w.len()),
             (InitialModel::Random { dim: Some(d), .. }, _) => Some(*d),
@@ -219,6 +230,7 @@ impl Operator for Ftrl {
         let mut versions = Vec::with_capacity(n);
         let mut published = Vec::new();
         let mut published_seq = Vec::new();
+        let publish = self.publish.on();
         for (((row, label), weight), row_seq) in rows.into_iter().zip(labels).zip(weights).zip(seq.values().iter()) {
             if self.model.is_none() {
                 self.model = Some(self.initial_model(row.size));
@@ -236,8 +248,11 @@ impl Operator for Ftrl {
                     let p = &self.params;
                     model.update(partial, p.alpha, p.beta, p.l1, p.l2);
                     partial.clear();
-                    published.push((model.w.clone(), model.version));
-                    published_seq.push(*row_seq);
+                    // The version counts whether or not it is published.
+                    if publish {
+                        published.push((model.w.clone(), model.version));
+                        published_seq.push(*row_seq);
+                    }
                 }
             }
         }
@@ -257,6 +272,10 @@ impl Operator for Ftrl {
         let outputs = RecordBatch::try_new(schema, columns).map_err(|e| OperatorError::internal(e.to_string()))?;
         let models = if published.is_empty() { None } else { Some(self.model_batch(&published, Some(&published_seq))?) };
         Ok(Output { outputs, models })
+    }
+
+    fn set_publish_models(&mut self, on: bool) {
+        self.publish = PublishModels(on);
     }
 
     fn model_data(&self) -> Result<RecordBatch, OperatorError> {

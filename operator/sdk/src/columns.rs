@@ -84,6 +84,16 @@ impl VectorRef<'_> {
     /// Checks shape and values: indices in range and increasing, values finite, dense length
     /// equal to size. Returns a message on failure.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_shape()?;
+        if let Some(bad) = self.values.iter().find(|v| !v.is_finite()) {
+            return Err(format!("vector holds a non-finite value ({bad})"));
+        }
+        Ok(())
+    }
+
+    /// [`VectorRef::validate`] without the check that values are finite, for rows of a column
+    /// whose values [`VectorColumn::all_values_finite`] already checked.
+    pub fn validate_shape(&self) -> Result<(), String> {
         match self.indices {
             None if self.values.len() != self.size => {
                 return Err(format!("dense vector has {} values but size {}", self.values.len(), self.size));
@@ -102,9 +112,6 @@ impl VectorRef<'_> {
             }
             None => {}
         }
-        if let Some(bad) = self.values.iter().find(|v| !v.is_finite()) {
-            return Err(format!("vector holds a non-finite value ({bad})"));
-        }
         Ok(())
     }
 
@@ -112,11 +119,7 @@ impl VectorRef<'_> {
     pub fn dot(&self, w: &[f64]) -> f64 {
         let mut s = 0.0;
         match self.indices {
-            None => {
-                for (x, wi) in self.values.iter().zip(w) {
-                    s += x * wi;
-                }
-            }
+            None => s = crate::math::dot(self.values, w),
             Some(ix) => {
                 for (&i, x) in ix.iter().zip(self.values) {
                     s += x * w[i as usize];
@@ -164,6 +167,15 @@ impl<'a> VectorColumn<'a> {
         let index_values = indices.values().as_any().downcast_ref::<Int32Array>();
         let value_values = values.values().as_any().downcast_ref::<Float64Array>().ok_or_else(bad)?;
         Ok(Self { name: name.to_owned(), array, size, indices, index_values, values, value_values })
+    }
+
+    /// Whether every value the column's rows hold is finite (one pass over the values, eight at
+    /// a time). When it is, [`VectorRef::validate_shape`] checks a row as well as
+    /// [`VectorRef::validate`] does.
+    pub fn all_values_finite(&self) -> bool {
+        let offsets = self.values.value_offsets();
+        let (start, end) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
+        crate::math::all_finite(&self.value_values.values()[start..end])
     }
 
     /// The vector at `row`, or `None` when null.

@@ -33,7 +33,7 @@ pub use config::{Config, FeaturesCol, check_range};
 pub use error::{ConfigError, InputError, OperatorError};
 pub use info::{ColumnSpec, ColumnType, OperatorInfo, OperatorKind, ParamInfo};
 pub use log::{Level, log};
-pub use operator::{Operator, Output};
+pub use operator::{Operator, Output, PublishModels};
 pub use snapshot::SnapshotKind;
 
 /// Re-exported Arrow crates, so operators use the exact versions the SDK was built with.
