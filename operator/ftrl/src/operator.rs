@@ -8,7 +8,7 @@ use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::java_random::JavaRandom;
 use eddy_sdk::{
     ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind,
-    Output, PublishModels, SEQ_COLUMN, VectorColumn, f64_column, list_f64_array, optional_f64_column, seq_column,
+    Output, PublishModels, SEQ_COLUMN, VectorColumn, f64_column, fixed_width_list_f64_array, list_f64_array, optional_f64_column, seq_column,
 };
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,7 @@ struct Row<'a> {
 }
 
 impl Row<'_> {
+    #[inline(always)]
     fn dot(&self, w: &[f64]) -> f64 {
         let mut s = 0.0;
         match self.indices {
@@ -113,10 +114,15 @@ impl Ftrl {
             FeaturesCol::Vector(col) => {
                 let vc = VectorColumn::new(batch, col)?;
                 let finite = vc.all_values_finite();
-                for r in 0..n {
-                    let v = vc.get(r)?.ok_or_else(|| OperatorError::input(r, Some(col), "missing feature vector"))?;
-                    if finite { v.validate_shape() } else { v.validate() }.map_err(|m| OperatorError::input(r, Some(col), m))?;
-                    rows.push(Row { indices: v.indices, values: v.values, size: v.size });
+                if let (true, Some((values, d))) = (finite, vc.dense_rows()) {
+                    // Dense rows of one dimension, all finite: nothing to check row by row.
+                    rows.extend(values.chunks_exact(d).map(|values| Row { indices: None, values, size: d }));
+                } else {
+                    for r in 0..n {
+                        let v = vc.get(r)?.ok_or_else(|| OperatorError::input(r, Some(col), "missing feature vector"))?;
+                        if finite { v.validate_shape() } else { v.validate() }.map_err(|m| OperatorError::input(r, Some(col), m))?;
+                        rows.push(Row { indices: v.indices, values: v.values, size: v.size });
+                    }
                 }
             }
         }
@@ -225,13 +231,16 @@ impl Operator for Ftrl {
         let (rows, labels, weights) = self.read_rows(batch, &flat)?;
         let seq = seq_column(batch)?.clone();
         let n = rows.len();
-        let mut pred = Vec::with_capacity(n);
-        let mut raw: Vec<[f64; 2]> = Vec::with_capacity(n);
-        let mut versions = Vec::with_capacity(n);
+        // Outputs are written in place, row by row (no push, no capacity check per row).
+        let mut pred = vec![0.0; n];
+        let mut raw = vec![0.0; 2 * n];
+        let mut versions = vec![0i64; n];
         let mut published = Vec::new();
         let mut published_seq = Vec::new();
         let publish = self.publish.on();
-        for (((row, label), weight), row_seq) in rows.into_iter().zip(labels).zip(weights).zip(seq.values().iter()) {
+        let outputs = pred.iter_mut().zip(raw.chunks_exact_mut(2)).zip(versions.iter_mut());
+        let inputs = rows.into_iter().zip(labels).zip(weights).zip(seq.values().iter());
+        for ((((row, label), weight), row_seq), ((pred, raw), version)) in inputs.zip(outputs) {
             if self.model.is_none() {
                 self.model = Some(self.initial_model(row.size));
             }
@@ -239,9 +248,10 @@ impl Operator for Ftrl {
             let partial = self.partial.get_or_insert_with(|| Partial::new(model.w.len()));
             let dot = row.dot(&model.w);
             let prob = 1.0 - 1.0 / (1.0 + eddy_sdk::math::exp(dot));
-            pred.push(if dot >= 0.0 { 1.0 } else { 0.0 });
-            raw.push([1.0 - prob, prob]);
-            versions.push(model.version);
+            *pred = if dot >= 0.0 { 1.0 } else { 0.0 };
+            raw[0] = 1.0 - prob;
+            raw[1] = prob;
+            *version = model.version;
             if let Some(label) = label {
                 partial.add(row.indices, row.values, label, weight, dot);
                 if partial.rows == self.params.global_batch_size {
@@ -265,7 +275,7 @@ impl Operator for Ftrl {
         ]));
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Float64Array::from(pred)),
-            Arc::new(list_f64_array(raw.iter().map(|r| r.as_slice()))),
+            Arc::new(fixed_width_list_f64_array(raw, 2)),
             Arc::new(Int64Array::from(versions)),
             Arc::new(UInt64Array::from(seq)),
         ];

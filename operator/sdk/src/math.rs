@@ -6,16 +6,19 @@
 //! agree bit for bit. `sqrt` and basic arithmetic are exact in IEEE 754 everywhere.
 
 /// e^x, identical on every target.
+#[inline]
 pub fn exp(x: f64) -> f64 {
     libm::exp(x)
 }
 
 /// Natural logarithm, identical on every target.
+#[inline]
 pub fn ln(x: f64) -> f64 {
     libm::log(x)
 }
 
 /// The logistic function 1 / (1 + e^-x).
+#[inline]
 pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + exp(-x))
 }
@@ -23,6 +26,7 @@ pub fn sigmoid(x: f64) -> f64 {
 /// `x . w` over the first `min(len)` entries, summed in index order (`((x0 w0 + x1 w1) + x2 w2)
 /// + ...`, no fused multiply-add): the same bits as the plain loop, on every target. Unrolled by
 /// eight, which matters in a component, where every loop iteration costs an interruption check.
+#[inline(always)]
 pub fn dot(x: &[f64], w: &[f64]) -> f64 {
     let n = x.len().min(w.len());
     let (x, w) = (&x[..n], &w[..n]);
@@ -47,15 +51,24 @@ pub fn dot(x: &[f64], w: &[f64]) -> f64 {
 
 /// Whether every value is finite (no NaN, no infinity). Checks them all, eight at a time,
 /// without stopping early: a fast pass for the common case, before any per-row error search.
+/// (On the bits: a value is not finite when its exponent bits are all ones, which vectorizes as
+/// plain integer operations.)
 pub fn all_finite(values: &[f64]) -> bool {
+    const EXPONENT: u64 = 0x7ff0_0000_0000_0000;
+    let not_finite = |v: f64| u64::from(!v.to_bits() & EXPONENT == 0);
     let chunks = values.chunks_exact(8);
     let rest = chunks.remainder();
-    let mut ok = true;
+    let mut bad = 0u64;
     for c in chunks {
-        ok &= c[0].is_finite() & c[1].is_finite() & c[2].is_finite() & c[3].is_finite();
-        ok &= c[4].is_finite() & c[5].is_finite() & c[6].is_finite() & c[7].is_finite();
+        let c: &[f64; 8] = c.try_into().expect("chunks of 8");
+        for v in c {
+            bad |= not_finite(*v);
+        }
     }
-    ok & rest.iter().fold(true, |ok, v| ok & v.is_finite())
+    for v in rest {
+        bad |= not_finite(*v);
+    }
+    bad == 0
 }
 
 /// Appends the first `rows` values of `columns` to `out` row by row (row-major: row 0's value
