@@ -106,10 +106,13 @@ impl Ftrl {
         let n = batch.num_rows();
         let p = &self.params;
         let mut rows = Vec::with_capacity(n);
+        // The dimension every row has, when the layout says so (then there is no row to check).
+        let mut uniform = None;
         match &p.features {
             FeaturesCol::Columns(cols) => {
                 let d = cols.len();
                 rows.extend(flat.chunks_exact(d).map(|values| Row { indices: None, values, size: d }));
+                uniform = Some(d);
             }
             FeaturesCol::Vector(col) => {
                 let vc = VectorColumn::new(batch, col)?;
@@ -117,6 +120,7 @@ impl Ftrl {
                 if let (true, Some((values, d))) = (finite, vc.dense_rows()) {
                     // Dense rows of one dimension, all finite: nothing to check row by row.
                     rows.extend(values.chunks_exact(d).map(|values| Row { indices: None, values, size: d }));
+                    uniform = Some(d);
                 } else {
                     for r in 0..n {
                         let v = vc.get(r)?.ok_or_else(|| OperatorError::input(r, Some(col), "missing feature vector"))?;
@@ -136,13 +140,34 @@ impl Ftrl {
             FeaturesCol::Vector(c) => c.as_str(),
             FeaturesCol::Columns(_) => "featuresCol",
         };
-        for (r, row) in rows.iter().enumerate() {
+        // With a uniform dimension only the first row can disagree.
+        let checked = if uniform.is_some() { &rows[..rows.len().min(1)] } else { &rows[..] };
+        for (r, row) in checked.iter().enumerate() {
             let d = *dim.get_or_insert(row.size);
             if row.size != d {
                 return Err(OperatorError::input(r, Some(feature_col), format!("vector has dimension {} but the model has {d}", row.size)));
             }
         }
         let label = optional_f64_column(batch, Some(&p.label_col)).ok().flatten();
+        let labels = match label {
+            None => vec![None; n],
+            // Every row labelled 0 or 1, checked in one pass; otherwise row by row below, for
+            // the error.
+            Some(a) if a.null_count() == 0 && a.values().iter().fold(true, |ok, v| ok & ((*v == 0.0) | (*v == 1.0))) => {
+                a.values().iter().map(|v| Some(*v)).collect()
+            }
+            Some(_) => self.read_labels(label, n)?,
+        };
+        let weights = match optional_f64_column(batch, p.weight_col.as_deref())? {
+            None => vec![1.0; n],
+            weight => self.read_weights(weight, n)?,
+        };
+        Ok((rows, labels, weights))
+    }
+
+    /// The labels row by row, refusing any but 0 and 1.
+    fn read_labels(&self, label: Option<&Float64Array>, n: usize) -> Result<Vec<Option<f64>>, OperatorError> {
+        let p = &self.params;
         let mut labels = Vec::with_capacity(n);
         for r in 0..n {
             let l = label.and_then(|a| (!a.is_null(r)).then(|| a.value(r)));
@@ -153,7 +178,12 @@ impl Ftrl {
             }
             labels.push(l);
         }
-        let weight = optional_f64_column(batch, p.weight_col.as_deref())?;
+        Ok(labels)
+    }
+
+    /// The weights row by row (1 where a row has none), refusing negative or non-finite ones.
+    fn read_weights(&self, weight: Option<&Float64Array>, n: usize) -> Result<Vec<f64>, OperatorError> {
+        let p = &self.params;
         let mut weights = Vec::with_capacity(n);
         for r in 0..n {
             let w = match weight {
@@ -165,7 +195,7 @@ impl Ftrl {
             }
             weights.push(w);
         }
-        Ok((rows, labels, weights))
+        Ok(weights)
     }
 
     /// Model rows; with `seqs`, each row names the input row that published it.
