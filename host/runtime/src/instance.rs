@@ -49,6 +49,16 @@ pub struct OperatorInstance {
     broken: Option<String>,
     /// What the host last told the instance with [`OperatorInstance::set_publish_models`].
     publish_models: bool,
+    /// IPC state kept from call to call (the last schemas), so that the input, output and model
+    /// batches of one schema, call after call, skip its message.
+    ipc: Ipc,
+}
+
+#[derive(Debug, Default)]
+struct Ipc {
+    input: ipc::Encoder,
+    outputs: ipc::Decoder,
+    models: ipc::Decoder,
 }
 
 impl std::fmt::Debug for OperatorInstance {
@@ -86,7 +96,7 @@ impl OperatorInstance {
                 });
             }
         };
-        let mut inst = Self { store, bindings, process_func, handle, info, columns: Vec::new(), limits, broken: None, publish_models: true };
+        let mut inst = Self { store, bindings, process_func, handle, info, columns: Vec::new(), limits, broken: None, publish_models: true, ipc: Ipc::default() };
         let cols = inst.call(|s, b, h| b.eddy_operator_operator().instance().call_input_columns(s, h).map(Ok));
         inst.columns = match cols {
             Ok(c) => convert_columns(c),
@@ -141,7 +151,7 @@ impl OperatorInstance {
     /// writes the stream straight into the guest's memory (one copy of the column data), never
     /// into bytes of its own first.
     pub fn process(&mut self, batch: &RecordBatch, valid_seq: impl Fn(u64) -> bool) -> std::result::Result<Processed, CallError> {
-        let layout = ipc::StreamLayout::new(batch).map_err(|e| CallError::Failed(format!("cannot encode the input batch: {e}")))?;
+        let layout = self.ipc.input.layout(batch).map_err(|e| CallError::Failed(format!("cannot encode the input batch: {e}")))?;
         let func = self.process_func;
         let p = self.call(|s, _, h| {
             let typed = func.typed::<ProcessParams<'_>, ProcessResults>(&*s)?;
@@ -180,7 +190,7 @@ impl OperatorInstance {
         };
         let mut out = Processed::default();
         if !p.outputs.is_empty() {
-            let batch = match ipc::decode_owned(p.outputs) {
+            let batch = match self.ipc.outputs.decode_owned(p.outputs) {
                 Ok(b) => b,
                 Err(e) => return Err(fail(self, format!("outputs are not an Arrow IPC stream: {e}"))),
             };
@@ -199,7 +209,7 @@ impl OperatorInstance {
             }
         }
         if self.publish_models && !p.models.is_empty() {
-            match ipc::decode_owned(p.models) {
+            match self.ipc.models.decode_owned(p.models) {
                 Ok(b) if b.num_rows() > 0 => out.models = Some(b),
                 Ok(_) => {}
                 Err(e) => return Err(fail(self, format!("models are not an Arrow IPC stream: {e}"))),

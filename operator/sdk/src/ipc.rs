@@ -16,7 +16,7 @@ use arrow_data::ArrayData;
 use arrow_buffer::{ArrowNativeType, Buffer};
 use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::{DictionaryTracker, EncodedData, IpcDataGenerator, IpcWriteOptions, StreamWriter, write_message};
-use arrow_schema::{ArrowError, DataType, Schema};
+use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 
 /// Alignment of every message and body buffer (arrow's default write options).
 const ALIGNMENT: usize = 64;
@@ -64,6 +64,10 @@ impl StreamLayout {
     /// Lays out `batch`. Column types outside the layout's reach (dictionaries, views, unions,
     /// run-end encoded) are encoded by arrow's writer instead, into the head.
     pub fn new(batch: &RecordBatch) -> Result<Self, ArrowError> {
+        Encoder::default().layout(batch)
+    }
+
+    fn with_schema_message(batch: &RecordBatch, schema_message: &[u8]) -> Result<Self, ArrowError> {
         let options = IpcWriteOptions::default();
         let mut body = Vec::new();
         let mut nodes = Vec::new();
@@ -75,9 +79,8 @@ impl StreamLayout {
                 return Self::fallback(batch);
             }
         }
-        let mut head = Vec::with_capacity(1024);
-        let schema = schema_message(batch.schema_ref(), &options);
-        write_message(&mut head, schema, &options)?;
+        let mut head = Vec::with_capacity(schema_message.len() + 512);
+        head.extend_from_slice(schema_message);
         let header = batch_header(batch.num_rows(), &nodes, &buffers, offset);
         write_message(&mut head, EncodedData { ipc_message: header, arrow_data: Vec::new() }, &options)?;
         let len = head.len() + offset + END_OF_STREAM.len();
@@ -152,8 +155,119 @@ impl StreamLayout {
     }
 }
 
-fn schema_message(schema: &Schema, options: &IpcWriteOptions) -> EncodedData {
-    IpcDataGenerator::default().schema_to_bytes_with_dictionary_tracker(schema, &mut DictionaryTracker::new(false), options)
+/// Encodes batches one after another, each as a stream of its own, remembering the last
+/// schema's message: batches of one schema (an operator's inputs or outputs, call after call)
+/// skip encoding it again.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    /// The last schema and its framed message.
+    schema: Option<(SchemaRef, Vec<u8>)>,
+}
+
+impl Encoder {
+    /// Lays out `batch` (see [`StreamLayout::new`]).
+    pub fn layout(&mut self, batch: &RecordBatch) -> Result<StreamLayout, ArrowError> {
+        let schema = batch.schema_ref();
+        let cached = self.schema.as_ref().is_some_and(|(s, _)| Arc::ptr_eq(s, schema) || **s == **schema);
+        if !cached {
+            let options = IpcWriteOptions::default();
+            let encoded = IpcDataGenerator::default().schema_to_bytes_with_dictionary_tracker(schema, &mut DictionaryTracker::new(false), &options);
+            let mut framed = Vec::new();
+            write_message(&mut framed, encoded, &options)?;
+            self.schema = Some((schema.clone(), framed));
+        }
+        let (_, framed) = self.schema.as_ref().expect("set above");
+        StreamLayout::with_schema_message(batch, framed)
+    }
+
+    /// Encodes `batch` (see [`encode`]).
+    pub fn encode(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
+        Ok(self.layout(batch)?.to_vec())
+    }
+}
+
+/// Decodes streams one after another, remembering the last schema: a stream whose schema
+/// message is, byte for byte, the previous stream's reuses the schema decoded then. Record
+/// batches are decoded without copying their data ([`decode_owned`]) and checked as arrow
+/// checks them.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    /// The last schema message (flatbuffer bytes) and its schema.
+    schema: Option<(Vec<u8>, SchemaRef)>,
+}
+
+/// One message of a stream: its flatbuffer, and where its body starts and how long it is.
+struct MessageAt<'a> {
+    message: arrow_ipc::Message<'a>,
+    metadata: &'a [u8],
+    body_start: usize,
+    body_len: usize,
+}
+
+/// The message at `pos`, or `None` at the end-of-stream marker (or the end of the bytes).
+fn message_at(bytes: &[u8], pos: usize) -> Result<Option<MessageAt<'_>>, ArrowError> {
+    let bad = |what: &str| ArrowError::IpcError(format!("malformed IPC stream at byte {pos}: {what}"));
+    let word = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")));
+    let Some(first) = word(pos) else {
+        return if pos == bytes.len() { Ok(None) } else { Err(bad("truncated message length")) };
+    };
+    let (len, start) = if first == 0xffff_ffff { (word(pos + 4).ok_or_else(|| bad("truncated message length"))?, pos + 8) } else { (first, pos + 4) };
+    if len == 0 {
+        return Ok(None);
+    }
+    let len = usize::try_from(len).map_err(|_| bad("message length"))?;
+    let metadata = start.checked_add(len).and_then(|end| bytes.get(start..end)).ok_or_else(|| bad("message past the end"))?;
+    let message = arrow_ipc::root_as_message(metadata).map_err(|e| bad(&format!("not a message: {e}")))?;
+    let body_len = usize::try_from(message.bodyLength()).map_err(|_| bad("negative body length"))?;
+    let body_start = start + len;
+    if body_start.checked_add(body_len).is_none_or(|end| end > bytes.len()) {
+        return Err(bad("body past the end"));
+    }
+    Ok(Some(MessageAt { message, metadata, body_start, body_len }))
+}
+
+impl Decoder {
+    /// Decodes a stream that the caller owns (see [`decode_owned`]).
+    pub fn decode_owned(&mut self, bytes: Vec<u8>) -> Result<RecordBatch, ArrowError> {
+        let buffer = Buffer::from_vec(bytes);
+        match self.decode_plain(&buffer)? {
+            Some(batch) => Ok(batch),
+            // Dictionaries and other rarities: arrow's own decoder.
+            None => decode_buffer(buffer),
+        }
+    }
+
+    /// A stream of a schema message and record batch messages; `None` for anything else.
+    fn decode_plain(&mut self, buffer: &Buffer) -> Result<Option<RecordBatch>, ArrowError> {
+        let bytes = buffer.as_slice();
+        let Some(first) = message_at(bytes, 0)? else { return Err(ArrowError::IpcError("the stream has no schema".into())) };
+        let schema = match &self.schema {
+            Some((message, schema)) if message.as_slice() == first.metadata => schema.clone(),
+            _ => {
+                let Some(fb) = first.message.header_as_schema() else { return Ok(None) };
+                let schema = Arc::new(arrow_ipc::convert::fb_to_schema(fb));
+                if schema.flattened_fields().iter().any(|f| matches!(f.data_type(), DataType::Dictionary(..))) {
+                    return Ok(None);
+                }
+                self.schema = Some((first.metadata.to_vec(), schema.clone()));
+                schema
+            }
+        };
+        let mut pos = first.body_start + first.body_len;
+        let mut batches = Vec::new();
+        while let Some(m) = message_at(bytes, pos)? {
+            let Some(header) = m.message.header_as_record_batch() else { return Ok(None) };
+            let body = buffer.slice_with_length(m.body_start, m.body_len);
+            let no_dictionaries = std::collections::HashMap::new();
+            batches.push(arrow_ipc::reader::read_record_batch(&body, header, schema.clone(), &no_dictionaries, None, &m.message.version())?);
+            pos = m.body_start + m.body_len;
+        }
+        Ok(Some(match batches.len() {
+            0 => RecordBatch::new_empty(schema),
+            1 => batches.pop().expect("one batch"),
+            _ => arrow_select::concat::concat_batches(&schema, &batches)?,
+        }))
+    }
 }
 
 /// The record batch message (a flatbuffer), built in the order arrow's writer builds it.
@@ -315,7 +429,10 @@ pub fn encode(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
 /// Decodes an Arrow IPC stream that the caller owns, without copying the column data: the
 /// batch's buffers point into `bytes` (when they are aligned, as IPC writers align them).
 pub fn decode_owned(bytes: Vec<u8>) -> Result<RecordBatch, ArrowError> {
-    let mut buffer = arrow_buffer::Buffer::from_vec(bytes);
+    decode_buffer(Buffer::from_vec(bytes))
+}
+
+fn decode_buffer(mut buffer: Buffer) -> Result<RecordBatch, ArrowError> {
     let mut decoder = arrow_ipc::reader::StreamDecoder::new();
     let mut batches = Vec::new();
     while !buffer.is_empty() {
@@ -440,6 +557,44 @@ mod tests {
             assert_eq!(out, expected, "sample {i}: write_to");
             assert_eq!(&decode(&out).unwrap(), batch, "sample {i}: round trip");
         }
+    }
+
+    #[test]
+    fn encoder_and_decoder_keep_schemas_from_call_to_call() {
+        let mut encoder = Encoder::default();
+        let mut decoder = Decoder::default();
+        // Twice over, so that the second pass meets cached schemas (and schema changes).
+        for pass in 0..2 {
+            for (i, batch) in samples().iter().enumerate() {
+                let bytes = encoder.encode(batch).unwrap();
+                assert_eq!(bytes, arrow_encode(batch), "pass {pass}, sample {i}: encoded");
+                assert_eq!(&decoder.decode_owned(bytes.clone()).unwrap(), batch, "pass {pass}, sample {i}: decoded");
+                assert_eq!(decoder.decode_owned(bytes).unwrap().schema(), batch.schema(), "pass {pass}, sample {i}: decoded again");
+            }
+        }
+    }
+
+    #[test]
+    fn decoder_reads_streams_of_several_batches_and_refuses_broken_ones() {
+        let batch = samples().swap_remove(0);
+        let mut two = Vec::new();
+        {
+            let mut w = StreamWriter::try_new(&mut two, batch.schema_ref()).unwrap();
+            w.write(&batch.slice(0, 10)).unwrap();
+            w.write(&batch.slice(10, 19)).unwrap();
+            w.finish().unwrap();
+        }
+        let mut decoder = Decoder::default();
+        assert_eq!(decoder.decode_owned(two.clone()).unwrap(), batch);
+        // A stream without its end-of-stream marker is read to its end.
+        assert_eq!(decoder.decode_owned(two[..two.len() - 8].to_vec()).unwrap(), batch);
+        // Every shorter prefix is an error (or a shorter batch), never a panic.
+        for cut in 0..two.len() - 8 {
+            if let Ok(b) = Decoder::default().decode_owned(two[..cut].to_vec()) {
+                assert!(b.num_rows() < batch.num_rows(), "cut at {cut}");
+            }
+        }
+        assert!(decoder.decode_owned(Vec::new()).is_err());
     }
 
     #[test]

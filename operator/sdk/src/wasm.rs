@@ -25,6 +25,16 @@ pub struct Adapter<T> {
     inner: RefCell<T>,
     /// The host's `set-publish-models`: when false, models are dropped before encoding.
     publish_models: Cell<bool>,
+    /// IPC state kept from call to call (the last schemas seen), so that batches of one schema
+    /// skip its message.
+    ipc: RefCell<Ipc>,
+}
+
+#[derive(Default)]
+struct Ipc {
+    input: ipc::Decoder,
+    outputs: ipc::Encoder,
+    models: ipc::Encoder,
 }
 
 /// The WIT `describe` for `T`.
@@ -65,18 +75,21 @@ fn arrow_err(what: &str) -> impl Fn(arrow_schema::ArrowError) -> t::OperatorErro
     move |e| t::OperatorError::Internal(format!("{what}: {e}"))
 }
 
-fn processed(out: Option<crate::Output>, publish_models: bool) -> Result<t::Processed, t::OperatorError> {
-    let Some(out) = out else { return Ok(t::Processed { outputs: Vec::new(), models: Vec::new() }) };
-    let outputs = if out.outputs.num_rows() > 0 {
-        ipc::encode(&out.outputs).map_err(arrow_err("cannot encode outputs"))?
-    } else {
-        Vec::new()
-    };
-    let models = match out.models {
-        Some(m) if publish_models && m.num_rows() > 0 => ipc::encode(&m).map_err(arrow_err("cannot encode models"))?,
-        _ => Vec::new(),
-    };
-    Ok(t::Processed { outputs, models })
+impl<T> Adapter<T> {
+    fn processed(&self, out: Option<crate::Output>) -> Result<t::Processed, t::OperatorError> {
+        let Some(out) = out else { return Ok(t::Processed { outputs: Vec::new(), models: Vec::new() }) };
+        let ipc = &mut *self.ipc.borrow_mut();
+        let outputs = if out.outputs.num_rows() > 0 {
+            ipc.outputs.encode(&out.outputs).map_err(arrow_err("cannot encode outputs"))?
+        } else {
+            Vec::new()
+        };
+        let models = match out.models {
+            Some(m) if self.publish_models.get() && m.num_rows() > 0 => ipc.models.encode(&m).map_err(arrow_err("cannot encode models"))?,
+            _ => Vec::new(),
+        };
+        Ok(t::Processed { outputs, models })
+    }
 }
 
 impl<T: Operator> wit::GuestInstance for Adapter<T> {
@@ -84,7 +97,7 @@ impl<T: Operator> wit::GuestInstance for Adapter<T> {
         let info = T::describe();
         let config = Config::parse(&config, &info.params).map_err(to_wit)?;
         let op = T::open(&config).map_err(to_wit)?;
-        Ok(wit::Instance::new(Adapter { inner: RefCell::new(op), publish_models: Cell::new(true) }))
+        Ok(wit::Instance::new(Adapter { inner: RefCell::new(op), publish_models: Cell::new(true), ipc: RefCell::default() }))
     }
 
     fn input_columns(&self) -> Vec<t::ColumnSpec> {
@@ -107,14 +120,14 @@ impl<T: Operator> wit::GuestInstance for Adapter<T> {
     }
 
     fn process(&self, batch: Vec<u8>) -> Result<t::Processed, t::OperatorError> {
-        let batch = ipc::decode_owned(batch).map_err(arrow_err("cannot decode the input batch"))?;
+        let batch = self.ipc.borrow_mut().input.decode_owned(batch).map_err(arrow_err("cannot decode the input batch"))?;
         let out = self.inner.borrow_mut().process(&batch).map_err(to_wit)?;
-        processed(Some(out), self.publish_models.get())
+        self.processed(Some(out))
     }
 
     fn watermark(&self, timestamp: i64) -> Result<t::Processed, t::OperatorError> {
         let out = self.inner.borrow_mut().watermark(timestamp).map_err(to_wit)?;
-        processed(out, self.publish_models.get())
+        self.processed(out)
     }
 
     fn set_publish_models(&self, on: bool) {
