@@ -167,6 +167,9 @@ impl Runner<'_> {
         let stages: Vec<(&OperatorComponent, &Value)> = self.components.iter().zip(&self.configs).collect();
         let mut p = Pipeline::chain(&stages, partition, self.job.source.format, self.k.dead_letters())?;
         p.route_embeddings(self.k.sinks.embeddings.is_some());
+        // Without a models topic, operators do not build model versions (the model version
+        // gauge then stays empty).
+        p.set_models(self.k.sinks.models.is_some())?;
         Ok(p)
     }
 

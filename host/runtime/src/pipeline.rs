@@ -262,6 +262,7 @@ impl Pipeline {
         self.route_embeddings = on;
     }
 
+
     /// How many rows one call into an operator carries (at least 1). Records are never split:
     /// a call takes whole records and ends with the first one that brings it to this many
     /// rows or more (so an Arrow record larger than this goes whole). Results do not depend
@@ -271,9 +272,18 @@ impl Pipeline {
     }
 
     /// Whether model versions become records in [`PipelineOutput::models`] (default on). A host
-    /// without a models sink turns them off, and nothing is built for them.
-    pub fn set_models(&mut self, on: bool) {
+    /// without a models sink turns them off: the operators are told not to publish them (an
+    /// embedder whose vectors are routed to an embeddings sink still does), and nothing is
+    /// built for them.
+    pub fn set_models(&mut self, on: bool) -> Result<()> {
         self.models = on;
+        for i in 0..self.stages.len() {
+            let publish = self.wants_models(i);
+            let st = &mut self.stages[i];
+            let name = st.instance.info().name.clone();
+            st.instance.set_publish_models(publish).map_err(|e| call_err(&name, "set-publish-models".into(), e))?;
+        }
+        Ok(())
     }
 
     /// The operator names, `A | B` for a chain.

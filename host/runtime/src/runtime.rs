@@ -75,9 +75,14 @@ impl Runtime {
     /// A runtime with an explicit cache directory (`None`: compile every time).
     pub fn with_cache(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self> {
         let mut config = Config::new();
-        config.epoch_interruption(true);
+        config.epoch_interruption(std::env::var_os("EDDY_XP_NO_EPOCH").is_none());
         config.wasm_component_model(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        // `EDDY_WASM_PERFMAP=1` writes /tmp/perf-<pid>.map so that `perf report` names the
+        // guest's functions (for profiling only; it changes no result).
+        if std::env::var_os("EDDY_WASM_PERFMAP").is_some_and(|v| v != "0") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| HostError::Runtime(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| HostError::Runtime(format!("{e:#}")))?;

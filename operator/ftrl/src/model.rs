@@ -24,12 +24,32 @@ impl Partial {
     }
 
     /// Adds a labelled row whose dot product with the current model is `dot`.
+    #[inline(always)]
     pub fn add(&mut self, indices: Option<&[i32]>, values: &[f64], label: f64, weight: f64, dot: f64) {
         let p = 1.0 / (1.0 + eddy_sdk::math::exp(-dot));
         let m = p - label;
         match indices {
             None => {
-                for ((gi, si), x) in self.g.iter_mut().zip(self.s.iter_mut()).zip(values) {
+                // Eight coordinates per iteration (in a component every loop iteration costs an
+                // interruption check); the same operations on every coordinate either way.
+                let n = self.g.len().min(self.s.len()).min(values.len());
+                let (g, s, x) = (&mut self.g[..n], &mut self.s[..n], &values[..n]);
+                let (mut gc, mut sc, xc) = (g.chunks_exact_mut(8), s.chunks_exact_mut(8), x.chunks_exact(8));
+                let xr = xc.remainder();
+                for ((g8, s8), x8) in (&mut gc).zip(&mut sc).zip(xc) {
+                    // Through local arrays, which the compiler knows do not overlap, so that it
+                    // uses vector instructions (as it does natively).
+                    let x: [f64; 8] = x8.try_into().expect("chunks of 8");
+                    let mut g: [f64; 8] = (&*g8).try_into().expect("chunks of 8");
+                    let mut s: [f64; 8] = (&*s8).try_into().expect("chunks of 8");
+                    for k in 0..8 {
+                        g[k] += m * x[k];
+                        s[k] += 1.0;
+                    }
+                    g8.copy_from_slice(&g);
+                    s8.copy_from_slice(&s);
+                }
+                for ((gi, si), x) in gc.into_remainder().iter_mut().zip(sc.into_remainder().iter_mut()).zip(xr) {
                     *gi += m * x;
                     *si += 1.0;
                 }
@@ -75,21 +95,34 @@ impl Model {
     /// Applies one global batch (Flink ML's single-instance form).
     pub fn update(&mut self, batch: &Partial, alpha: f64, beta: f64, l1: f64, l2: f64) {
         let d = self.w.len();
-        let mut g = batch.g.clone();
-        let s = &batch.s;
-        for i in 0..d {
-            if s[i] != 0.0 {
-                g[i] /= s[i];
-            }
-            let sigma = ((self.n[i] + g[i] * g[i]).sqrt() - self.n[i].sqrt()) / alpha;
-            self.z[i] += g[i] - sigma * self.w[i];
-            self.n[i] += g[i] * g[i];
-            self.w[i] = if self.z[i].abs() <= l1 {
+        let (w, n, z) = (&mut self.w[..d], &mut self.n[..d], &mut self.z[..d]);
+        let (bg, bs) = (&batch.g[..d], &batch.s[..d]);
+        // One coordinate, in Flink ML's order of operations.
+        let coordinate = |w: &mut f64, n: &mut f64, z: &mut f64, g: f64, s: f64| {
+            let g = if s != 0.0 { g / s } else { g };
+            let sigma = ((*n + g * g).sqrt() - n.sqrt()) / alpha;
+            *z += g - sigma * *w;
+            *n += g * g;
+            *w = if z.abs() <= l1 {
                 0.0
             } else {
-                let sign = if self.z[i] >= 0.0 { 1.0 } else { -1.0 };
-                (sign * l1 - self.z[i]) / ((beta + self.n[i].sqrt()) / alpha + l2)
+                let sign = if *z >= 0.0 { 1.0 } else { -1.0 };
+                (sign * l1 - *z) / ((beta + n.sqrt()) / alpha + l2)
             };
+        };
+        // Four coordinates per iteration: in a component every loop iteration costs an
+        // interruption check, and reloads the loop's constants.
+        let (mut w4, mut n4, mut z4) = (w.chunks_exact_mut(4), n.chunks_exact_mut(4), z.chunks_exact_mut(4));
+        let (g4, s4) = (bg.chunks_exact(4), bs.chunks_exact(4));
+        let (gr, sr) = (g4.remainder(), s4.remainder());
+        for ((((w, n), z), g), s) in (&mut w4).zip(&mut n4).zip(&mut z4).zip(g4).zip(s4) {
+            for k in 0..4 {
+                coordinate(&mut w[k], &mut n[k], &mut z[k], g[k], s[k]);
+            }
+        }
+        let rest = w4.into_remainder().iter_mut().zip(n4.into_remainder().iter_mut()).zip(z4.into_remainder().iter_mut());
+        for (((w, n), z), (g, s)) in rest.zip(gr.iter().zip(sr)) {
+            coordinate(w, n, z, *g, *s);
         }
         self.version += 1;
     }

@@ -8,7 +8,7 @@ use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::java_random::JavaRandom;
 use eddy_sdk::{
     ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind,
-    Output, SEQ_COLUMN, VectorColumn, f64_column, list_f64_array, optional_f64_column, seq_column,
+    Output, PublishModels, SEQ_COLUMN, VectorColumn, f64_column, fixed_width_list_f64_array, list_f64_array, optional_f64_column, seq_column,
 };
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,9 @@ pub struct Ftrl {
     model: Option<Model>,
     /// The partial global batch (empty until the dimension is known).
     partial: Option<Partial>,
+    /// Whether the host wants model versions; not state (see [`Operator::set_publish_models`]).
+    #[serde(skip)]
+    publish: PublishModels,
 }
 
 /// One row's features, borrowed from the batch (or from the gathered numeric columns).
@@ -34,14 +37,11 @@ struct Row<'a> {
 }
 
 impl Row<'_> {
+    #[inline(always)]
     fn dot(&self, w: &[f64]) -> f64 {
         let mut s = 0.0;
         match self.indices {
-            None => {
-                for (x, wi) in self.values.iter().zip(w) {
-                    s += x * wi;
-                }
-            }
+            None => s = eddy_sdk::math::dot(self.values, w),
             Some(ix) => {
                 for (&i, x) in ix.iter().zip(self.values) {
                     s += x * w[i as usize];
@@ -69,23 +69,34 @@ impl Ftrl {
         }
     }
 
-    /// Gathers numeric feature columns row-major into `flat` (validated).
+    /// Gathers numeric feature columns row-major into `flat` (validated: the error names the
+    /// first bad value in row-major order, whichever column holds it).
     fn gather_columns(&self, batch: &RecordBatch, cols: &[String], flat: &mut Vec<f64>) -> Result<(), OperatorError> {
         let arrays = cols.iter().map(|c| f64_column(batch, c)).collect::<Result<Vec<_>, _>>()?;
         let n = batch.num_rows();
-        flat.reserve(n * cols.len());
-        for r in 0..n {
-            for (a, name) in arrays.iter().zip(cols) {
-                if a.is_null(r) {
-                    return Err(OperatorError::input(r, Some(name), "missing feature value"));
+        // Column by column, the common case in one pass each; a column with a bad value names
+        // its first bad row, and the earliest such row (then the leftmost column) is the error.
+        let mut first_bad: Option<(usize, usize)> = None;
+        for (c, a) in arrays.iter().enumerate() {
+            if a.null_count() == 0 && eddy_sdk::math::all_finite(a.values()) {
+                continue;
+            }
+            if let Some(r) = (0..n).find(|&r| a.is_null(r) || !a.value(r).is_finite()) {
+                if first_bad.is_none_or(|(br, _)| r < br) {
+                    first_bad = Some((r, c));
                 }
-                let v = a.value(r);
-                if !v.is_finite() {
-                    return Err(OperatorError::input(r, Some(name), format!("feature is not finite ({v})")));
-                }
-                flat.push(v);
             }
         }
+        if let Some((r, c)) = first_bad {
+            let (a, name) = (arrays[c], &cols[c]);
+            return Err(if a.is_null(r) {
+                OperatorError::input(r, Some(name), "missing feature value")
+            } else {
+                OperatorError::input(r, Some(name), format!("feature is not finite ({})", a.value(r)))
+            });
+        }
+        let columns: Vec<&[f64]> = arrays.iter().map(|a| &a.values()[..]).collect();
+        eddy_sdk::math::rows_from_columns(&columns, n, flat);
         Ok(())
     }
 
@@ -95,17 +106,27 @@ impl Ftrl {
         let n = batch.num_rows();
         let p = &self.params;
         let mut rows = Vec::with_capacity(n);
+        // The dimension every row has, when the layout says so (then there is no row to check).
+        let mut uniform = None;
         match &p.features {
             FeaturesCol::Columns(cols) => {
                 let d = cols.len();
                 rows.extend(flat.chunks_exact(d).map(|values| Row { indices: None, values, size: d }));
+                uniform = Some(d);
             }
             FeaturesCol::Vector(col) => {
                 let vc = VectorColumn::new(batch, col)?;
-                for r in 0..n {
-                    let v = vc.get(r)?.ok_or_else(|| OperatorError::input(r, Some(col), "missing feature vector"))?;
-                    v.validate().map_err(|m| OperatorError::input(r, Some(col), m))?;
-                    rows.push(Row { indices: v.indices, values: v.values, size: v.size });
+                let finite = vc.all_values_finite();
+                if let (true, Some((values, d))) = (finite, vc.dense_rows()) {
+                    // Dense rows of one dimension, all finite: nothing to check row by row.
+                    rows.extend(values.chunks_exact(d).map(|values| Row { indices: None, values, size: d }));
+                    uniform = Some(d);
+                } else {
+                    for r in 0..n {
+                        let v = vc.get(r)?.ok_or_else(|| OperatorError::input(r, Some(col), "missing feature vector"))?;
+                        if finite { v.validate_shape() } else { v.validate() }.map_err(|m| OperatorError::input(r, Some(col), m))?;
+                        rows.push(Row { indices: v.indices, values: v.values, size: v.size });
+                    }
                 }
             }
         }
@@ -119,13 +140,34 @@ impl Ftrl {
             FeaturesCol::Vector(c) => c.as_str(),
             FeaturesCol::Columns(_) => "featuresCol",
         };
-        for (r, row) in rows.iter().enumerate() {
+        // With a uniform dimension only the first row can disagree.
+        let checked = if uniform.is_some() { &rows[..rows.len().min(1)] } else { &rows[..] };
+        for (r, row) in checked.iter().enumerate() {
             let d = *dim.get_or_insert(row.size);
             if row.size != d {
                 return Err(OperatorError::input(r, Some(feature_col), format!("vector has dimension {} but the model has {d}", row.size)));
             }
         }
         let label = optional_f64_column(batch, Some(&p.label_col)).ok().flatten();
+        let labels = match label {
+            None => vec![None; n],
+            // Every row labelled 0 or 1, checked in one pass; otherwise row by row below, for
+            // the error.
+            Some(a) if a.null_count() == 0 && a.values().iter().fold(true, |ok, v| ok & ((*v == 0.0) | (*v == 1.0))) => {
+                a.values().iter().map(|v| Some(*v)).collect()
+            }
+            Some(_) => self.read_labels(label, n)?,
+        };
+        let weights = match optional_f64_column(batch, p.weight_col.as_deref())? {
+            None => vec![1.0; n],
+            weight => self.read_weights(weight, n)?,
+        };
+        Ok((rows, labels, weights))
+    }
+
+    /// The labels row by row, refusing any but 0 and 1.
+    fn read_labels(&self, label: Option<&Float64Array>, n: usize) -> Result<Vec<Option<f64>>, OperatorError> {
+        let p = &self.params;
         let mut labels = Vec::with_capacity(n);
         for r in 0..n {
             let l = label.and_then(|a| (!a.is_null(r)).then(|| a.value(r)));
@@ -136,7 +178,12 @@ impl Ftrl {
             }
             labels.push(l);
         }
-        let weight = optional_f64_column(batch, p.weight_col.as_deref())?;
+        Ok(labels)
+    }
+
+    /// The weights row by row (1 where a row has none), refusing negative or non-finite ones.
+    fn read_weights(&self, weight: Option<&Float64Array>, n: usize) -> Result<Vec<f64>, OperatorError> {
+        let p = &self.params;
         let mut weights = Vec::with_capacity(n);
         for r in 0..n {
             let w = match weight {
@@ -148,7 +195,7 @@ impl Ftrl {
             }
             weights.push(w);
         }
-        Ok((rows, labels, weights))
+        Ok(weights)
     }
 
     /// Model rows; with `seqs`, each row names the input row that published it.
@@ -182,7 +229,7 @@ impl Operator for Ftrl {
 
     fn open(config: &Config) -> Result<Self, OperatorError> {
         let params = Params::from_config(config)?;
-        let mut op = Self { params, model: None, partial: None };
+        let mut op = Self { params, model: None, partial: None, publish: PublishModels::default() };
         let dim = match (&op.params.initial_model, &op.params.features) {
             (InitialModel::Coefficient(w), _) => Some(w.len()),
             (InitialModel::Random { dim: Some(d), .. }, _) => Some(*d),
@@ -214,12 +261,16 @@ impl Operator for Ftrl {
         let (rows, labels, weights) = self.read_rows(batch, &flat)?;
         let seq = seq_column(batch)?.clone();
         let n = rows.len();
-        let mut pred = Vec::with_capacity(n);
-        let mut raw: Vec<[f64; 2]> = Vec::with_capacity(n);
-        let mut versions = Vec::with_capacity(n);
+        // Outputs are written in place, row by row (no push, no capacity check per row).
+        let mut pred = vec![0.0; n];
+        let mut raw = vec![0.0; 2 * n];
+        let mut versions = vec![0i64; n];
         let mut published = Vec::new();
         let mut published_seq = Vec::new();
-        for (((row, label), weight), row_seq) in rows.into_iter().zip(labels).zip(weights).zip(seq.values().iter()) {
+        let publish = self.publish.on();
+        let outputs = pred.iter_mut().zip(raw.chunks_exact_mut(2)).zip(versions.iter_mut());
+        let inputs = rows.into_iter().zip(labels).zip(weights).zip(seq.values().iter());
+        for ((((row, label), weight), row_seq), ((pred, raw), version)) in inputs.zip(outputs) {
             if self.model.is_none() {
                 self.model = Some(self.initial_model(row.size));
             }
@@ -227,17 +278,21 @@ impl Operator for Ftrl {
             let partial = self.partial.get_or_insert_with(|| Partial::new(model.w.len()));
             let dot = row.dot(&model.w);
             let prob = 1.0 - 1.0 / (1.0 + eddy_sdk::math::exp(dot));
-            pred.push(if dot >= 0.0 { 1.0 } else { 0.0 });
-            raw.push([1.0 - prob, prob]);
-            versions.push(model.version);
+            *pred = if dot >= 0.0 { 1.0 } else { 0.0 };
+            raw[0] = 1.0 - prob;
+            raw[1] = prob;
+            *version = model.version;
             if let Some(label) = label {
                 partial.add(row.indices, row.values, label, weight, dot);
                 if partial.rows == self.params.global_batch_size {
                     let p = &self.params;
                     model.update(partial, p.alpha, p.beta, p.l1, p.l2);
                     partial.clear();
-                    published.push((model.w.clone(), model.version));
-                    published_seq.push(*row_seq);
+                    // The version counts whether or not it is published.
+                    if publish {
+                        published.push((model.w.clone(), model.version));
+                        published_seq.push(*row_seq);
+                    }
                 }
             }
         }
@@ -250,13 +305,17 @@ impl Operator for Ftrl {
         ]));
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Float64Array::from(pred)),
-            Arc::new(list_f64_array(raw.iter().map(|r| r.as_slice()))),
+            Arc::new(fixed_width_list_f64_array(raw, 2)),
             Arc::new(Int64Array::from(versions)),
             Arc::new(UInt64Array::from(seq)),
         ];
         let outputs = RecordBatch::try_new(schema, columns).map_err(|e| OperatorError::internal(e.to_string()))?;
         let models = if published.is_empty() { None } else { Some(self.model_batch(&published, Some(&published_seq))?) };
         Ok(Output { outputs, models })
+    }
+
+    fn set_publish_models(&mut self, on: bool) {
+        self.publish = PublishModels(on);
     }
 
     fn model_data(&self) -> Result<RecordBatch, OperatorError> {

@@ -84,6 +84,16 @@ impl VectorRef<'_> {
     /// Checks shape and values: indices in range and increasing, values finite, dense length
     /// equal to size. Returns a message on failure.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_shape()?;
+        if let Some(bad) = self.values.iter().find(|v| !v.is_finite()) {
+            return Err(format!("vector holds a non-finite value ({bad})"));
+        }
+        Ok(())
+    }
+
+    /// [`VectorRef::validate`] without the check that values are finite, for rows of a column
+    /// whose values [`VectorColumn::all_values_finite`] already checked.
+    pub fn validate_shape(&self) -> Result<(), String> {
         match self.indices {
             None if self.values.len() != self.size => {
                 return Err(format!("dense vector has {} values but size {}", self.values.len(), self.size));
@@ -102,9 +112,6 @@ impl VectorRef<'_> {
             }
             None => {}
         }
-        if let Some(bad) = self.values.iter().find(|v| !v.is_finite()) {
-            return Err(format!("vector holds a non-finite value ({bad})"));
-        }
         Ok(())
     }
 
@@ -112,11 +119,7 @@ impl VectorRef<'_> {
     pub fn dot(&self, w: &[f64]) -> f64 {
         let mut s = 0.0;
         match self.indices {
-            None => {
-                for (x, wi) in self.values.iter().zip(w) {
-                    s += x * wi;
-                }
-            }
+            None => s = crate::math::dot(self.values, w),
             Some(ix) => {
                 for (&i, x) in ix.iter().zip(self.values) {
                     s += x * w[i as usize];
@@ -166,6 +169,45 @@ impl<'a> VectorColumn<'a> {
         Ok(Self { name: name.to_owned(), array, size, indices, index_values, values, value_values })
     }
 
+    /// Whether every value the column's rows hold is finite (one pass over the values, eight at
+    /// a time). When it is, [`VectorRef::validate_shape`] checks a row as well as
+    /// [`VectorRef::validate`] does.
+    pub fn all_values_finite(&self) -> bool {
+        let offsets = self.values.value_offsets();
+        let (start, end) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
+        crate::math::all_finite(&self.value_values.values()[start..end])
+    }
+
+    /// The column as one row-major matrix, when every row holds a dense vector of one
+    /// dimension (no nulls, no sparse rows): the rows' values end to end, and the dimension.
+    /// Rows are then `values.chunks_exact(dimension)` (an empty column gives `None`); what
+    /// [`VectorRef::validate_shape`] checks per row holds for all of them.
+    pub fn dense_rows(&self) -> Option<(&'a [f64], usize)> {
+        let n = self.array.len();
+        if n == 0 || self.array.null_count() != 0 || self.indices.null_count() != n || self.size.null_count() != 0 {
+            return None;
+        }
+        let sizes = &self.size.values()[..n];
+        let dim = usize::try_from(sizes[0]).ok().filter(|&d| d > 0)?;
+        if sizes.iter().fold(false, |bad, &s| bad | (s != sizes[0])) {
+            return None;
+        }
+        let offsets = &self.values.value_offsets()[..=n];
+        let start = offsets[0];
+        let step = i32::try_from(dim).ok()?;
+        let mut expected = start;
+        let mut bad = false;
+        for &o in offsets {
+            bad |= o != expected;
+            expected = expected.wrapping_add(step);
+        }
+        if bad || i64::from(offsets[n]) != i64::from(start) + (n * dim) as i64 {
+            return None;
+        }
+        let start = start as usize;
+        Some((&self.value_values.values()[start..start + n * dim], dim))
+    }
+
     /// The vector at `row`, or `None` when null.
     pub fn get(&self, row: usize) -> Result<Option<VectorRef<'a>>, OperatorError> {
         if self.array.is_null(row) {
@@ -194,6 +236,20 @@ pub fn list_f64_array<'a>(rows: impl IntoIterator<Item = &'a [f64]>) -> ListArra
         b.append(true);
     }
     b.finish()
+}
+
+/// Builds a `List<Float64>` array whose rows all hold `width` values, from the values laid end
+/// to end (row 0's, then row 1's, ...), without copying them: the same array as
+/// [`list_f64_array`] over `values.chunks(width)`, built without a call per row.
+///
+/// # Panics
+///
+/// If `width` is 0 or does not divide `values.len()`.
+pub fn fixed_width_list_f64_array(values: Vec<f64>, width: usize) -> ListArray {
+    assert!(width > 0 && values.len() % width == 0, "{} values do not make rows of {width}", values.len());
+    let rows = values.len() / width;
+    let offsets = arrow_buffer::OffsetBuffer::new(arrow_buffer::ScalarBuffer::from_iter((0..=rows).map(|r| (r * width) as i32)));
+    ListArray::new(Arc::new(Field::new_list_field(DataType::Float64, false)), offsets, Arc::new(Float64Array::from(values)), None)
 }
 
 /// Builds a vector column (see [`vector_data_type`]) row by row.
@@ -283,4 +339,68 @@ pub fn nested_list_f64_array<'a>(matrices: impl IntoIterator<Item = &'a [Vec<f64
         b.append(true);
     }
     b.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(build: impl FnOnce(&mut VectorBuilder)) -> RecordBatch {
+        let mut b = VectorBuilder::new();
+        build(&mut b);
+        let array = b.finish();
+        let nullable = array.null_count() > 0;
+        RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(vec![vector_field("v", nullable)])), vec![Arc::new(array)]).unwrap()
+    }
+
+    #[test]
+    fn dense_rows_views_a_dense_column_as_one_matrix() {
+        let batch = column(|b| {
+            for r in 0..5 {
+                b.append_dense(&[r as f64, 0.5, -1.0]);
+            }
+        });
+        let vc = VectorColumn::new(&batch, "v").unwrap();
+        let (values, d) = vc.dense_rows().unwrap();
+        assert_eq!(d, 3);
+        for (r, row) in values.chunks_exact(d).enumerate() {
+            assert_eq!(row, vc.get(r).unwrap().unwrap().values);
+        }
+        let sliced = batch.slice(2, 3);
+        let vc = VectorColumn::new(&sliced, "v").unwrap();
+        let (values, _) = vc.dense_rows().unwrap();
+        assert_eq!(values, [2.0, 0.5, -1.0, 3.0, 0.5, -1.0, 4.0, 0.5, -1.0]);
+    }
+
+    #[test]
+    fn dense_rows_refuses_anything_else() {
+        let cases: Vec<Box<dyn Fn(&mut VectorBuilder)>> = vec![
+            Box::new(|b| {
+                b.append_dense(&[1.0, 2.0]);
+                b.append_dense(&[1.0]);
+            }),
+            Box::new(|b| {
+                b.append_dense(&[1.0, 2.0]);
+                b.append_null();
+            }),
+            Box::new(|b| {
+                b.append_dense(&[1.0, 2.0]);
+                b.append_sparse(2, &[1], &[3.0]);
+            }),
+            Box::new(|b| b.append_dense(&[])),
+            Box::new(|_| {}),
+        ];
+        for (i, build) in cases.iter().enumerate() {
+            let batch = column(|b| build(b));
+            assert!(VectorColumn::new(&batch, "v").unwrap().dense_rows().is_none(), "case {i}");
+        }
+    }
+
+    #[test]
+    fn fixed_width_lists_equal_lists_built_row_by_row() {
+        let values: Vec<f64> = (0..12).map(f64::from).collect();
+        let expected = list_f64_array(values.chunks(3));
+        assert_eq!(fixed_width_list_f64_array(values, 3), expected);
+        assert_eq!(fixed_width_list_f64_array(Vec::new(), 2), list_f64_array(std::iter::empty::<&[f64]>()));
+    }
 }

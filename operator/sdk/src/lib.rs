@@ -26,14 +26,14 @@ pub mod snapshot;
 pub mod wasm;
 
 pub use columns::{
-    SEQ_COLUMN, TIMESTAMP_COLUMN, VectorBuilder, VectorColumn, VectorRef, f64_column, list_f64_array,
+    SEQ_COLUMN, TIMESTAMP_COLUMN, VectorBuilder, VectorColumn, VectorRef, f64_column, fixed_width_list_f64_array, list_f64_array,
     list_f64_field, nested_list_f64_array, nested_list_f64_field, optional_f64_column, seq_column, vector_data_type, vector_field,
 };
 pub use config::{Config, FeaturesCol, check_range};
 pub use error::{ConfigError, InputError, OperatorError};
 pub use info::{ColumnSpec, ColumnType, OperatorInfo, OperatorKind, ParamInfo};
 pub use log::{Level, log};
-pub use operator::{Operator, Output};
+pub use operator::{Operator, Output, PublishModels};
 pub use snapshot::SnapshotKind;
 
 /// Re-exported Arrow crates, so operators use the exact versions the SDK was built with.

@@ -19,6 +19,25 @@ pub struct Output {
     pub models: Option<RecordBatch>,
 }
 
+/// Whether the host wants model versions ([`Operator::set_publish_models`]), as a field of an
+/// operator: on by default, and meant to be `#[serde(skip)]`, so that snapshots never hold it
+/// and a restored operator starts with it on (the SDK sets it again after a restore).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishModels(pub bool);
+
+impl Default for PublishModels {
+    fn default() -> Self {
+        Self(true)
+    }
+}
+
+impl PublishModels {
+    /// Whether model versions are wanted.
+    pub fn on(self) -> bool {
+        self.0
+    }
+}
+
 /// An online learner or transformer.
 ///
 /// The struct's fields are its state: the default [`Operator::snapshot`] and
@@ -48,6 +67,18 @@ pub trait Operator: Serialize + DeserializeOwned + Sized + 'static {
 
     /// The current model as a one-row batch (same columns as [`Output::models`]).
     fn model_data(&self) -> Result<RecordBatch, OperatorError>;
+
+    /// The host says whether it wants model versions (the WIT `set-publish-models`); an
+    /// instance starts with them on. While they are off the SDK drops the [`Output::models`]
+    /// that `process` and `watermark` return, without encoding them, so the default (which
+    /// ignores the call) is always correct. An operator that spends time building model rows
+    /// overrides it to skip building them, keeping the setting in a field that is not state
+    /// (`#[serde(skip)] publish: `[`PublishModels`]). Nothing else may change: outputs, state
+    /// and model version numbers stay the same either way. The SDK calls it again after a
+    /// restore (which replaces the fields), so an operator need not keep it across one.
+    fn set_publish_models(&mut self, on: bool) {
+        let _ = on;
+    }
 
     /// The whole state as bytes, in an envelope naming this operator and its major version.
     fn snapshot(&self) -> Result<Vec<u8>, OperatorError> {

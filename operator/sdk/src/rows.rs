@@ -25,11 +25,7 @@ impl Row {
     pub fn dot(&self, w: &[f64]) -> f64 {
         let mut s = 0.0;
         match &self.indices {
-            None => {
-                for (x, wi) in self.values.iter().zip(w) {
-                    s += x * wi;
-                }
-            }
+            None => s = crate::math::dot(&self.values, w),
             Some(ix) => {
                 for (&i, x) in ix.iter().zip(&self.values) {
                     s += x * w[i as usize];
@@ -111,9 +107,10 @@ pub fn read_features(
         }
         FeaturesCol::Vector(col) => {
             let vc = VectorColumn::new(batch, col)?;
+            let finite = vc.all_values_finite();
             for r in 0..n {
                 let v = vc.get(r)?.ok_or_else(|| OperatorError::input(r, Some(col), "missing feature vector"))?;
-                v.validate().map_err(|m| OperatorError::input(r, Some(col), m))?;
+                if finite { v.validate_shape() } else { v.validate() }.map_err(|m| OperatorError::input(r, Some(col), m))?;
                 if v.size == 0 {
                     return Err(OperatorError::input(r, Some(col), "feature vector has dimension 0"));
                 }

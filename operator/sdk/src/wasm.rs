@@ -2,7 +2,7 @@
 //! Arrow IPC, calls the trait, encodes results, and maps errors to the WIT variants. Only
 //! compiled for `target_arch = "wasm32"`; operator authors never touch it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crate::snapshot::SnapshotKind;
 use crate::{ColumnType, Config, Operator, OperatorError, OperatorKind, ipc};
@@ -23,6 +23,18 @@ use bindings::exports::eddy::operator::operator as wit;
 /// Wraps an operator as the WIT `instance` resource.
 pub struct Adapter<T> {
     inner: RefCell<T>,
+    /// The host's `set-publish-models`: when false, models are dropped before encoding.
+    publish_models: Cell<bool>,
+    /// IPC state kept from call to call (the last schemas seen), so that batches of one schema
+    /// skip its message.
+    ipc: RefCell<Ipc>,
+}
+
+#[derive(Default)]
+struct Ipc {
+    input: ipc::Decoder,
+    outputs: ipc::Encoder,
+    models: ipc::Encoder,
 }
 
 /// The WIT `describe` for `T`.
@@ -63,18 +75,21 @@ fn arrow_err(what: &str) -> impl Fn(arrow_schema::ArrowError) -> t::OperatorErro
     move |e| t::OperatorError::Internal(format!("{what}: {e}"))
 }
 
-fn processed(out: Option<crate::Output>) -> Result<t::Processed, t::OperatorError> {
-    let Some(out) = out else { return Ok(t::Processed { outputs: Vec::new(), models: Vec::new() }) };
-    let outputs = if out.outputs.num_rows() > 0 {
-        ipc::encode(&out.outputs).map_err(arrow_err("cannot encode outputs"))?
-    } else {
-        Vec::new()
-    };
-    let models = match out.models {
-        Some(m) if m.num_rows() > 0 => ipc::encode(&m).map_err(arrow_err("cannot encode models"))?,
-        _ => Vec::new(),
-    };
-    Ok(t::Processed { outputs, models })
+impl<T> Adapter<T> {
+    fn processed(&self, out: Option<crate::Output>) -> Result<t::Processed, t::OperatorError> {
+        let Some(out) = out else { return Ok(t::Processed { outputs: Vec::new(), models: Vec::new() }) };
+        let ipc = &mut *self.ipc.borrow_mut();
+        let outputs = if out.outputs.num_rows() > 0 {
+            ipc.outputs.encode(&out.outputs).map_err(arrow_err("cannot encode outputs"))?
+        } else {
+            Vec::new()
+        };
+        let models = match out.models {
+            Some(m) if self.publish_models.get() && m.num_rows() > 0 => ipc.models.encode(&m).map_err(arrow_err("cannot encode models"))?,
+            _ => Vec::new(),
+        };
+        Ok(t::Processed { outputs, models })
+    }
 }
 
 impl<T: Operator> wit::GuestInstance for Adapter<T> {
@@ -82,7 +97,7 @@ impl<T: Operator> wit::GuestInstance for Adapter<T> {
         let info = T::describe();
         let config = Config::parse(&config, &info.params).map_err(to_wit)?;
         let op = T::open(&config).map_err(to_wit)?;
-        Ok(wit::Instance::new(Adapter { inner: RefCell::new(op) }))
+        Ok(wit::Instance::new(Adapter { inner: RefCell::new(op), publish_models: Cell::new(true), ipc: RefCell::default() }))
     }
 
     fn input_columns(&self) -> Vec<t::ColumnSpec> {
@@ -105,14 +120,19 @@ impl<T: Operator> wit::GuestInstance for Adapter<T> {
     }
 
     fn process(&self, batch: Vec<u8>) -> Result<t::Processed, t::OperatorError> {
-        let batch = ipc::decode_owned(batch).map_err(arrow_err("cannot decode the input batch"))?;
+        let batch = self.ipc.borrow_mut().input.decode_owned(batch).map_err(arrow_err("cannot decode the input batch"))?;
         let out = self.inner.borrow_mut().process(&batch).map_err(to_wit)?;
-        processed(Some(out))
+        self.processed(Some(out))
     }
 
     fn watermark(&self, timestamp: i64) -> Result<t::Processed, t::OperatorError> {
         let out = self.inner.borrow_mut().watermark(timestamp).map_err(to_wit)?;
-        processed(out)
+        self.processed(out)
+    }
+
+    fn set_publish_models(&self, on: bool) {
+        self.publish_models.set(on);
+        self.inner.borrow_mut().set_publish_models(on);
     }
 
     fn model_data(&self) -> Result<Vec<u8>, t::OperatorError> {
@@ -131,6 +151,10 @@ impl<T: Operator> wit::GuestInstance for Adapter<T> {
 
     fn restore(&self, chain: Vec<Vec<u8>>) -> Result<(), t::OperatorError> {
         let chain: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
-        self.inner.borrow_mut().restore_chain(&chain).map_err(to_wit)
+        let mut inner = self.inner.borrow_mut();
+        let restored = inner.restore_chain(&chain);
+        // The setting is the host's, not state: a restore (even a failed one) keeps it.
+        inner.set_publish_models(self.publish_models.get());
+        restored.map_err(to_wit)
     }
 }
