@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,10 +14,7 @@ use arrow::array::{
     RecordBatch, StringArray, StringBuilder, StructArray, StructBuilder,
 };
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
-use arrow::buffer::Buffer;
-use arrow::ipc::convert::fb_to_schema;
-use arrow::ipc::reader::{FileDecoder, read_footer_length};
-use arrow::ipc::{Block, root_as_footer};
+use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 
 use crate::{HostError, Record, Result};
@@ -55,41 +52,19 @@ pub fn read(path: &Path) -> Result<Vec<Record>> {
     Ok(out)
 }
 
-/// Streams a replay file batch by batch. The file is memory-mapped and its batches decoded in
-/// place (no read into a buffer first); only the records handed out are copies.
+/// Streams a replay file batch by batch.
 pub struct ReplayReader {
     path: PathBuf,
-    buffer: Buffer,
-    decoder: FileDecoder,
-    blocks: Vec<Block>,
-    next: usize,
+    reader: FileReader<BufReader<File>>,
 }
 
 impl ReplayReader {
     /// Opens a replay file and checks its schema.
     pub fn open(path: &Path) -> Result<Self> {
         let f = File::open(path).map_err(|e| replay_err(path, format!("cannot open: {e}")))?;
-        let not_ipc = |m: String| replay_err(path, format!("not an Arrow IPC file: {m}"));
-        let len = f.metadata().map_err(|e| replay_err(path, format!("cannot open: {e}")))?.len();
-        let buffer = if len == 0 {
-            Buffer::from_vec(Vec::<u8>::new())
-        } else {
-            // SAFETY: the mapping is read-only and eddy never writes a replay file in place
-            // (writers write beside it and rename); a file truncated by another program
-            // while eddy reads it is outside what a replay promises.
-            #[expect(unsafe_code, reason = "a read-only memory map of the replay file")]
-            let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| replay_err(path, format!("cannot map: {e}")))?;
-            Buffer::from(bytes::Bytes::from_owner(map))
-        };
-        if buffer.len() < 10 || &buffer[..6] != b"ARROW1" {
-            return Err(not_ipc("no Arrow file header".into()));
-        }
-        let trailer = buffer.len() - 10;
-        let footer_len = read_footer_length(buffer[trailer..].try_into().expect("10 bytes")).map_err(|e| not_ipc(e.to_string()))?;
-        let footer_start = trailer.checked_sub(footer_len).ok_or_else(|| not_ipc("footer longer than the file".into()))?;
-        let footer = root_as_footer(&buffer[footer_start..trailer]).map_err(|e| not_ipc(e.to_string()))?;
-        let fb_schema = footer.schema().ok_or_else(|| not_ipc("no schema".into()))?;
-        let s = Arc::new(fb_to_schema(fb_schema));
+        let reader = FileReader::try_new(BufReader::new(f), None)
+            .map_err(|e| replay_err(path, format!("not an Arrow IPC file: {e}")))?;
+        let s = reader.schema();
         for want in schema().fields() {
             match s.field_with_name(want.name()) {
                 Ok(f) if f.data_type() == want.data_type() => {}
@@ -97,43 +72,22 @@ impl ReplayReader {
                 Err(_) => return Err(replay_err(path, format!("missing column `{}`: not a replay file", want.name()))),
             }
         }
-        let mut decoder = FileDecoder::new(s, footer.version());
-        for block in footer.dictionaries().iter().flatten() {
-            let data = block_data(&buffer, block).ok_or_else(|| not_ipc("a dictionary outside the file".into()))?;
-            decoder.read_dictionary(block, &data).map_err(|e| not_ipc(e.to_string()))?;
-        }
-        let blocks: Vec<Block> = footer.recordBatches().map(|b| b.iter().copied().collect()).unwrap_or_default();
-        Ok(Self { path: path.into(), buffer, decoder, blocks, next: 0 })
+        Ok(Self { path: path.into(), reader })
     }
 
-    /// How many records the file holds, from its batch count (eddy writes up to
-    /// [`BATCH_ROWS`] records a batch): an estimate for progress bars, exact only at the end.
+    /// How many records the file holds, from its batch count (eddy writes [`BATCH_ROWS`]
+    /// records a batch): an estimate for progress bars, exact only at the end.
     pub fn estimated_records(&self) -> u64 {
-        (self.blocks.len() * BATCH_ROWS) as u64
+        (self.reader.num_batches() * BATCH_ROWS) as u64
     }
-}
-
-fn block_data(buffer: &Buffer, block: &Block) -> Option<Buffer> {
-    let offset = usize::try_from(block.offset()).ok()?;
-    let len = usize::try_from(block.bodyLength()).ok()? + usize::try_from(block.metaDataLength()).ok()?;
-    (offset.checked_add(len)? <= buffer.len()).then(|| buffer.slice_with_length(offset, len))
 }
 
 impl Iterator for ReplayReader {
     type Item = Result<Vec<Record>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let block = *self.blocks.get(self.next)?;
-        self.next += 1;
-        let batch = match block_data(&self.buffer, &block) {
-            None => Err(replay_err(&self.path, "a batch outside the file")),
-            Some(data) => match self.decoder.read_record_batch(&block, &data) {
-                Ok(Some(b)) => Ok(b),
-                Ok(None) => Err(replay_err(&self.path, "an empty batch block")),
-                Err(e) => Err(replay_err(&self.path, e.to_string())),
-            },
-        };
-        Some(batch.and_then(|b| records_of(&b, &self.path)))
+        let batch = self.reader.next()?;
+        Some(batch.map_err(|e| replay_err(&self.path, e.to_string())).and_then(|b| records_of(&b, &self.path)))
     }
 }
 
