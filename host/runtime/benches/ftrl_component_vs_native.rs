@@ -212,7 +212,6 @@ fn main() {
                 wasm_t.push(t);
                 wasm_c.extend(c);
             }
-            drop((run_native, run_wasm));
             if round == 0 {
                 check = (native.snapshot().unwrap(), inst.snapshot(true).map_err(|e| format!("{e:?}")).unwrap().1);
                 models = (native_models, wasm_models);

@@ -120,10 +120,8 @@ impl OperatorComponent {
         // 128 MiB would trap the full snapshot of a large model; the sandbox's memory bound
         // already caps what a guest can hold, so it caps what it can return too.
         store.set_hostcall_fuel(self.limits.memory_bytes());
-        if std::env::var_os("EDDY_XP_NO_EPOCH").is_none() {
         store.epoch_deadline_trap();
         store.set_epoch_deadline(ticks(self.limits.call_timeout()));
-        }
         let failed = |e: wasmtime::Error| HostError::Load { path: self.label.clone(), message: format!("instantiation failed: {e:#}") };
         let instance = self.pre.instance_pre().instantiate(&mut store).map_err(failed)?;
         let bindings = OperatorWorld::new(&mut store, &instance).map_err(failed)?;

@@ -328,3 +328,81 @@ fn describe_trap(e: &wasmtime::Error, store: &Store<HostState>, limits: Limits) 
     }
     if panic_line.is_empty() { format!("trapped: {chain}") } else { format!("trapped: {panic_line} ({chain})") }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, UInt64Array};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use crate::{Limits, OperatorInstance, Runtime};
+
+    fn ftrl(rt: &Runtime, config: &str) -> OperatorInstance {
+        let op = eddy_bundle::find("ftrl").expect("the bundle ships ftrl");
+        rt.load(op.bytes, Path::new("ftrl")).unwrap().instantiate(config).unwrap()
+    }
+
+    /// `rows` rows of three numeric features, labelled by a fixed rule, `__seq` from `seq0`.
+    fn batch(rows: usize, seq0: u64) -> RecordBatch {
+        let mut fields: Vec<Field> = (0..3).map(|i| Field::new(format!("f{i}"), DataType::Float64, false)).collect();
+        fields.push(Field::new("label", DataType::Float64, true));
+        fields.push(Field::new("__seq", DataType::UInt64, false));
+        let value = |r: u64, c: u64| (((r * 7 + c * 3) % 11) as f64 - 5.0) / 5.0;
+        let seq = seq0..seq0 + rows as u64;
+        let mut cols: Vec<ArrayRef> = (0..3).map(|c| Arc::new(Float64Array::from_iter_values(seq.clone().map(|r| value(r, c)))) as ArrayRef).collect();
+        cols.push(Arc::new(Float64Array::from_iter_values(seq.clone().map(|r| if value(r, 0) > value(r, 1) { 1.0 } else { 0.0 }))));
+        cols.push(Arc::new(UInt64Array::from_iter_values(seq)));
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+    }
+
+    fn versions(models: &RecordBatch) -> Vec<i64> {
+        models.column_by_name("modelVersion").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec()
+    }
+
+    #[test]
+    fn an_instance_told_not_to_publish_models_returns_none_and_keeps_the_same_state() {
+        let rt = Runtime::new(Limits::default()).unwrap();
+        let config = r#"{"globalBatchSize": 1, "featuresCol": ["f0", "f1", "f2"]}"#;
+        let (mut on, mut off) = (ftrl(&rt, config), ftrl(&rt, config));
+        assert!(on.publishes_models());
+        off.set_publish_models(false).unwrap();
+        assert!(!off.publishes_models());
+        for i in 0..3 {
+            let b = batch(50, 50 * i);
+            let (a, z) = (on.process(&b, |_| true).unwrap(), off.process(&b, |_| true).unwrap());
+            assert_eq!(a.outputs, z.outputs, "batch {i}: the same predictions");
+            assert_eq!(a.models.map(|m| m.num_rows()), Some(50), "batch {i}: one model version per row");
+            assert!(z.models.is_none(), "batch {i}: none when not publishing");
+            assert_eq!(on.snapshot(true).unwrap(), off.snapshot(true).unwrap(), "batch {i}: the same state");
+        }
+        // The setting outlives a restore, and a fresh instance publishes.
+        let (_, state) = off.snapshot(true).unwrap();
+        off.restore(std::slice::from_ref(&state)).unwrap();
+        let mut fresh = ftrl(&rt, config);
+        fresh.restore(std::slice::from_ref(&state)).unwrap();
+        let b = batch(10, 150);
+        assert!(off.process(&b, |_| true).unwrap().models.is_none(), "still off after a restore");
+        let published = fresh.process(&b, |_| true).unwrap().models.expect("a fresh instance publishes");
+        // Versions went on counting while they were not published.
+        assert_eq!(versions(&published), (151..=160).collect::<Vec<_>>());
+        off.set_publish_models(true).unwrap();
+        assert_eq!(versions(&off.process(&batch(10, 160), |_| true).unwrap().models.unwrap()), (161..=170).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn process_writes_the_input_into_the_guest_whatever_the_batch() {
+        // Sliced batches, an empty one, one row: what the guest decodes is what the host holds
+        // (the operator's outputs answer exactly the rows sent).
+        let rt = Runtime::new(Limits::default()).unwrap();
+        let mut inst = ftrl(&rt, r#"{"featuresCol": ["f0", "f1", "f2"]}"#);
+        let whole = batch(100, 0);
+        for (offset, len) in [(0, 100), (3, 40), (99, 1), (50, 0)] {
+            let b = whole.slice(offset, len);
+            let out = inst.process(&b, |_| true).unwrap();
+            let seq: Vec<u64> = out.outputs.map(|o| o.column_by_name("__seq").unwrap().as_any().downcast_ref::<UInt64Array>().unwrap().values().to_vec()).unwrap_or_default();
+            assert_eq!(seq, (offset as u64..(offset + len) as u64).collect::<Vec<_>>(), "slice {offset}+{len}");
+        }
+    }
+}

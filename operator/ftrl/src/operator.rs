@@ -81,10 +81,10 @@ impl Ftrl {
             if a.null_count() == 0 && eddy_sdk::math::all_finite(a.values()) {
                 continue;
             }
-            if let Some(r) = (0..n).find(|&r| a.is_null(r) || !a.value(r).is_finite()) {
-                if first_bad.is_none_or(|(br, _)| r < br) {
-                    first_bad = Some((r, c));
-                }
+            if let Some(r) = (0..n).find(|&r| a.is_null(r) || !a.value(r).is_finite())
+                && first_bad.is_none_or(|(br, _)| r < br)
+            {
+                first_bad = Some((r, c));
             }
         }
         if let Some((r, c)) = first_bad {

@@ -101,3 +101,44 @@ fn bad_rows_leave_state_unchanged() {
     assert!(err.to_string().contains("dimension 3"), "{err}");
     assert_eq!(op.snapshot().unwrap(), before);
 }
+
+/// Rows whose label follows a fixed rule, for tests that only need learning to happen.
+fn rows(n: usize, seed: u64) -> Vec<(Vec<f64>, Option<f64>)> {
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    (0..n)
+        .map(|i| {
+            let f: Vec<f64> = (0..4).map(|_| next()).collect();
+            let label = (i % 3 != 2).then(|| if f[0] - 0.5 * f[1] > 0.0 { 1.0 } else { 0.0 });
+            (f, label)
+        })
+        .collect()
+}
+
+#[test]
+fn not_publishing_models_changes_nothing_but_the_models() {
+    let data = rows(60, 7);
+    let cfg = r#"{"globalBatchSize": 2, "featuresCol": "features"}"#;
+    let (mut on, mut off) = (Ftrl::open_json(cfg).unwrap(), Ftrl::open_json(cfg).unwrap());
+    off.set_publish_models(false);
+    for (i, chunk) in data.chunks(20).enumerate() {
+        let b = batch(chunk, 20 * i as u64);
+        let (a, z) = (on.process(&b).unwrap(), off.process(&b).unwrap());
+        assert_eq!(a.outputs, z.outputs, "chunk {i}: same outputs");
+        assert!(a.models.is_some() && z.models.is_none(), "chunk {i}: models only when publishing");
+        assert_eq!(on.snapshot().unwrap(), off.snapshot().unwrap(), "chunk {i}: same state");
+    }
+    // Publishing again, the versions continue the same numbering.
+    off.set_publish_models(true);
+    let b = batch(&rows(20, 9), 60);
+    let (a, z) = (on.process(&b).unwrap(), off.process(&b).unwrap());
+    assert_eq!(a.models, z.models);
+    let versions = a.models.unwrap().column_by_name("modelVersion").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
+    assert_eq!(versions.value(0), on.model().unwrap().version - versions.len() as i64 + 1);
+    assert!(versions.value(0) > 20, "versions published while off still counted");
+}

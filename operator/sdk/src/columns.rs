@@ -246,7 +246,7 @@ pub fn list_f64_array<'a>(rows: impl IntoIterator<Item = &'a [f64]>) -> ListArra
 ///
 /// If `width` is 0 or does not divide `values.len()`.
 pub fn fixed_width_list_f64_array(values: Vec<f64>, width: usize) -> ListArray {
-    assert!(width > 0 && values.len() % width == 0, "{} values do not make rows of {width}", values.len());
+    assert!(width > 0 && values.len().is_multiple_of(width), "{} values do not make rows of {width}", values.len());
     let rows = values.len() / width;
     let offsets = arrow_buffer::OffsetBuffer::new(arrow_buffer::ScalarBuffer::from_iter((0..=rows).map(|r| (r * width) as i32)));
     ListArray::new(Arc::new(Field::new_list_field(DataType::Float64, false)), offsets, Arc::new(Float64Array::from(values)), None)
@@ -374,7 +374,8 @@ mod tests {
 
     #[test]
     fn dense_rows_refuses_anything_else() {
-        let cases: Vec<Box<dyn Fn(&mut VectorBuilder)>> = vec![
+        type Build = Box<dyn Fn(&mut VectorBuilder)>;
+        let cases: Vec<Build> = vec![
             Box::new(|b| {
                 b.append_dense(&[1.0, 2.0]);
                 b.append_dense(&[1.0]);
