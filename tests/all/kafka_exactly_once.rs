@@ -18,7 +18,7 @@ fn sigkill_at_random_points_changes_nothing() {
     let broker = shared();
     let b = broker.bootstrap();
     let n = Names::new("sigkill");
-    let input = produce(b, &n.input, &synthetic(&n.input, 3, 8000, 42));
+    let input = produce(b, &n.input, &synthetic(&n.input, 3, 40_000, 42));
     let reference = replay_reference(&input, FTRL, false);
     let dir = workdir("sigkill");
     let job = kafka_job(&dir, b, &n, FTRL, true, "");

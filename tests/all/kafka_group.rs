@@ -13,7 +13,7 @@ fn two_processes_in_one_group_share_the_partitions() {
     let broker = shared();
     let b = broker.bootstrap();
     let n = Names::new("group");
-    let input = produce(b, &n.input, &synthetic(&n.input, 4, 10_000, 17));
+    let input = produce(b, &n.input, &synthetic(&n.input, 4, 50_000, 17));
     let reference = replay_reference(&input, FTRL, false);
 
     let (dir_a, dir_b) = (workdir("group-a"), workdir("group-b"));
