@@ -79,7 +79,8 @@ class NativeOperatorTest {
             List<EddyOutput> models = out.stream().filter(o -> o.sink.equals(EddyOutput.MODELS)).toList();
             assertThat(predictions).extracting(o -> o.offset).containsExactly(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L);
             assertThat(predictions).allSatisfy(o -> assertThat(o.partition).isEqualTo(3));
-            assertThat(predictions.get(0).value).startsWith("{\"modelVersion\":0,\"prediction\":");
+            // The input record's own fields, in its order, then the operator's outputs.
+            assertThat(predictions.get(0).value).startsWith("{\"x0\":").contains(",\"prediction\":").endsWith(",\"modelVersion\":0}");
             // two global batches of 4: models numbered per partition from 0
             assertThat(models).extracting(o -> o.offset).containsExactly(0L, 1L);
             assertThat(models.get(1).value).contains("\"modelVersion\":2");
