@@ -93,6 +93,8 @@ impl Encoder for VectorEncoder<'_> {
 /// Writes JSON prediction values: an input object with output fields added.
 pub struct JsonSplicer<'a> {
     names: Vec<Vec<u8>>,
+    /// The output names as text (the fields an input loses when it has them).
+    replaced: Vec<String>,
     encoders: Vec<NullableEncoder<'a>>,
     finders: Vec<memmem::Finder<'static>>,
 }
@@ -116,7 +118,8 @@ impl<'a> JsonSplicer<'a> {
             names.push(key);
             encoders.push(make_encoder(f, c.as_ref(), options)?);
         }
-        Ok(Self { names, encoders, finders })
+        let replaced = fields.iter().map(|f| f.name().clone()).collect();
+        Ok(Self { names, replaced, encoders, finders })
     }
 
     fn fields(&mut self, row: usize, out: &mut Vec<u8>) {
@@ -158,11 +161,10 @@ impl<'a> JsonSplicer<'a> {
         let fields: Vec<(String, &RawValue)> = serde_json::from_slice::<OrderedObject<'_>>(input)
             .map_err(|e| HostError::Runtime(format!("a JSON input no longer parses: {e}")))?
             .0;
-        let replaced: Vec<String> = self.names.iter().map(|n| serde_json::from_slice::<String>(&n[..n.len() - 1]).expect("a key")).collect();
         out.push(b'{');
         let mut first = true;
         for (k, v) in &fields {
-            if replaced.iter().any(|r| r == k) {
+            if self.replaced.iter().any(|r| r == k) {
                 continue;
             }
             if !first {
