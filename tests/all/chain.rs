@@ -73,7 +73,7 @@ fn chain_restores_mid_stream_as_one() {
     let mut b = open_pipeline(&j, &comps, 0).unwrap();
     b.restore(&snap).unwrap();
     feed(&mut b, &recs[cut..], &mut got);
-    for (kind, g, w) in [("predictions", &got.predictions, &want.predictions), ("models", &got.models, &want.models)] {
+    for (kind, g, w) in [("predictions", got.predictions.iter().collect::<Vec<_>>(), want.predictions.iter().collect::<Vec<_>>()), ("models", got.models.iter().collect(), want.models.iter().collect())] {
         assert_eq!(g.len(), w.len(), "{kind}: count");
         if let Some(i) = (0..g.len()).find(|&i| g[i] != w[i]) {
             panic!("{kind}[{i}] differs:\n got {:?}\nwant {:?}", (String::from_utf8_lossy(&g[i].value), g[i].timestamp), (String::from_utf8_lossy(&w[i].value), w[i].timestamp));

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use eddy_host::job::Job;
 use eddy_host::run::run_replay;
-use eddy_host::{PipelineOutput, Record};
+use eddy_host::Record;
 use eddy_kafka::topic::{self, Bounds};
 use eddy_tests::{repo_root, runtime, write_replay};
 use serde_json::{Value, json};
@@ -252,14 +252,23 @@ pub fn read_topic_at_least(brokers: &str, topic: &str, n: usize) -> Vec<Record> 
     }
 }
 
+/// What a replay run wrote to each sink, read back from its files.
+#[derive(Debug, Default)]
+pub struct Reference {
+    pub predictions: Vec<Record>,
+    pub models: Vec<Record>,
+    pub dead_letters: Vec<Record>,
+    pub embeddings: Vec<Record>,
+}
+
 /// The outputs of an uninterrupted replay run of `job_toml`'s operator over `input`.
-pub fn replay_reference(input: &[Record], operator: &str, dead_letters: bool) -> PipelineOutput {
+pub fn replay_reference(input: &[Record], operator: &str, dead_letters: bool) -> Reference {
     replay_reference_with(input, operator, if dead_letters { "dead_letters = \"dl.replay\"" } else { "" })
 }
 
 /// [`replay_reference`] with more `[sinks]` lines (`dead_letters = "dl.replay"`,
 /// `embeddings = "e.replay"` are read back).
-pub fn replay_reference_with(input: &[Record], operator: &str, extra_sinks: &str) -> PipelineOutput {
+pub fn replay_reference_with(input: &[Record], operator: &str, extra_sinks: &str) -> Reference {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = dir.path().join("in.replay");
     write_replay(&src, input.to_vec());
@@ -271,7 +280,7 @@ pub fn replay_reference_with(input: &[Record], operator: &str, extra_sinks: &str
         let p = dir.path().join(f);
         if p.exists() { eddy_host::replay::read(&p).expect("read") } else { Vec::new() }
     };
-    PipelineOutput { predictions: read("p.replay"), models: read("m.replay"), dead_letters: read("dl.replay"), embeddings: read("e.replay"), ..PipelineOutput::default() }
+    Reference { predictions: read("p.replay"), models: read("m.replay"), dead_letters: read("dl.replay"), embeddings: read("e.replay") }
 }
 
 /// What must match between a live output and its reference: per partition, in order, the

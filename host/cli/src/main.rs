@@ -11,19 +11,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// glibc's malloc gives each thread that allocates its own arena; the replay runner's reader,
-/// pipeline and sink threads pass megabyte batches between them, and freed space scattered
-/// over many arenas made the peak memory grow with the length of the input. Two arenas keep
-/// it flat (measured: 200k and 1M rows of Arrow input within 5% of each other).
-fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a tuning parameter of glibc's allocator; it is called once,
-    // before any other thread exists.
-    #[expect(unsafe_code, reason = "one call into glibc's allocator settings")]
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
+/// mimalloc instead of the system allocator: the replay runner's reader, decoder, operator
+/// and sink threads hand batches of records to one another, so most blocks are freed on
+/// another thread than the one that allocated them. glibc's malloc either spread them over
+/// one arena per thread (the peak memory grew with the length of the input) or, capped at two
+/// arenas, made the threads wait on each other's arena locks; mimalloc's per-thread heaps
+/// take cross-thread frees without a lock and give the space back.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// eddy runs online-learning operators, compiled to WebAssembly components, over Kafka
 /// streams and recorded topics.
@@ -86,7 +81,6 @@ enum TopicCommand {
 }
 
 fn main() -> ExitCode {
-    tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG").unwrap_or_else(|_| "warn,eddy_kafka=info".into()))
         .with_writer(std::io::stderr)

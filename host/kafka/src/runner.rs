@@ -521,7 +521,7 @@ impl<'r, 'a> Session<'r, 'a> {
             let n = self.out_partitions.get(topic).copied().unwrap_or(1).max(1);
             if let Some(&retention) = self.retention.get(topic.as_str()) {
                 let horizon = Sink::now_ms().saturating_sub(retention);
-                if let Some(r) = recs.iter().find(|r| r.timestamp > 0 && r.timestamp < horizon) {
+                if let Some(r) = (0..recs.len()).find(|&i| (1..horizon).contains(&recs.timestamp(i))).map(|i| recs.get(i)) {
                     tracing::warn!(
                         target: "eddy_kafka",
                         "output topic {topic} deletes records older than its retention.ms ({retention} ms) by their timestamps, and eddy's outputs keep their input's: \
@@ -535,8 +535,8 @@ impl<'r, 'a> Session<'r, 'a> {
                     self.retention.remove(topic.as_str());
                 }
             }
-            for r in recs {
-                self.sink.send(topic, Some(r.partition.rem_euclid(n)), r)?;
+            for i in 0..recs.len() {
+                self.sink.send_output(topic, Some(recs.partition(i).rem_euclid(n)), recs, i)?;
             }
         }
         if let Some(m) = out.models.last() {

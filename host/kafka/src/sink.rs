@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use eddy_host::Record;
+use eddy_host::{Record, Records};
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::KafkaError;
@@ -103,6 +103,13 @@ impl Sink {
     pub fn send(&mut self, topic: &str, partition: Option<i32>, r: &Record) -> Result<()> {
         let headers: Vec<(&str, Option<&[u8]>)> = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
         self.send_parts(topic, partition, r.key.as_deref(), Some(&r.value), Some(r.timestamp).filter(|t| *t > 0), &headers)
+    }
+
+    /// Sends record `i` of a pipeline's output records.
+    pub fn send_output(&mut self, topic: &str, partition: Option<i32>, records: &Records, i: usize) -> Result<()> {
+        records.with_headers(i, |headers| {
+            self.send_parts(topic, partition, records.key(i), Some(records.value(i)), Some(records.timestamp(i)).filter(|t| *t > 0), headers)
+        })
     }
 
     /// Sends one record given by its parts; a `None` value is a tombstone (compacted topics

@@ -141,6 +141,13 @@ impl<'a> JsonSplicer<'a> {
     /// outputs.
     pub fn splice(&mut self, input: &[u8], row: usize) -> Result<Vec<u8>, HostError> {
         let mut out = Vec::with_capacity(input.len() + 32 * self.names.len().max(1));
+        self.splice_into(input, row, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`JsonSplicer::splice`], appending the value to `out` (on error, `out` may hold part
+    /// of it).
+    pub fn splice_into(&mut self, input: &[u8], row: usize, out: &mut Vec<u8>) -> Result<(), HostError> {
         let collides = self.finders.iter().any(|f| f.find(input).is_some());
         if !collides {
             let end = input.iter().rposition(|b| *b == b'}').ok_or_else(|| HostError::Runtime("a JSON input is not an object".into()))?;
@@ -151,10 +158,10 @@ impl<'a> JsonSplicer<'a> {
                 if !empty {
                     out.push(b',');
                 }
-                self.fields(row, &mut out);
+                self.fields(row, out);
             }
             out.push(b'}');
-            return Ok(out);
+            return Ok(());
         }
         // A name of an output appears in the input (as a key, or inside a string): rebuild
         // the object from its fields, leaving out the ones an output replaces.
@@ -171,7 +178,7 @@ impl<'a> JsonSplicer<'a> {
                 out.push(b',');
             }
             first = false;
-            serde_json::to_writer(&mut out, k).expect("a key serializes");
+            serde_json::to_writer(&mut *out, k).expect("a key serializes");
             out.push(b':');
             out.extend_from_slice(v.get().as_bytes());
         }
@@ -179,10 +186,10 @@ impl<'a> JsonSplicer<'a> {
             if !first {
                 out.push(b',');
             }
-            self.fields(row, &mut out);
+            self.fields(row, out);
         }
         out.push(b'}');
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -215,6 +222,13 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for OrderedObject<'a> {
 /// columns (`outputs`, one row per entry of `rows`) added; an output column replaces an input
 /// column of the same name.
 pub fn arrow_prediction(input: &RecordBatch, rows: &[u32], outputs: &RecordBatch) -> Result<Vec<u8>, HostError> {
+    let mut out = Vec::new();
+    arrow_prediction_into(input, rows, outputs, &mut out)?;
+    Ok(out)
+}
+
+/// [`arrow_prediction`], appended to `out`.
+pub fn arrow_prediction_into(input: &RecordBatch, rows: &[u32], outputs: &RecordBatch, out: &mut Vec<u8>) -> Result<(), HostError> {
     let whole = rows.len() == input.num_rows() && rows.iter().enumerate().all(|(i, r)| *r as usize == i);
     let idx = UInt32Array::from(rows.to_vec());
     let mut fields: Vec<FieldRef> = Vec::new();
@@ -235,7 +249,11 @@ pub fn arrow_prediction(input: &RecordBatch, rows: &[u32], outputs: &RecordBatch
         cols.push(c.clone());
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?;
-    Ok(eddy_sdk::ipc::encode(&batch)?)
+    let layout = eddy_sdk::ipc::StreamLayout::new(&batch)?;
+    let start = out.len();
+    out.resize(start + layout.len(), 0);
+    layout.write_to(&mut out[start..]);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,24 +6,24 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use serde_json::{Map, Value};
 
-use crate::encode::{JsonSplicer, arrow_prediction, json_options};
+use crate::encode::{JsonSplicer, arrow_prediction_into, json_options};
 use crate::frame::Rows;
 use crate::record::headers as h;
-use crate::{Format, Origin, Record, Result};
+use crate::{Format, Record, Records, Result};
 
 /// The prediction records for `answered` rows: every output column in `fields` (one row per
 /// answered row) added to the input record, JSON by splicing, Arrow as one IPC stream per run
 /// of rows of one record.
-pub(crate) fn predictions(format: Format, answered: &Rows, fields: &RecordBatch, out: &mut Vec<Record>) -> Result<()> {
-    out.reserve(answered.len());
+pub(crate) fn predictions(format: Format, answered: &Rows, fields: &RecordBatch, out: &mut Records) -> Result<()> {
     match format {
         Format::Json => {
             let options = json_options();
             let schema = fields.schema();
             let mut splicer = JsonSplicer::new(fields, schema.fields(), &options)?;
+            let per_row = answered.src.first().map_or(0, |(s, _)| s.record.value.len() + 32 * schema.fields().len());
+            out.reserve(answered.len(), per_row);
             for (i, (src, _)) in answered.src.iter().enumerate() {
-                let value = splicer.splice(&src.record.value, i)?;
-                out.push(prediction(&src.record, value));
+                out.push_answer(&src.record, |v| splicer.splice_into(&src.record.value, i, v))?;
             }
         }
         Format::Arrow => {
@@ -36,8 +36,7 @@ pub(crate) fn predictions(format: Format, answered: &Rows, fields: &RecordBatch,
                 }
                 let input = s.arrow.as_ref().expect("Arrow records keep their batch");
                 let rows: Vec<u32> = answered.src[start..end].iter().map(|a| a.1).collect();
-                let value = arrow_prediction(input, &rows, &fields.slice(start, end - start))?;
-                out.push(prediction(&s.record, value));
+                out.push_answer(&s.record, |v| arrow_prediction_into(input, &rows, &fields.slice(start, end - start), v))?;
                 start = end;
             }
         }
@@ -81,33 +80,13 @@ pub(crate) fn range_of(rows: &Rows) -> String {
     }
 }
 
-fn origin_headers(o: &Origin) -> Vec<(String, Option<Vec<u8>>)> {
-    vec![
-        (h::ORIGIN_TOPIC.into(), Some(o.topic.as_bytes().to_vec())),
-        (h::ORIGIN_PARTITION.into(), Some(o.partition.to_string().into_bytes())),
-        (h::ORIGIN_OFFSET.into(), Some(o.offset.to_string().into_bytes())),
-    ]
-}
-
-pub(crate) fn prediction(input: &Record, value: Vec<u8>) -> Record {
-    Record {
-        topic: String::new(),
-        partition: input.partition,
-        offset: -1,
-        timestamp: input.timestamp,
-        key: input.key.clone(),
-        value,
-        headers: origin_headers(&input.origin()),
-    }
-}
-
 /// A dead letter: the original key and value, the reason and origin in headers.
-pub(crate) fn dead_letter(r: &Record, stage: &str, column: Option<&str>, reason: &str) -> Record {
-    let mut headers = origin_headers(&r.origin());
+pub(crate) fn dead_letter(out: &mut Records, r: &Record, stage: &str, column: Option<&str>, reason: &str) {
+    let mut headers = Vec::with_capacity(3);
     headers.push((h::ERROR_STAGE.into(), Some(stage.as_bytes().to_vec())));
     headers.push((h::ERROR_REASON.into(), Some(reason.as_bytes().to_vec())));
     if let Some(c) = column {
         headers.push((h::ERROR_COLUMN.into(), Some(c.as_bytes().to_vec())));
     }
-    Record { topic: String::new(), partition: r.partition, offset: -1, timestamp: r.timestamp, key: r.key.clone(), value: r.value.clone(), headers }
+    out.push_refused(r, headers);
 }

@@ -20,9 +20,9 @@ use crate::frame::{Pending, Rows, Source};
 use crate::instance::{CallError, Processed};
 use crate::metrics::Prequential;
 use crate::outputs::{dead_letter, embedding_record, model_record, predictions, range_of};
-use crate::record::headers as h;
+
 use crate::snapshot::{PipelineSnapshot, StageSnapshot};
-use crate::{HostError, OperatorComponent, OperatorInstance, Record, Result};
+use crate::{HostError, OperatorComponent, OperatorInstance, Record, Records, Result};
 
 /// Rows per call into an operator when the host does not say (`run.batch_size`).
 pub const DEFAULT_BATCH_ROWS: usize = 4096;
@@ -42,16 +42,16 @@ pub enum Format {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct PipelineOutput {
     /// One per answered input record (Arrow records: per group of answered rows).
-    pub predictions: Vec<Record>,
+    pub predictions: Records,
     /// One per model version published (none when models are off, see
     /// [`Pipeline::set_models`]).
-    pub models: Vec<Record>,
+    pub models: Records,
     /// One per refused record, with the reason in headers.
-    pub dead_letters: Vec<Record>,
+    pub dead_letters: Records,
     /// Changed embeddings (when routed, see [`Pipeline::route_embeddings`]): one record per id,
     /// key `kind:id`, value `{kind, id, vector, modelVersion, eventTime}`; an evicted id is a
     /// tombstone, a record with an empty value (a Kafka sink writes a null value).
-    pub embeddings: Vec<Record>,
+    pub embeddings: Records,
 }
 
 impl PipelineOutput {
@@ -99,14 +99,14 @@ impl Predecoder {
 
 /// The records of a `process` call: borrowed (a record kept for its rows is copied) or
 /// given up (it is moved).
-trait Records {
+trait InputRecords {
     fn all(&self) -> &[Record];
     fn keep(&mut self, k: usize) -> Record;
 }
 
 struct Borrowed<'a>(&'a [Record]);
 
-impl Records for Borrowed<'_> {
+impl InputRecords for Borrowed<'_> {
     fn all(&self) -> &[Record] {
         self.0
     }
@@ -117,7 +117,7 @@ impl Records for Borrowed<'_> {
 
 struct Owned<'a>(&'a mut Vec<Record>);
 
-impl Records for Owned<'_> {
+impl InputRecords for Owned<'_> {
     fn all(&self) -> &[Record] {
         self.0
     }
@@ -320,7 +320,7 @@ impl Pipeline {
         self.process_in(&mut Owned(&mut records))
     }
 
-    fn process_in(&mut self, records: &mut impl Records) -> (PipelineOutput, Result<()>) {
+    fn process_in(&mut self, records: &mut impl InputRecords) -> (PipelineOutput, Result<()>) {
         let mut out = PipelineOutput::default();
         let mut at = 0;
         let mut r = Ok(());
@@ -356,14 +356,14 @@ impl Pipeline {
     }
 
     /// Runs the records decoded from `at` on down the chain, and moves `at` past them.
-    fn call(&mut self, records: &mut impl Records, at: &mut usize, decoded: Decoded, out: &mut PipelineOutput) -> Result<()> {
+    fn call(&mut self, records: &mut impl InputRecords, at: &mut usize, decoded: Decoded, out: &mut PipelineOutput) -> Result<()> {
         let base = *at;
         *at += decoded.consumed;
         let mut stop = None;
         for (k, e) in &decoded.bad {
             let r = &records.all()[base + k];
             if self.dead_letters {
-                out.dead_letters.push(dead_letter(r, "decode", e.column.as_deref(), &e.reason()));
+                dead_letter(&mut out.dead_letters, r, "decode", e.column.as_deref(), &e.reason());
             } else {
                 stop = Some(HostError::BadRecord { origin: r.origin(), column: e.column.clone(), message: e.reason() });
             }
@@ -396,15 +396,20 @@ impl Pipeline {
     /// dead letters by input position; models by the row that published them, then by stage
     /// (within one batch, every stage runs before the next one starts).
     fn order(&mut self, out: &mut PipelineOutput) {
-        out.dead_letters.sort_by_key(|r| {
-            let offset = r.header(h::ORIGIN_OFFSET).and_then(|o| o.parse::<i64>().ok()).unwrap_or(i64::MAX);
-            (r.partition, offset)
-        });
+        let d = &mut out.dead_letters;
+        let mut order: Vec<usize> = (0..d.len()).collect();
+        order.sort_by_key(|&i| (d.partition(i), d.origin_offset(i).unwrap_or(i64::MAX)));
+        if order.iter().enumerate().any(|(k, &i)| k != i) {
+            d.permute(&order);
+        }
         for (records, keys) in [(&mut out.models, &mut self.model_keys), (&mut out.embeddings, &mut self.embedding_keys)] {
             debug_assert_eq!(records.len(), keys.len());
-            let mut keyed: Vec<((u64, usize), Record)> = keys.drain(..).zip(records.drain(..)).collect();
-            keyed.sort_by_key(|(k, _)| *k);
-            records.extend(keyed.into_iter().map(|(_, r)| r));
+            let mut order: Vec<usize> = (0..keys.len()).collect();
+            order.sort_by_key(|&i| keys[i]);
+            keys.clear();
+            if order.iter().enumerate().any(|(k, &i)| k != i) {
+                records.permute(&order);
+            }
         }
     }
 
@@ -490,7 +495,7 @@ impl Pipeline {
         let (bad, row) = rows.src[k].clone();
         let reason = if bad.rows > 1 { format!("row {row}: {message}") } else { message };
         if self.dead_letters {
-            out.dead_letters.push(dead_letter(&bad.record, operator, column.as_deref(), &reason));
+            dead_letter(&mut out.dead_letters, &bad.record, operator, column.as_deref(), &reason);
             let keep: Vec<bool> = rows.src.iter().map(|(s, _)| !Arc::ptr_eq(s, &bad)).collect();
             *rows = rows.filter(&keep);
             Ok(())

@@ -10,19 +10,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, BinaryArray, BinaryBuilder, Int32Array, Int32Builder, Int64Array, Int64Builder, ListArray, ListBuilder,
-    RecordBatch, StringArray, StringBuilder, StructArray, StructBuilder,
+    Array, BinaryArray, Int32Array, Int64Array, ListArray,
+    RecordBatch, StringArray, StructArray,
 };
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 
-use crate::{HostError, Record, Result};
+use crate::{HostError, Record, Records, Result};
 
 /// Records per Arrow batch in a replay file.
 pub const BATCH_ROWS: usize = 4096;
 
-fn header_fields() -> Fields {
+pub(crate) fn header_fields() -> Fields {
     Fields::from(vec![Field::new("key", DataType::Utf8, false), Field::new("value", DataType::Binary, true)])
 }
 
@@ -125,66 +125,24 @@ fn records_of(b: &RecordBatch, path: &Path) -> Result<Vec<Record>> {
     Ok(out)
 }
 
-/// The records as one Arrow batch of the replay schema.
-pub fn to_batch(records: &[Record]) -> Result<RecordBatch> {
-    let mut topic = StringBuilder::new();
-    let mut partition = Int32Builder::new();
-    let mut offset = Int64Builder::new();
-    let mut ts = Int64Builder::new();
-    let mut key = BinaryBuilder::new();
-    let mut value = BinaryBuilder::new();
-    let mut headers = ListBuilder::new(StructBuilder::from_fields(header_fields(), 0))
-        .with_field(Arc::new(Field::new("item", DataType::Struct(header_fields()), false)));
-    for r in records {
-        topic.append_value(&r.topic);
-        partition.append_value(r.partition);
-        offset.append_value(r.offset);
-        ts.append_value(r.timestamp);
-        key.append_option(r.key.as_deref());
-        value.append_value(&r.value);
-        if r.headers.is_empty() {
-            headers.append_null();
-        } else {
-            let sb = headers.values();
-            for (k, v) in &r.headers {
-                sb.field_builder::<StringBuilder>(0).expect("key").append_value(k);
-                sb.field_builder::<BinaryBuilder>(1).expect("value").append_option(v.as_deref());
-                sb.append(true);
-            }
-            headers.append(true);
-        }
-    }
-    Ok(RecordBatch::try_new(
-        schema(),
-        vec![
-            Arc::new(topic.finish()),
-            Arc::new(partition.finish()),
-            Arc::new(offset.finish()),
-            Arc::new(ts.finish()),
-            Arc::new(key.finish()),
-            Arc::new(value.finish()),
-            Arc::new(headers.finish()),
-        ],
-    )?)
-}
-
 /// Writes a replay file. Records with an empty topic get the writer's topic; records with a
 /// negative offset get the next offset of their partition. The file appears under its name
 /// only when [`ReplayWriter::finish`] succeeds (it is written beside it, then renamed).
+/// Batches in the file end after [`BATCH_ROWS`] records or [`BATCH_BYTES`] bytes of values,
+/// whichever comes first, so the file's bytes do not depend on how the records were handed in.
 pub struct ReplayWriter {
     path: PathBuf,
     tmp: PathBuf,
     topic: String,
     writer: Option<FileWriter<BufWriter<File>>>,
-    buffer: Vec<Record>,
-    buffered_bytes: usize,
+    buffer: Records,
     next_offset: BTreeMap<i32, i64>,
     written: u64,
 }
 
 /// Bytes of values a writer buffers before it writes a batch, whatever the record count
 /// (Arrow predictions of thousands of rows are megabytes each).
-const BATCH_BYTES: usize = 8 << 20;
+pub const BATCH_BYTES: usize = 8 << 20;
 
 impl std::fmt::Debug for ReplayWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -201,23 +159,40 @@ impl ReplayWriter {
         let tmp = path.with_extension("replay.tmp");
         let f = File::create(&tmp).map_err(|e| HostError::io(format!("cannot create {}", tmp.display()), e))?;
         let writer = FileWriter::try_new(BufWriter::new(f), &schema())?;
-        Ok(Self { path: path.into(), tmp, topic: topic.into(), writer: Some(writer), buffer: Vec::new(), buffered_bytes: 0, next_offset: BTreeMap::new(), written: 0 })
+        Ok(Self { path: path.into(), tmp, topic: topic.into(), writer: Some(writer), buffer: Records::new(), next_offset: BTreeMap::new(), written: 0 })
+    }
+
+    fn full(&self) -> bool {
+        self.buffer.len() >= BATCH_ROWS || self.buffer.value_bytes() >= BATCH_BYTES
     }
 
     /// Appends records.
     pub fn append(&mut self, records: impl IntoIterator<Item = Record>) -> Result<()> {
-        for mut r in records {
-            if r.topic.is_empty() {
-                r.topic.clone_from(&self.topic);
-            }
-            let next = self.next_offset.entry(r.partition).or_insert(0);
-            if r.offset < 0 {
-                r.offset = *next;
-            }
-            *next = r.offset + 1;
-            self.buffered_bytes += r.value.len();
+        for r in records {
             self.buffer.push(r);
-            if self.buffer.len() >= BATCH_ROWS || self.buffered_bytes >= BATCH_BYTES {
+            if self.full() {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends output records. When the writer holds none and `records` fill at most one
+    /// batch, they become that batch as they are (no copy).
+    pub fn append_records(&mut self, records: Records) -> Result<()> {
+        let rows_left = BATCH_ROWS - self.buffer.len();
+        let fits = records.len() < rows_left && self.buffer.value_bytes() + records.value_bytes() < BATCH_BYTES;
+        let fills = records.len() == rows_left && records.value_bytes() < BATCH_BYTES;
+        if self.buffer.is_empty() && (fits || fills) {
+            self.buffer = records;
+            if self.full() {
+                self.flush()?;
+            }
+            return Ok(());
+        }
+        for i in 0..records.len() {
+            self.buffer.push_from(&records, i);
+            if self.full() {
                 self.flush()?;
             }
         }
@@ -228,11 +203,12 @@ impl ReplayWriter {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let b = to_batch(&self.buffer)?;
+        let mut records = std::mem::take(&mut self.buffer);
+        records.assign_offsets(&mut self.next_offset);
+        let n = records.len() as u64;
+        let b = records.into_batch(&self.topic);
         self.writer.as_mut().expect("open writer").write(&b)?;
-        self.written += self.buffer.len() as u64;
-        self.buffer.clear();
-        self.buffered_bytes = 0;
+        self.written += n;
         Ok(())
     }
 

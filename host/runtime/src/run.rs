@@ -97,7 +97,7 @@ impl RunSummary {
 
 /// Record chunks in flight per partition: the bound on what a run holds in memory besides
 /// the operators themselves.
-const CHUNKS_IN_FLIGHT: usize = 2;
+fn chunks_in_flight() -> usize { std::env::var("XCH").ok().and_then(|v| v.parse().ok()).unwrap_or(2) }
 
 /// The four sinks of a job, in one order everywhere.
 const SINKS: usize = 4;
@@ -139,7 +139,7 @@ impl PartitionSinks {
         for (i, recs) in [predictions, models, dead_letters, embeddings].into_iter().enumerate() {
             self.counts[i] += recs.len() as u64;
             if let Some(w) = &mut self.writers[i] {
-                w.append(recs)?;
+                w.append_records(recs)?;
             }
         }
         Ok(())
@@ -166,8 +166,8 @@ fn run_partition(components: &[OperatorComponent], job: &Job, partition: i32, fi
     };
     // Records decode on one thread, the operators run on another, and the sinks write on a
     // third, so the three overlap; the channels bound what waits between them.
-    let (tx, rx) = sync_channel::<PipelineOutput>(CHUNKS_IN_FLIGHT);
-    let (dtx, drx) = sync_channel::<(Vec<Record>, Vec<Decoded>)>(CHUNKS_IN_FLIGHT);
+    let (tx, rx) = sync_channel::<PipelineOutput>(chunks_in_flight());
+    let (dtx, drx) = sync_channel::<(Vec<Record>, Vec<Decoded>)>(chunks_in_flight());
     let mut predecoder = pipeline.predecoder();
     let (sinks, write_error, failed) = std::thread::scope(|s| {
         s.spawn(move || {
@@ -259,7 +259,7 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
             }
             for (p, recs) in by_partition {
                 let tx = senders.entry(p).or_insert_with(|| {
-                    let (tx, rx) = sync_channel(CHUNKS_IN_FLIGHT);
+                    let (tx, rx) = sync_channel(chunks_in_flight());
                     let (components, progress, first, done) = (&components, &progress, handles.is_empty(), done_tx.clone());
                     handles.push(s.spawn(move || {
                         let run = run_partition(components, job, p, first, rx, progress);

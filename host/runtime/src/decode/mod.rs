@@ -85,6 +85,9 @@ pub struct RecordDecoder {
     cols: Vec<DecodeCol>,
     format: Format,
     schema: SchemaRef,
+    /// Whether each column is the record timestamp column (filled from the record's
+    /// timestamp when the value has none).
+    is_timestamp: Vec<bool>,
     json: Option<JsonRowParser>,
 }
 
@@ -95,7 +98,8 @@ impl RecordDecoder {
             cols.iter().map(|c| Field::new(&c.spec.name, target_type(c.spec.column_type), true)).collect::<Vec<_>>(),
         ));
         let json = (format == Format::Json).then(|| JsonRowParser::new(&cols));
-        Self { cols, format, schema, json }
+        let is_timestamp = cols.iter().map(|c| c.spec.name == TIMESTAMP_COLUMN).collect();
+        Self { cols, format, schema, is_timestamp, json }
     }
 
     /// A decoder of the same columns, with state of its own (for another thread).
@@ -159,8 +163,8 @@ impl RecordDecoder {
                 }
                 continue;
             }
-            for ((c, b), st) in self.cols.iter().zip(&mut builders).zip(&parser.cols) {
-                let ts = (c.spec.name == TIMESTAMP_COLUMN && matches!(st.slot, Slot::Absent | Slot::Null)).then_some(r.timestamp);
+            for (((c, b), st), &is_ts) in self.cols.iter().zip(&mut builders).zip(&parser.cols).zip(&self.is_timestamp) {
+                let ts = (is_ts && matches!(st.slot, Slot::Absent | Slot::Null)).then_some(r.timestamp);
                 match b {
                     ColBuilder::F64(b) => b.append_option(st.as_f64().or(ts.map(|t| t as f64))),
                     ColBuilder::I64(b) => b.append_option(match st.slot {
