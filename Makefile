@@ -11,6 +11,8 @@ example: setup
 
 test:
 	@scripts/setup.sh --tests
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace -- --skip kafka_exactly_once:: --skip kafka_faults:: --skip kafka_group:: --skip kafka_replays::
 	# The tests against a real broker start eddy processes and brokers: one at a time.
 	cargo test -p eddy-tests --test all kafka_ -- --test-threads=1

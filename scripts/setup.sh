@@ -22,6 +22,12 @@ if ! rustc --print target-libdir --target wasm32-wasip2 >/dev/null 2>&1 \
   fi
 fi
 if [ "${1:-}" = "--tests" ]; then
+  # `make test` checks formatting and lints too.
+  for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+      rustup component add "$component"
+    fi
+  done
   for tool in java mvn; do
     command -v "$tool" >/dev/null 2>&1 || { echo "the tests need $tool (Java 17 and Maven) for the Kafka broker and Flink" >&2; exit 1; }
   done

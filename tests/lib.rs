@@ -67,9 +67,5 @@ pub fn write_replay(path: &Path, records: Vec<Record>) {
 
 /// JSON values of a replay's records.
 pub fn replay_values(path: &Path) -> Vec<Value> {
-    eddy_host::replay::read(path)
-        .expect("read replay")
-        .iter()
-        .map(|r| serde_json::from_slice(&r.value).expect("JSON value"))
-        .collect()
+    eddy_host::replay::read(path).expect("read replay").iter().map(|r| serde_json::from_slice(&r.value).expect("JSON value")).collect()
 }

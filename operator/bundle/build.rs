@@ -46,9 +46,7 @@ fn main() {
     let target_dir = env::var("EDDY_GUEST_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target").join("guests"));
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(&cargo);
-    cmd.current_dir(&root)
-        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2", "--target-dir"])
-        .arg(&target_dir);
+    cmd.current_dir(&root).args(["build", "--profile", "guest", "--target", "wasm32-wasip2", "--target-dir"]).arg(&target_dir);
     for (_, p) in &packages {
         cmd.args(["-p", p]);
     }
@@ -70,7 +68,9 @@ fn main() {
     }
 
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
-    let mut src = String::from("/// Every operator eddy ships: (short name, crate name, path of the built component, component bytes).\npub static OPERATORS: &[Operator] = &[\n");
+    let mut src = String::from(
+        "/// Every operator eddy ships: (short name, crate name, path of the built component, component bytes).\npub static OPERATORS: &[Operator] = &[\n",
+    );
     for (name, package) in &packages {
         let wasm = target_dir.join("wasm32-wasip2/guest").join(format!("{}.wasm", package.replace('-', "_")));
         src.push_str(&format!(

@@ -184,14 +184,21 @@ fn arrow_values_predict_like_json_values() {
     let dir2 = tempfile::tempdir().unwrap();
     let vals: Vec<Value> = (0..6).map(|i| json!({"a": i as f64 * 0.1, "b": 1.0, "label": 1.0})).collect();
     write_replay(&dir2.path().join("in.replay"), json_records("events", &vals));
-    let job = Job::parse(&job_text(dir2.path(), "json", false, "").replace("featuresCol = \"features\"", "featuresCol = [\"a\", \"b\"]"), Path::new("."), &[]).unwrap();
+    let job = Job::parse(
+        &job_text(dir2.path(), "json", false, "").replace("featuresCol = \"features\"", "featuresCol = [\"a\", \"b\"]"),
+        Path::new("."),
+        &[],
+    )
+    .unwrap();
     run_replay(runtime(), &job, &|_, _| {}).unwrap();
     assert_eq!(replay_values(&dir.path().join("m.replay")), replay_values(&dir2.path().join("m.replay")));
 }
 
 #[test]
 fn bad_config_fails_at_open_naming_the_parameter() {
-    for (set, param) in [("alhpa=0.1", "alhpa"), ("alpha=-1.0", "alpha"), ("elasticNet=1.5", "elasticNet"), ("globalBatchSize=0", "globalBatchSize")] {
+    for (set, param) in
+        [("alhpa=0.1", "alhpa"), ("alpha=-1.0", "alpha"), ("elasticNet=1.5", "elasticNet"), ("globalBatchSize=0", "globalBatchSize")]
+    {
         let dir = tempfile::tempdir().unwrap();
         write_replay(&dir.path().join("in.replay"), json_records("events", &[good(0)]));
         let job = Job::parse(&job_text(dir.path(), "json", true, ""), Path::new("."), &[format!("operator.config.{set}")]).unwrap();

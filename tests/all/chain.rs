@@ -29,7 +29,8 @@ fn scaler_then_logistic_regression_beats_river_on_phishing() {
     let (acc, auc) = (s.metrics.accuracy.unwrap(), s.metrics.roc_auc.unwrap());
     assert!(acc >= 0.8928, "accuracy {acc} below river's 89.28%");
     assert!(auc >= 0.9507, "ROC AUC {auc} below river's 95.07%");
-    let first: serde_json::Value = serde_json::from_slice(&eddy_host::replay::read(&dir.path().join("p.replay")).unwrap()[0].value).unwrap();
+    let first: serde_json::Value =
+        serde_json::from_slice(&eddy_host::replay::read(&dir.path().join("p.replay")).unwrap()[0].value).unwrap();
     assert!(first["scaled"].is_array() && first["rawPrediction"].is_array(), "every stage's outputs are in the prediction: {first}");
 }
 
@@ -73,10 +74,17 @@ fn chain_restores_mid_stream_as_one() {
     let mut b = open_pipeline(&j, &comps, 0).unwrap();
     b.restore(&snap).unwrap();
     feed(&mut b, &recs[cut..], &mut got);
-    for (kind, g, w) in [("predictions", got.predictions.iter().collect::<Vec<_>>(), want.predictions.iter().collect::<Vec<_>>()), ("models", got.models.iter().collect(), want.models.iter().collect())] {
+    for (kind, g, w) in [
+        ("predictions", got.predictions.iter().collect::<Vec<_>>(), want.predictions.iter().collect::<Vec<_>>()),
+        ("models", got.models.iter().collect(), want.models.iter().collect()),
+    ] {
         assert_eq!(g.len(), w.len(), "{kind}: count");
         if let Some(i) = (0..g.len()).find(|&i| g[i] != w[i]) {
-            panic!("{kind}[{i}] differs:\n got {:?}\nwant {:?}", (String::from_utf8_lossy(&g[i].value), g[i].timestamp), (String::from_utf8_lossy(&w[i].value), w[i].timestamp));
+            panic!(
+                "{kind}[{i}] differs:\n got {:?}\nwant {:?}",
+                (String::from_utf8_lossy(&g[i].value), g[i].timestamp),
+                (String::from_utf8_lossy(&w[i].value), w[i].timestamp)
+            );
         }
     }
     assert!(got == want, "a restored chain continues exactly");

@@ -24,7 +24,7 @@ fn ftrl_dense_through_the_component() {
         r.unwrap();
         done = upto;
         assert_eq!(out.models.len(), 1, "one model version per global batch of 10");
-        let model: Value = serde_json::from_slice(&out.models.value(0)).unwrap();
+        let model: Value = serde_json::from_slice(out.models.value(0)).unwrap();
         assert_eq!(model["modelVersion"], exp["modelVersion"]);
         if let Some(coef) = exp.get("coefficient") {
             for (g, e) in model["coefficient"].as_array().unwrap().iter().zip(coef.as_array().unwrap()) {

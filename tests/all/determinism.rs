@@ -107,6 +107,7 @@ fn partitions_run_in_parallel_with_identical_results() {
     for f in ["p.replay", "m.replay"] {
         assert!(std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(), "{f} differs");
     }
-    let parts: std::collections::BTreeSet<i32> = eddy_host::replay::read(&a.join("p.replay")).unwrap().iter().map(|r| r.partition).collect();
+    let parts: std::collections::BTreeSet<i32> =
+        eddy_host::replay::read(&a.join("p.replay")).unwrap().iter().map(|r| r.partition).collect();
     assert_eq!(parts.len(), 3, "one instance per partition, outputs keep the partition");
 }

@@ -13,7 +13,15 @@ fn hit_rate_beats_popularity_dips_at_the_drift_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = GenConfig { events: 40_000, users: 400, items: 200, groups: 8, drift_at: Some(20_000), ..GenConfig::default() };
     let job = repo_root().join("examples/embeddings/job.toml");
-    let c = embeddings_example::run(runtime(), &job, dir.path(), &cfg, 4_000, &["operator.config.dim=16".into(), "operator.config.publishEveryEvents=5000".into()]).unwrap();
+    let c = embeddings_example::run(
+        runtime(),
+        &job,
+        dir.path(),
+        &cfg,
+        4_000,
+        &["operator.config.dim=16".into(), "operator.config.publishEveryEvents=5000".into()],
+    )
+    .unwrap();
     let (m, b) = (&c.model, &c.baseline);
     // Windows 0..4 are before the drift, 5..9 after it.
     assert!(m[4] > b[4] + 0.15, "before the drift: model {} vs popularity {}", m[4], b[4]);

@@ -10,7 +10,8 @@ use eddy_host::Record;
 use serde_json::json;
 
 use crate::kafka_support::{
-    Eddy, FTRL, Lcg, Names, assert_exactly_once, assert_same, kafka_job, produce, read_topic, read_topic_at_least, replay_reference, replay_reference_with, shared, synthetic, workdir,
+    Eddy, FTRL, Lcg, Names, assert_exactly_once, assert_same, kafka_job, produce, read_topic, read_topic_at_least, replay_reference,
+    replay_reference_with, shared, synthetic, workdir,
 };
 
 #[test]
@@ -140,7 +141,12 @@ fn incremental_checkpoints_survive_sigkill_and_drop_what_they_replace() {
     }
     assert_eq!(got.len(), want.len(), "one latest vector per id");
     if let Some((k, v)) = want.iter().find(|(k, v)| got.get(*k) != Some(*v)) {
-        panic!("embedding {}: live {:?}, reference {}", String::from_utf8_lossy(&k.1), got.get(k).map(|g| String::from_utf8_lossy(&g.0).into_owned()), String::from_utf8_lossy(&v.0));
+        panic!(
+            "embedding {}: live {:?}, reference {}",
+            String::from_utf8_lossy(&k.1),
+            got.get(k).map(|g| String::from_utf8_lossy(&g.0).into_owned()),
+            String::from_utf8_lossy(&v.0)
+        );
     }
 
     // Links that a full snapshot replaced were deleted (tombstones), and the last manifest of

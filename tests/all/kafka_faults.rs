@@ -9,7 +9,8 @@ use eddy_host::Record;
 use serde_json::json;
 
 use crate::kafka_support::{
-    Eddy, FTRL, KafkaBroker, Names, assert_exactly_once, assert_same, json_of, kafka_job, produce, read_topic, read_topic_at_least, replay_reference, shared, synthetic, workdir,
+    Eddy, FTRL, KafkaBroker, Names, assert_exactly_once, assert_same, json_of, kafka_job, produce, read_topic, read_topic_at_least,
+    replay_reference, shared, synthetic, workdir,
 };
 
 #[test]
@@ -86,7 +87,10 @@ fn bad_records_go_to_dead_letters_in_the_same_transactions() {
     assert_eq!(dead.len(), bad, "one dead letter per bad record; eddy's log:\n{}", e.log_text());
     assert_same("dead letters", &dead, &reference.dead_letters);
     for d in &dead {
-        let origin = (d.header("eddy.origin.partition").unwrap().parse::<i32>().unwrap(), d.header("eddy.origin.offset").unwrap().parse::<i64>().unwrap());
+        let origin = (
+            d.header("eddy.origin.partition").unwrap().parse::<i32>().unwrap(),
+            d.header("eddy.origin.offset").unwrap().parse::<i64>().unwrap(),
+        );
         let src = input.iter().find(|r| (r.partition, r.offset) == origin).expect("origin is an input record");
         assert_eq!(d.value, src.value, "a dead letter carries the original value");
         assert_eq!(d.header("eddy.origin.topic").as_deref(), Some(n.input.as_str()));
@@ -94,7 +98,16 @@ fn bad_records_go_to_dead_letters_in_the_same_transactions() {
         assert!(!reason.is_empty());
         assert!(d.header("eddy.error.stage").is_some());
     }
-    let good: Vec<Record> = input.iter().filter(|r| !dead.iter().any(|d| d.header("eddy.origin.offset") == Some(r.offset.to_string()) && d.header("eddy.origin.partition") == Some(r.partition.to_string()))).cloned().collect();
+    let good: Vec<Record> = input
+        .iter()
+        .filter(|r| {
+            !dead.iter().any(|d| {
+                d.header("eddy.origin.offset") == Some(r.offset.to_string())
+                    && d.header("eddy.origin.partition") == Some(r.partition.to_string())
+            })
+        })
+        .cloned()
+        .collect();
     let predictions = read_topic_at_least(b, &n.predictions, good.len());
     assert_exactly_once(&predictions, &good);
     assert_same("predictions", &predictions, &reference.predictions);
@@ -157,7 +170,8 @@ fn at_least_once_loses_nothing_through_a_kill() {
 
     // Every input has a prediction; a record read again after the kill is scored again, to
     // the same bytes, because the pipeline restarts from the checkpoint that preceded it.
-    let want: std::collections::BTreeMap<(i32, i64), Vec<u8>> = reference.predictions.iter().map(|r| (origin(r), r.value.clone())).collect();
+    let want: std::collections::BTreeMap<(i32, i64), Vec<u8>> =
+        reference.predictions.iter().map(|r| (origin(r), r.value.clone())).collect();
     let predictions = read_topic_at_least(b, &n.predictions, input.len());
     let mut covered = std::collections::BTreeSet::new();
     for p in &predictions {
@@ -199,7 +213,8 @@ fn stop_at_end_waits_for_a_transaction_open_when_it_starts() {
     produce(b, &n.input, &recs[..200]);
     // An upstream transactional producer (another job, say) has written the last 100 records
     // and not committed yet when eddy starts: the end eddy must reach is after them.
-    let upstream: BaseProducer = ClientConfig::new().set("bootstrap.servers", b).set("transactional.id", "opentxn-upstream").create().expect("producer");
+    let upstream: BaseProducer =
+        ClientConfig::new().set("bootstrap.servers", b).set("transactional.id", "opentxn-upstream").create().expect("producer");
     upstream.init_transactions(Duration::from_secs(30)).expect("init_transactions");
     upstream.begin_transaction().expect("begin");
     for r in &recs[200..] {

@@ -6,7 +6,10 @@
 
 use std::time::Duration;
 
-use crate::kafka_support::{Eddy, FTRL, Names, assert_exactly_once, assert_same, kafka_job, produce, read_topic_at_least, replay_reference, shared, synthetic, workdir};
+use crate::kafka_support::{
+    Eddy, FTRL, Names, assert_exactly_once, assert_same, kafka_job, produce, read_topic_at_least, replay_reference, shared, synthetic,
+    workdir,
+};
 
 #[test]
 fn two_processes_in_one_group_share_the_partitions() {

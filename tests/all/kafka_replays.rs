@@ -11,7 +11,9 @@ use std::time::Duration;
 use eddy_host::replay;
 use eddy_tests::repo_root;
 
-use crate::kafka_support::{Eddy, Names, PHISHING_FTRL, assert_exactly_once, assert_same, eddy_bin, kafka_job, phishing_3, replay_reference, shared, workdir};
+use crate::kafka_support::{
+    Eddy, Names, PHISHING_FTRL, assert_exactly_once, assert_same, eddy_bin, kafka_job, phishing_3, replay_reference, shared, workdir,
+};
 
 fn record(brokers: &str, topic: &str, out: &Path) {
     let st = Command::new(eddy_bin())
@@ -31,7 +33,12 @@ fn a_recorded_topic_replays_to_the_live_results() {
     // Produce with the CLI too, from a replay file.
     let src = dir.join("phishing-3p.replay");
     eddy_tests::write_replay(&src, phishing_3());
-    let st = Command::new(eddy_bin()).args(["topic", "produce"]).arg(&src).args(["--brokers", b, "--topic", &n.input]).status().expect("run eddy topic produce");
+    let st = Command::new(eddy_bin())
+        .args(["topic", "produce"])
+        .arg(&src)
+        .args(["--brokers", b, "--topic", &n.input])
+        .status()
+        .expect("run eddy topic produce");
     assert!(st.success());
     let job = kafka_job(&dir, b, &n, PHISHING_FTRL, true, "");
     let mut e = Eddy::start(&job, &[], &dir.join("eddy.log"));
@@ -48,7 +55,10 @@ fn a_recorded_topic_replays_to_the_live_results() {
     produced.sort_by_key(|r| (r.partition, r.offset));
     assert_eq!(input.len(), produced.len());
     for (a, b) in input.iter().zip(&produced) {
-        assert_eq!((a.partition, a.offset, &a.key, &a.value, &a.headers, a.timestamp), (b.partition, b.offset, &b.key, &b.value, &b.headers, b.timestamp));
+        assert_eq!(
+            (a.partition, a.offset, &a.key, &a.value, &a.headers, a.timestamp),
+            (b.partition, b.offset, &b.key, &b.value, &b.headers, b.timestamp)
+        );
     }
     assert_exactly_once(&predictions_r, &input);
     let reference = replay_reference(&input, PHISHING_FTRL, false);

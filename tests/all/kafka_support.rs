@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use eddy_host::Record;
 use eddy_host::job::Job;
 use eddy_host::run::run_replay;
-use eddy_host::Record;
 use eddy_kafka::topic::{self, Bounds};
 use eddy_tests::{repo_root, runtime, write_replay};
 use serde_json::{Value, json};
@@ -36,7 +36,11 @@ pub fn eddy_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
     let bin = dir.join("eddy");
-    assert!(bin.is_file(), "{} is missing: build it with `cargo build -p eddy` (cargo test --workspace builds it), or set EDDY_BIN", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build -p eddy` (cargo test --workspace builds it), or set EDDY_BIN",
+        bin.display()
+    );
     bin
 }
 
@@ -234,7 +238,8 @@ pub fn produce(brokers: &str, topic: &str, records: &[Record]) -> Vec<Record> {
 
 /// Everything `topic` holds for a read_committed reader, by partition then offset.
 pub fn read_topic(brokers: &str, topic: &str) -> Vec<Record> {
-    topic::record(brokers, topic, &[], &Bounds { until_end: true, timeout: Some(Duration::from_secs(60)), ..Bounds::default() }).expect("record topic")
+    topic::record(brokers, topic, &[], &Bounds { until_end: true, timeout: Some(Duration::from_secs(60)), ..Bounds::default() })
+        .expect("record topic")
 }
 
 /// Reads `topic` until it holds at least `n` records (or 60 s pass). A producer's
@@ -273,7 +278,9 @@ pub fn replay_reference_with(input: &[Record], operator: &str, extra_sinks: &str
     let src = dir.path().join("in.replay");
     write_replay(&src, input.to_vec());
     let dl = extra_sinks;
-    let text = format!("[source]\nreplay = \"in.replay\"\nformat = \"json\"\n{operator}\n[sinks]\npredictions = \"p.replay\"\nmodels = \"m.replay\"\n{dl}\n");
+    let text = format!(
+        "[source]\nreplay = \"in.replay\"\nformat = \"json\"\n{operator}\n[sinks]\npredictions = \"p.replay\"\nmodels = \"m.replay\"\n{dl}\n"
+    );
     let job = Job::parse(&text, dir.path(), &[]).expect("reference job");
     run_replay(runtime(), &job, &|_, _| {}).expect("reference run");
     let read = |f: &str| {
@@ -283,9 +290,13 @@ pub fn replay_reference_with(input: &[Record], operator: &str, extra_sinks: &str
     Reference { predictions: read("p.replay"), models: read("m.replay"), dead_letters: read("dl.replay"), embeddings: read("e.replay") }
 }
 
+/// The key, value, headers and timestamp of a record: what must match between a live output
+/// and its reference.
+pub type Compared = (Option<Vec<u8>>, Vec<u8>, Vec<(String, Option<Vec<u8>>)>, i64);
+
 /// What must match between a live output and its reference: per partition, in order, the
 /// key, value, headers and timestamp of each record (offsets and topic names differ).
-pub fn by_partition(records: &[Record]) -> BTreeMap<i32, Vec<(Option<Vec<u8>>, Vec<u8>, Vec<(String, Option<Vec<u8>>)>, i64)>> {
+pub fn by_partition(records: &[Record]) -> BTreeMap<i32, Vec<Compared>> {
     let mut m: BTreeMap<i32, Vec<_>> = BTreeMap::new();
     for r in records {
         m.entry(r.partition).or_default().push((r.key.clone(), r.value.clone(), r.headers.clone(), r.timestamp));
@@ -324,7 +335,8 @@ pub fn assert_exactly_once(predictions: &[Record], input: &[Record]) {
     }
     let dup: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).take(5).collect();
     assert!(dup.is_empty(), "duplicated predictions: {dup:?}");
-    let missing: Vec<_> = input.iter().map(|r| (r.topic.clone(), r.partition, r.offset)).filter(|k| !seen.contains_key(k)).take(5).collect();
+    let missing: Vec<_> =
+        input.iter().map(|r| (r.topic.clone(), r.partition, r.offset)).filter(|k| !seen.contains_key(k)).take(5).collect();
     assert!(missing.is_empty(), "inputs without a prediction: {missing:?}");
     assert_eq!(seen.len(), input.len(), "predictions for records that are not inputs");
 }

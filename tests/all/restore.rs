@@ -34,7 +34,7 @@ fn interactions() -> Vec<Record> {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let user = (x >> 33) % 40;
             let item = (user % 4) * 15 + (x >> 50) % 15;
-            if user % 5 == 0 { json!({"user": format!("u{user}"), "item": item}) } else { json!({"user": user, "item": item}) }
+            if user.is_multiple_of(5) { json!({"user": format!("u{user}"), "item": item}) } else { json!({"user": user, "item": item}) }
         })
         .collect();
     let mut r = json_records("interactions", &values);
@@ -51,9 +51,21 @@ fn cases() -> Vec<(&'static str, Value, Vec<Record>)> {
         ("naive-bayes", json!({"featuresCol": f, "labelCol": "is_phishing", "globalBatchSize": 3}), phishing()),
         ("softmax-regression", json!({"featuresCol": f, "labelCol": "is_phishing", "globalBatchSize": 5}), phishing()),
         ("linear-regression", json!({"featuresCol": f, "labelCol": "age_of_domain", "optimizer": "adagrad"}), phishing()),
-        ("kmeans", json!({"featuresCol": f, "k": 3, "globalBatchSize": 16, "decayFactor": 0.5, "initialModel": {"random": {"seed": 1, "dim": 9, "weight": 0.0}}}), phishing()),
-        ("scaler", json!({"inputCol": f, "withMean": true, "windows": {"eventTimeTumblingMs": 50_000}, "maxAllowedModelDelayMs": 20_000}), phishing()),
-        ("embeddings", json!({"dim": 8, "negatives": 4, "publishEveryEvents": 100, "admitAfter": 2, "expireAfterMs": 30_000_000, "topK": 3}), interactions()),
+        (
+            "kmeans",
+            json!({"featuresCol": f, "k": 3, "globalBatchSize": 16, "decayFactor": 0.5, "initialModel": {"random": {"seed": 1, "dim": 9, "weight": 0.0}}}),
+            phishing(),
+        ),
+        (
+            "scaler",
+            json!({"inputCol": f, "withMean": true, "windows": {"eventTimeTumblingMs": 50_000}, "maxAllowedModelDelayMs": 20_000}),
+            phishing(),
+        ),
+        (
+            "embeddings",
+            json!({"dim": 8, "negatives": 4, "publishEveryEvents": 100, "admitAfter": 2, "expireAfterMs": 30_000_000, "topK": 3}),
+            interactions(),
+        ),
     ]
 }
 
@@ -161,7 +173,10 @@ fn incremental_snapshots_cost_what_changed_and_restore_as_chains() {
     assert_eq!(kinds, [true, false, false, false, true, false, false, false, true, false], "every 4th snapshot is full");
     let full = links[0].1.to_bytes().len();
     let delta = links[1].1.to_bytes().len();
-    assert!(delta * 10 < full, "a delta after 100 events on 20 users should be far smaller than the table of 3,000: {delta} vs {full} bytes");
+    assert!(
+        delta * 10 < full,
+        "a delta after 100 events on 20 users should be far smaller than the table of 3,000: {delta} vs {full} bytes"
+    );
 
     for k in [2usize, 3, 5, 9] {
         let chain: Vec<PipelineSnapshot> = links[..=k].iter().map(|(_, s)| PipelineSnapshot::from_bytes(&s.to_bytes()).unwrap()).collect();

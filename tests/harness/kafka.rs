@@ -76,19 +76,10 @@ impl KafkaBroker {
     /// Starts a fresh broker using the given `tests/kafka/broker` script.
     pub fn start_with_script(script: &Path) -> io::Result<Self> {
         if !script.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("Kafka broker script not found at {}", script.display()),
-            ));
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("Kafka broker script not found at {}", script.display())));
         }
         let dir = fresh_temp_dir()?;
-        let mut broker = KafkaBroker {
-            script: script.to_path_buf(),
-            dir,
-            bootstrap: String::new(),
-            running: false,
-            shared: false,
-        };
+        let mut broker = KafkaBroker { script: script.to_path_buf(), dir, bootstrap: String::new(), running: false, shared: false };
         match broker.run_with_owner("start", &[broker.dir_str()]) {
             Ok(stdout) => {
                 broker.bootstrap = last_line(&stdout);
@@ -113,9 +104,7 @@ impl KafkaBroker {
     /// topic names. A failed start is retried by the next caller.
     pub fn shared() -> io::Result<&'static KafkaBroker> {
         static SHARED: Mutex<Option<&'static KafkaBroker>> = Mutex::new(None);
-        let mut slot = SHARED
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut slot = SHARED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(broker) = *slot {
             return Ok(broker);
         }
@@ -155,10 +144,7 @@ impl KafkaBroker {
             return;
         }
         if let Err(e) = self.run(&["stop", self.dir_str()]) {
-            eprintln!(
-                "kafka harness: stopping the broker in {}: {e}",
-                self.dir.display()
-            );
+            eprintln!("kafka harness: stopping the broker in {}: {e}", self.dir.display());
         }
         self.running = false;
     }
@@ -184,22 +170,10 @@ impl KafkaBroker {
 
     /// Creates `name` with `partitions` partitions (replication factor 1) and topic-level
     /// `configs`, e.g. `&[("cleanup.policy", "compact"), ("segment.ms", "100")]`.
-    pub fn create_topic(
-        &self,
-        name: &str,
-        partitions: u32,
-        configs: &[(&str, &str)],
-    ) -> io::Result<()> {
+    pub fn create_topic(&self, name: &str, partitions: u32, configs: &[(&str, &str)]) -> io::Result<()> {
         let partitions = partitions.to_string();
         let configs: Vec<String> = configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut args = vec![
-            "topics",
-            self.dir_str(),
-            "create",
-            name,
-            "--partitions",
-            &partitions,
-        ];
+        let mut args = vec!["topics", self.dir_str(), "create", name, "--partitions", &partitions];
         for config in &configs {
             args.extend(["--config", config.as_str()]);
         }
@@ -213,21 +187,12 @@ impl KafkaBroker {
         for (key, value) in records {
             for part in [key, value] {
                 if part.contains(['\n', '\r']) || part.contains(KEY_SEPARATOR) {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!("record part {part:?} holds a newline or \\u{{1f}}"),
-                    ));
+                    return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("record part {part:?} holds a newline or \\u{{1f}}")));
                 }
             }
             input.push_str(&format!("{key}{KEY_SEPARATOR}{value}\n"));
         }
-        let args = [
-            "produce",
-            self.dir_str(),
-            topic,
-            "--key-separator",
-            KEY_SEPARATOR,
-        ];
+        let args = ["produce", self.dir_str(), topic, "--key-separator", KEY_SEPARATOR];
         self.run_input(&args, Some(input.as_bytes())).map(drop)
     }
 
@@ -239,16 +204,7 @@ impl KafkaBroker {
             return Ok(Vec::new());
         }
         let count_arg = count.to_string();
-        let args = [
-            "consume",
-            self.dir_str(),
-            topic,
-            &count_arg,
-            "--property",
-            "print.key=true",
-            "--property",
-            "key.separator=\u{1f}",
-        ];
+        let args = ["consume", self.dir_str(), topic, &count_arg, "--property", "print.key=true", "--property", "key.separator=\u{1f}"];
         let stdout = self.run(&args)?;
         let records: Vec<(String, String)> = stdout
             .lines()
@@ -260,10 +216,7 @@ impl KafkaBroker {
         if records.len() < count {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!(
-                    "expected {count} records from {topic}, got {}: {records:?}",
-                    records.len()
-                ),
+                format!("expected {count} records from {topic}, got {}: {records:?}", records.len()),
             ));
         }
         Ok(records)
@@ -298,20 +251,11 @@ impl KafkaBroker {
         let mut child = Command::new("bash")
             .arg(&self.script)
             .args(args)
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot run bash {}: {e}", self.script.display()),
-                )
-            })?;
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot run bash {}: {e}", self.script.display())))?;
         if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
             use std::io::Write;
             stdin.write_all(bytes)?;
@@ -342,10 +286,7 @@ impl Drop for KafkaBroker {
         }
         self.stop();
         if std::thread::panicking() || keep_dirs() {
-            eprintln!(
-                "kafka harness: broker log kept at {}",
-                self.log_path().display()
-            );
+            eprintln!("kafka harness: broker log kept at {}", self.log_path().display());
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
@@ -359,10 +300,7 @@ pub fn find_broker_script() -> io::Result<PathBuf> {
     if let Some(script) = std::env::var_os("EDDY_KAFKA_BROKER_SCRIPT") {
         return Ok(PathBuf::from(script));
     }
-    let starts = [
-        std::env::current_dir().ok(),
-        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
-    ];
+    let starts = [std::env::current_dir().ok(), std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from)];
     for start in starts.into_iter().flatten() {
         for dir in start.ancestors() {
             let candidate = dir.join(BROKER_SCRIPT);
@@ -392,18 +330,13 @@ fn fresh_temp_dir() -> io::Result<PathBuf> {
     let base = std::env::temp_dir();
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let dir = base.join(format!("eddy-kafka-{}-{n}-{nanos}", std::process::id()));
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("creating {}: {e}", dir.display()),
-                ));
+                return Err(io::Error::new(e.kind(), format!("creating {}: {e}", dir.display())));
             }
         }
     }
@@ -411,11 +344,5 @@ fn fresh_temp_dir() -> io::Result<PathBuf> {
 
 /// The last non-empty line of the script's stdout (the bootstrap address).
 fn last_line(stdout: &str) -> String {
-    stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
+    stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned()
 }

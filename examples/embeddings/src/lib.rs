@@ -103,11 +103,25 @@ pub fn svg(c: &Curves) -> String {
     );
     for k in 0..=5 {
         let v = k as f64 / 5.0;
-        let _ = writeln!(s, r##"<text x="{}" y="{:.1}" text-anchor="end">{v:.1}</text><line x1="{m}" y1="{:.1}" x2="{}" y2="{:.1}" stroke="#ddd"/>"##, m - 6.0, y(v) + 4.0, y(v), w - m, y(v));
+        let _ = writeln!(
+            s,
+            r##"<text x="{}" y="{:.1}" text-anchor="end">{v:.1}</text><line x1="{m}" y1="{:.1}" x2="{}" y2="{:.1}" stroke="#ddd"/>"##,
+            m - 6.0,
+            y(v) + 4.0,
+            y(v),
+            w - m,
+            y(v)
+        );
     }
     if let Some(d) = c.drift_at {
         let xd = m + (w - 2.0 * m) * d as f64 / (n * c.window as f64);
-        let _ = writeln!(s, r##"<line x1="{xd:.1}" y1="{m}" x2="{xd:.1}" y2="{}" stroke="#999" stroke-dasharray="4"/><text x="{:.1}" y="{}">drift</text>"##, h - m, xd + 4.0, m + 12.0);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{xd:.1}" y1="{m}" x2="{xd:.1}" y2="{}" stroke="#999" stroke-dasharray="4"/><text x="{:.1}" y="{}">drift</text>"##,
+            h - m,
+            xd + 4.0,
+            m + 12.0
+        );
     }
     let _ = writeln!(s, r##"<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{}"/>"##, line(&c.model));
     let _ = writeln!(s, r##"<polyline fill="none" stroke="#ff7f0e" stroke-width="2" points="{}"/>"##, line(&c.baseline));

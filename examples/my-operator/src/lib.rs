@@ -7,8 +7,8 @@ use std::sync::Arc;
 use eddy_sdk::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
-    ColumnSpec, ColumnType, Config, Operator, OperatorError, OperatorInfo, OperatorKind, Output, ParamInfo,
-    SEQ_COLUMN, f64_column, list_f64_array, seq_column,
+    ColumnSpec, ColumnType, Config, Operator, OperatorError, OperatorInfo, OperatorKind, Output, ParamInfo, SEQ_COLUMN, f64_column,
+    list_f64_array, seq_column,
 };
 use serde::{Deserialize, Serialize};
 
@@ -40,9 +40,8 @@ impl Operator for Perceptron {
     }
 
     fn open(config: &Config) -> Result<Self, OperatorError> {
-        let features: Vec<String> = config
-            .get_opt("featuresCol")?
-            .ok_or_else(|| OperatorError::config("featuresCol", "required: the list of feature columns"))?;
+        let features: Vec<String> =
+            config.get_opt("featuresCol")?.ok_or_else(|| OperatorError::config("featuresCol", "required: the list of feature columns"))?;
         Ok(Self {
             weights: vec![0.0; features.len()],
             features,
@@ -87,11 +86,7 @@ impl Operator for Perceptron {
                 Field::new("modelVersion", DataType::Int64, false),
                 Field::new(SEQ_COLUMN, DataType::UInt64, false),
             ])),
-            vec![
-                Arc::new(Float64Array::from(predictions)) as ArrayRef,
-                Arc::new(Int64Array::from(versions)),
-                Arc::new(seq.clone()),
-            ],
+            vec![Arc::new(Float64Array::from(predictions)) as ArrayRef, Arc::new(Int64Array::from(versions)), Arc::new(seq.clone())],
         )
         .map_err(|e| OperatorError::internal(e.to_string()))?;
         Ok(Output { outputs, models: Some(model_rows(&published)?) })

@@ -246,7 +246,9 @@ impl JsonImport<'_> {
             None => (i % a.partitions as u64) as usize,
         };
         let timestamp = match &a.timestamp {
-            Some(c) => row.get(c).and_then(Value::as_i64).with_context(|| format!("row {}: column {c:?} is not an integer timestamp", i + 1))?,
+            Some(c) => {
+                row.get(c).and_then(Value::as_i64).with_context(|| format!("row {}: column {c:?} is not an integer timestamp", i + 1))?
+            }
             None => i as i64,
         };
         let value = serde_json::to_vec(&Value::Object(row))?;
@@ -280,7 +282,13 @@ fn row_timestamps(a: &ImportArgs, b: &RecordBatch, first_row: u64) -> anyhow::Re
     let col = cast(col, &DataType::Int64)?;
     let col = col.as_primitive::<Int64Type>();
     (0..col.len())
-        .map(|i| if col.is_valid(i) { Ok(col.value(i)) } else { bail!("row {}: column {c:?} is null, not a timestamp", first_row + i as u64 + 1) })
+        .map(|i| {
+            if col.is_valid(i) {
+                Ok(col.value(i))
+            } else {
+                bail!("row {}: column {c:?} is null, not a timestamp", first_row + i as u64 + 1)
+            }
+        })
         .collect()
 }
 

@@ -5,17 +5,20 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use eddy_host::Runtime;
 use eddy_host::job::Job;
 use eddy_host::replay::{self, ReplayWriter};
 use eddy_host::run::RunSummary;
-use eddy_host::Runtime;
 use eddy_kafka::topic::{self, Bounds};
 use eddy_kafka::{RunOptions, run_kafka};
 
 /// Runs a Kafka job (until stopped, or with `stop_at_end` until caught up).
 pub fn run(rt: &Runtime, job: &Job) -> anyhow::Result<RunSummary> {
     let s = run_kafka(rt, job, &RunOptions::default())?;
-    eprintln!("checkpoints   {} committed; {} partitions restored from checkpoints; {} restarts after Kafka failures", s.checkpoints, s.restores, s.restarts);
+    eprintln!(
+        "checkpoints   {} committed; {} partitions restored from checkpoints; {} restarts after Kafka failures",
+        s.checkpoints, s.restores, s.restarts
+    );
     Ok(RunSummary {
         operator: s.operator,
         records_in: s.records_in,
@@ -94,7 +97,8 @@ pub fn record(a: &RecordArgs) -> anyhow::Result<()> {
 /// `eddy topic produce`.
 pub fn produce(a: &ProduceArgs) -> anyhow::Result<()> {
     let records = replay::read(&a.file)?;
-    let p = topic::produce(&a.brokers, &a.topic, &a.properties, &records).with_context(|| format!("producing {} into {}", a.file.display(), a.topic))?;
+    let p = topic::produce(&a.brokers, &a.topic, &a.properties, &records)
+        .with_context(|| format!("producing {} into {}", a.file.display(), a.topic))?;
     eprintln!("produced {} records into {} ({} partitions)", p.records, a.topic, p.partitions);
     Ok(())
 }

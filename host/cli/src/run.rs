@@ -14,10 +14,7 @@ pub fn run(job_path: &Path, overrides: &[String], json: bool, quiet: bool) -> an
     let rt = Runtime::new(Limits { ..job.limits }).context("starting the wasm runtime")?;
     let bar = (!quiet && job.source.kafka.is_none() && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new(0);
-        b.set_style(
-            ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} records ({per_sec}, eta {eta})")
-                .expect("valid template"),
-        );
+        b.set_style(ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} records ({per_sec}, eta {eta})").expect("valid template"));
         b
     });
     let progress = |done: u64, total: u64| {
@@ -26,7 +23,8 @@ pub fn run(job_path: &Path, overrides: &[String], json: bool, quiet: bool) -> an
             b.set_position(done);
         }
     };
-    let result = if job.source.kafka.is_some() { crate::kafka::run(&rt, &job) } else { run_replay(&rt, &job, &progress).map_err(Into::into) };
+    let result =
+        if job.source.kafka.is_some() { crate::kafka::run(&rt, &job) } else { run_replay(&rt, &job, &progress).map_err(Into::into) };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

@@ -21,7 +21,11 @@ fn a_kafka_job_without_kafka_sinks_is_refused() {
     let dir = std::env::temp_dir().join(format!("eddy-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let job = dir.join("job.toml");
-    std::fs::write(&job, "[source.kafka]\nbrokers = \"127.0.0.1:1\"\ntopic = \"t\"\ngroup = \"g\"\n[operator]\ncomponent = \"ftrl\"\n[sinks]\n").unwrap();
+    std::fs::write(
+        &job,
+        "[source.kafka]\nbrokers = \"127.0.0.1:1\"\ntopic = \"t\"\ngroup = \"g\"\n[operator]\ncomponent = \"ftrl\"\n[sinks]\n",
+    )
+    .unwrap();
     let (ok, err) = eddy(&["run", job.to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains("needs [sinks.kafka]"), "{err}");

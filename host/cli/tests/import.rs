@@ -105,7 +105,20 @@ fn arrow_import_holds_n_csv_rows_per_record_and_the_last_is_short() {
     let csv = dir.join("in.csv");
     write_csv(&csv, 10);
     let out = dir.join("out.replay");
-    let (ok, err) = eddy(&["topic", "import", "--csv", csv.to_str().unwrap(), "--topic", "t", "--out", out.to_str().unwrap(), "--format", "arrow", "--rows-per-record", "4"]);
+    let (ok, err) = eddy(&[
+        "topic",
+        "import",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--topic",
+        "t",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "arrow",
+        "--rows-per-record",
+        "4",
+    ]);
     assert!(ok, "{err}");
     assert!(err.contains("wrote 3 records (10 rows)"), "{err}");
     let recs = read_replay(&out);
@@ -115,7 +128,10 @@ fn arrow_import_holds_n_csv_rows_per_record_and_the_last_is_short() {
     assert!(recs.iter().all(|r| r.key.is_none()));
     let all = concat_batches(&batches[0].schema(), &batches).unwrap();
     let (x, k, name, ts) = rows(10);
-    assert_eq!(all.column_by_name("x").unwrap().as_primitive::<Float64Type>().values().to_vec(), x.iter().map(|v| v + 0.125).collect::<Vec<_>>());
+    assert_eq!(
+        all.column_by_name("x").unwrap().as_primitive::<Float64Type>().values().to_vec(),
+        x.iter().map(|v| v + 0.125).collect::<Vec<_>>()
+    );
     assert_eq!(all.column_by_name("n").unwrap().as_primitive::<Int64Type>().values().to_vec(), k);
     assert_eq!(all.column_by_name("name").unwrap().as_string::<i32>().iter().map(|s| s.unwrap().to_owned()).collect::<Vec<_>>(), name);
     assert_eq!(all.column_by_name("ts").unwrap().as_primitive::<Int64Type>().values().to_vec(), ts);
@@ -123,8 +139,22 @@ fn arrow_import_holds_n_csv_rows_per_record_and_the_last_is_short() {
     // --timestamp: a record's timestamp is its first row's; with partitions, rows are dealt
     // round-robin and a record holds rows of one partition.
     let (ok, err) = eddy(&[
-        "topic", "import", "--csv", csv.to_str().unwrap(), "--topic", "t", "--out", out.to_str().unwrap(), "--format", "arrow",
-        "--rows-per-record", "2", "--partitions", "2", "--timestamp", "ts",
+        "topic",
+        "import",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--topic",
+        "t",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "arrow",
+        "--rows-per-record",
+        "2",
+        "--partitions",
+        "2",
+        "--timestamp",
+        "ts",
     ]);
     assert!(ok, "{err}");
     let recs = read_replay(&out);
@@ -189,7 +219,18 @@ fn arrow_import_refuses_a_key_unless_one_row_per_record() {
         k
     };
     assert_eq!(keys_of(&arrow), keys_of(&json));
-    let (ok, err) = eddy(&["topic", "import", "--csv", csv.to_str().unwrap(), "--topic", "t", "--out", json.to_str().unwrap(), "--rows-per-record", "2"]);
+    let (ok, err) = eddy(&[
+        "topic",
+        "import",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--topic",
+        "t",
+        "--out",
+        json.to_str().unwrap(),
+        "--rows-per-record",
+        "2",
+    ]);
     assert!(!ok && err.contains("--rows-per-record needs --format arrow"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

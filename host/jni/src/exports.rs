@@ -217,8 +217,7 @@ pub extern "system" fn Java_dev_eddy_flink_NativeOperator_close<'local>(
     _class: JClass<'local>,
     handle: jlong,
 ) {
-    env.with_env(|_env| -> Result<()> { registry::remove(handle) })
-        .resolve_with::<ThrowEddyException, _>(|| "close")
+    env.with_env(|_env| -> Result<()> { registry::remove(handle) }).resolve_with::<ThrowEddyException, _>(|| "close")
 }
 
 /// `static native String describe(String componentPath)`
@@ -246,11 +245,8 @@ pub fn describe(spec: &str) -> Result<String> {
     assert!(spec != SELF_TEST_PANIC, "self-test panic, on purpose");
     let c = registry::component(spec)?;
     let i = c.info();
-    let params: Vec<_> = i
-        .params
-        .iter()
-        .map(|p| json!({"name": p.name, "type": p.type_name, "default": p.default_value, "doc": p.doc}))
-        .collect();
+    let params: Vec<_> =
+        i.params.iter().map(|p| json!({"name": p.name, "type": p.type_name, "default": p.default_value, "doc": p.doc})).collect();
     Ok(json!({
         "name": i.name,
         "version": i.version,

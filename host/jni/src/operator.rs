@@ -124,8 +124,7 @@ impl Operator {
         let body = bytes
             .strip_prefix(SNAPSHOT_MAGIC.as_slice())
             .ok_or_else(|| usage("cannot restore: not a snapshot taken by eddy's native library (or of another format version)"))?;
-        let snap: HandleSnapshot =
-            postcard::from_bytes(body).map_err(|e| usage(format!("cannot restore: corrupt snapshot: {e}")))?;
+        let snap: HandleSnapshot = postcard::from_bytes(body).map_err(|e| usage(format!("cannot restore: corrupt snapshot: {e}")))?;
         if snap.operator != self.name() {
             return Err(usage(format!("cannot restore: the snapshot is of operator {}, but this is {}", snap.operator, self.name())));
         }

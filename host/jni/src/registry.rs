@@ -81,9 +81,9 @@ pub fn with<T>(handle: i64, f: impl FnOnce(&mut Operator) -> Result<T>) -> Resul
         .as_ref()
         .and_then(|m| m.get(&handle).cloned())
         .ok_or_else(|| usage(format!("no open operator has handle {handle} (closed already, or never opened)")))?;
-    let mut op = op.lock().map_err(|_| {
-        usage(format!("the operator behind handle {handle} panicked in an earlier call; close it and open a new one"))
-    })?;
+    let mut op = op
+        .lock()
+        .map_err(|_| usage(format!("the operator behind handle {handle} panicked in an earlier call; close it and open a new one")))?;
     f(&mut op)
 }
 

@@ -119,7 +119,13 @@ fn main() {
     println!("| checkpoint | bytes written | snapshot (guest) | encode (host) | total |");
     println!("|---|---|---|---|---|");
     println!("| full | {:.2} MB | {:.3} s | {:.3} s | {:.3} s |", mb(full_bytes), full_take, full_encode, full_take + full_encode);
-    println!("| incremental, {changed} events later | {:.2} MB | {:.4} s | {:.4} s | {:.4} s |", mb(delta_bytes), delta_take, delta_encode, delta_take + delta_encode);
+    println!(
+        "| incremental, {changed} events later | {:.2} MB | {:.4} s | {:.4} s | {:.4} s |",
+        mb(delta_bytes),
+        delta_take,
+        delta_encode,
+        delta_take + delta_encode
+    );
     println!(
         "ratios incremental/full: bytes {:.4}, time {:.4}; restore of the chain {:.2} s vs the full snapshot alone {:.2} s ({:.2}x)",
         delta_bytes as f64 / full_bytes as f64,

@@ -74,7 +74,10 @@ fn batch(seed: u64) -> Vec<u8> {
 
 fn operator() -> String {
     let f: Vec<String> = (0..FEATURES).map(|j| format!("\"f{j}\"")).collect();
-    format!("[operator]\ncomponent = \"ftrl\"\n[operator.config]\nfeaturesCol = [{}]\nlabelCol = \"label\"\nglobalBatchSize = 4096\n", f.join(", "))
+    format!(
+        "[operator]\ncomponent = \"ftrl\"\n[operator.config]\nfeaturesCol = [{}]\nlabelCol = \"label\"\nglobalBatchSize = 4096\n",
+        f.join(", ")
+    )
 }
 
 fn kafka_job(brokers: &str, input: &str, name: &str, exactly_once: bool, stop_at_end: bool, interval_ms: u64) -> Job {
@@ -122,12 +125,7 @@ fn outputs(broker: &harness::KafkaBroker, name: &str) {
 }
 
 fn producer(brokers: &str) -> ThreadedProducer<DefaultProducerContext> {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("message.max.bytes", MAX_BYTES)
-        .set("linger.ms", "1")
-        .create()
-        .unwrap()
+    ClientConfig::new().set("bootstrap.servers", brokers).set("message.max.bytes", MAX_BYTES).set("linger.ms", "1").create().unwrap()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -188,12 +186,21 @@ fn main() {
 
     // The same job on a replay file of the same records.
     let dir = tempfile::tempdir().unwrap();
-    let recs: Vec<Record> = topic::record(&b, "bench-in", &[("fetch.max.bytes".into(), MAX_BYTES.into()), ("max.partition.fetch.bytes".into(), MAX_BYTES.into())], &Bounds { until_end: true, ..Bounds::default() }).unwrap();
+    let recs: Vec<Record> = topic::record(
+        &b,
+        "bench-in",
+        &[("fetch.max.bytes".into(), MAX_BYTES.into()), ("max.partition.fetch.bytes".into(), MAX_BYTES.into())],
+        &Bounds { until_end: true, ..Bounds::default() },
+    )
+    .unwrap();
     let src = dir.path().join("in.replay");
     let mut w = ReplayWriter::create(&src, "bench-in").unwrap();
     w.append(recs).unwrap();
     w.finish().unwrap();
-    let text = format!("[source]\nreplay = \"in.replay\"\nformat = \"arrow\"\n{}\n[run]\nbatch_size = 8\n[sinks]\npredictions = \"p.replay\"\nmodels = \"m.replay\"\n", operator());
+    let text = format!(
+        "[source]\nreplay = \"in.replay\"\nformat = \"arrow\"\n{}\n[run]\nbatch_size = 8\n[sinks]\npredictions = \"p.replay\"\nmodels = \"m.replay\"\n",
+        operator()
+    );
     let job = Job::parse(&text, dir.path(), &[]).unwrap();
     let t = Instant::now();
     run_replay(&rt, &job, &|_, _| {}).unwrap();
@@ -270,17 +277,28 @@ fn main() {
         let mut l: Vec<f64> = latencies.iter().filter(|(ts, _)| *ts >= t0).map(|(_, l)| *l).collect();
         l.sort_by(f64::total_cmp);
         let (p50, p99) = (percentile(&l, 0.5), percentile(&l, 0.99));
-        eprintln!("latency, checkpoint every {interval} ms, {:.1} records/s ({:.0} rows/s): p50 {p50:.0} ms, p99 {p99:.0} ms over {} records", rate, rate * ROWS as f64, l.len());
+        eprintln!(
+            "latency, checkpoint every {interval} ms, {:.1} records/s ({:.0} rows/s): p50 {p50:.0} ms, p99 {p99:.0} ms over {} records",
+            rate,
+            rate * ROWS as f64,
+            l.len()
+        );
         lat_rows.push((interval, p50, p99, l.len()));
     }
 
     println!();
-    println!("eddy end to end, FTRL, Arrow records of {ROWS} rows x {FEATURES} features, {batches} records ({} rows), 2 partitions:", batches * ROWS);
+    println!(
+        "eddy end to end, FTRL, Arrow records of {ROWS} rows x {FEATURES} features, {batches} records ({} rows), 2 partitions:",
+        batches * ROWS
+    );
     println!("  replay file                   {replay:>12.0} rows/s   1.00");
     println!("  Kafka, exactly once           {eos:>12.0} rows/s   {:.2} of replay", eos / replay);
     println!("  Kafka, at least once          {alo:>12.0} rows/s   {:.2} of replay", alo / replay);
     println!("  exactly once / at least once  {:.2}", eos / alo);
     for (interval, p50, p99, n) in lat_rows {
-        println!("  latency at {:.0} rows/s (half the exactly-once maximum), checkpoint every {interval} ms: p50 {p50:.0} ms, p99 {p99:.0} ms ({n} records)", eos / 2.0);
+        println!(
+            "  latency at {:.0} rows/s (half the exactly-once maximum), checkpoint every {interval} ms: p50 {p50:.0} ms, p99 {p99:.0} ms ({n} records)",
+            eos / 2.0
+        );
     }
 }

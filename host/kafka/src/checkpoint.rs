@@ -321,11 +321,16 @@ impl CheckpointIndex {
             for i in 0..l.chunks {
                 match chunks.and_then(|c| c.get(&(l.epoch, i))) {
                     Some(b) => bytes.extend_from_slice(b),
-                    None => return Err(corrupt(format!("chunk {i} of {} of the snapshot written at epoch {} is missing", l.chunks, l.epoch))),
+                    None => {
+                        return Err(corrupt(format!("chunk {i} of {} of the snapshot written at epoch {} is missing", l.chunks, l.epoch)));
+                    }
                 }
             }
             if bytes.len() as u64 != l.bytes || hex::encode(Sha256::digest(&bytes)) != l.sha256 {
-                return Err(corrupt(format!("the {} chunks of the snapshot written at epoch {} do not add up to what the manifest describes", l.chunks, l.epoch)));
+                return Err(corrupt(format!(
+                    "the {} chunks of the snapshot written at epoch {} do not add up to what the manifest describes",
+                    l.chunks, l.epoch
+                )));
             }
             snapshots.push(bytes);
         }
@@ -518,7 +523,11 @@ mod tests {
         let (_, l2) = s.save(&c2, &[]).unwrap();
         let want = loaded(&c2, &[&c0, &c1]);
         assert_eq!(strip(s.load("g", "in", 2).unwrap()).as_ref(), Some(&want));
-        assert_eq!(strip(index(&compact(&s.log)).get("g", "in", 2).unwrap()).as_ref(), Some(&want), "compaction keeps every link the chain needs");
+        assert_eq!(
+            strip(index(&compact(&s.log)).get("g", "in", 2).unwrap()).as_ref(),
+            Some(&want),
+            "compaction keeps every link the chain needs"
+        );
 
         // A full link makes the older ones obsolete: their chunks get tombstones.
         let base = key("g", "in", 2);
@@ -548,7 +557,11 @@ mod tests {
         assert_eq!(ix.get("g", "in", 2).unwrap().unwrap().epoch, 2);
         // A manifest of another layout is named as such.
         let mut ix = index(&log);
-        ix.apply(&StoredRecord { key: key("g", "in", 2), value: Some(br#"{"format":1}"#.to_vec()), headers: vec![(KIND_HEADER.into(), b"manifest".to_vec())] });
+        ix.apply(&StoredRecord {
+            key: key("g", "in", 2),
+            value: Some(br#"{"format":1}"#.to_vec()),
+            headers: vec![(KIND_HEADER.into(), b"manifest".to_vec())],
+        });
         assert!(ix.get("g", "in", 2).unwrap_err().to_string().contains("unreadable manifest"));
     }
 
@@ -597,7 +610,10 @@ mod tests {
         let e = check_compatible(&c, "OnlineLogisticRegression", "2.0.0", "ck").unwrap_err();
         assert!(e.to_string().contains("incompatible checkpoint"), "{e}");
         let e = check_compatible(&c, "Hostile", "1.2.0", "ck").unwrap_err();
-        assert!(e.to_string().contains("snapshot of operator OnlineLogisticRegression 1.2.0") && e.to_string().contains("runs Hostile 1.2.0"), "{e}");
+        assert!(
+            e.to_string().contains("snapshot of operator OnlineLogisticRegression 1.2.0") && e.to_string().contains("runs Hostile 1.2.0"),
+            "{e}"
+        );
         let mut chain = cp(0, 1, true, vec![]);
         chain.operator = "A | B".into();
         chain.version = "1.0.0 | 0.2.1".into();

@@ -82,9 +82,12 @@ pub(crate) fn log_line(watch: &BrokerWatch, level: RDKafkaLogLevel, fac: &str, m
 
 pub(crate) fn error_line(watch: &BrokerWatch, error: &KafkaError, reason: &str) {
     match error.rdkafka_error_code() {
-        Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::Resolve | RDKafkaErrorCode::OperationTimedOut) => {
-            watch.trouble(reason)
-        }
+        Some(
+            RDKafkaErrorCode::AllBrokersDown
+            | RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::Resolve
+            | RDKafkaErrorCode::OperationTimedOut,
+        ) => watch.trouble(reason),
         _ => tracing::warn!(target: "eddy_kafka", "Kafka: {error}: {reason}"),
     }
 }
@@ -136,7 +139,12 @@ pub struct SourceContext {
 impl SourceContext {
     /// A context reporting to `metrics`.
     pub fn new(brokers: &str, metrics: Metrics) -> Self {
-        Self { watch: BrokerWatch::new(brokers, Some(metrics.clone())), events: Mutex::new(VecDeque::new()), closing: AtomicBool::new(false), metrics }
+        Self {
+            watch: BrokerWatch::new(brokers, Some(metrics.clone())),
+            events: Mutex::new(VecDeque::new()),
+            closing: AtomicBool::new(false),
+            metrics,
+        }
     }
 
     /// Takes the queued rebalances.
@@ -282,8 +290,9 @@ pub fn ensure_topics(config: &ClientConfig, brokers: &str, topics: &[TopicSpec],
     let mut config = config.clone();
     config.set("allow.auto.create.topics", "false");
     let watch = BrokerWatch::new(brokers, None);
-    let admin: AdminClient<QuietContext> = AdminClient::from_config_and_context(&config, QuietContext { watch: BrokerWatch::new(brokers, None) })
-        .map_err(|e| Error::kafka("creating the admin client", e))?;
+    let admin: AdminClient<QuietContext> =
+        AdminClient::from_config_and_context(&config, QuietContext { watch: BrokerWatch::new(brokers, None) })
+            .map_err(|e| Error::kafka("creating the admin client", e))?;
     let mut counts = Vec::new();
     for t in topics {
         loop {
@@ -303,7 +312,9 @@ pub fn ensure_topics(config: &ClientConfig, brokers: &str, topics: &[TopicSpec],
                 Ok(results) => {
                     for r in results {
                         match r {
-                            Ok(name) => tracing::info!(target: "eddy_kafka", "created topic {name} ({} partitions{})", t.partitions.max(1), configs_text(&t.configs)),
+                            Ok(name) => {
+                                tracing::info!(target: "eddy_kafka", "created topic {name} ({} partitions{})", t.partitions.max(1), configs_text(&t.configs))
+                            }
                             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                             Err((name, code)) if is_transient(&KafkaError::AdminOp(code)) => {
                                 watch.trouble(&format!("creating topic {name}: {code}"));
@@ -361,8 +372,9 @@ fn configs_text(c: &[(String, String)]) -> String {
 pub fn high_watermarks(config: &ClientConfig, brokers: &str, topic: &str, partitions: i32) -> Result<Vec<(i64, i64)>> {
     let mut config = config.clone();
     config.set("isolation.level", "read_uncommitted");
-    let client: BaseConsumer<QuietContext> = BaseConsumer::from_config_and_context(&config, QuietContext { watch: BrokerWatch::new(brokers, None) })
-        .map_err(|e| Error::kafka("creating the end-offset client", e))?;
+    let client: BaseConsumer<QuietContext> =
+        BaseConsumer::from_config_and_context(&config, QuietContext { watch: BrokerWatch::new(brokers, None) })
+            .map_err(|e| Error::kafka("creating the end-offset client", e))?;
     (0..partitions).map(|p| watermarks(client.client(), topic, p, &client.context().watch)).collect()
 }
 

@@ -138,15 +138,22 @@ impl KafkaJob {
     /// Reads and checks `[source.kafka]` and `[sinks.kafka]` of `job`.
     pub fn from_job(job: &Job) -> Result<Self> {
         let source = job.source.kafka.clone().ok_or_else(|| Error::Config("the job has no [source.kafka]".into()))?;
-        let source: SourceConfig = source.try_into().map_err(|e: toml::de::Error| Error::Config(format!("[source.kafka]: {}", e.message())))?;
-        let sinks = job.sinks.kafka.clone().ok_or_else(|| {
-            Error::Config("a job with [source.kafka] needs [sinks.kafka] (at least `checkpoints = \"topic\"`)".into())
-        })?;
+        let source: SourceConfig =
+            source.try_into().map_err(|e: toml::de::Error| Error::Config(format!("[source.kafka]: {}", e.message())))?;
+        let sinks =
+            job.sinks.kafka.clone().ok_or_else(|| {
+                Error::Config("a job with [source.kafka] needs [sinks.kafka] (at least `checkpoints = \"topic\"`)".into())
+            })?;
         let sinks: SinkConfig = sinks.try_into().map_err(|e: toml::de::Error| Error::Config(format!("[sinks.kafka]: {}", e.message())))?;
         if job.source.replay.is_some() {
             return Err(Error::Config("set either source.replay or [source.kafka], not both".into()));
         }
-        let files = [("predictions", &job.sinks.predictions), ("models", &job.sinks.models), ("dead_letters", &job.sinks.dead_letters), ("embeddings", &job.sinks.embeddings)];
+        let files = [
+            ("predictions", &job.sinks.predictions),
+            ("models", &job.sinks.models),
+            ("dead_letters", &job.sinks.dead_letters),
+            ("embeddings", &job.sinks.embeddings),
+        ];
         for (name, set) in files {
             if set.is_some() {
                 return Err(Error::Config(format!(

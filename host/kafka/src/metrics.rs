@@ -95,7 +95,12 @@ impl Metrics {
         family("eddy_predictions_out_total", "counter", "Prediction records written.", per(&|m| Some(m.predictions as f64)));
         family("eddy_models_out_total", "counter", "Model version records written.", per(&|m| Some(m.models as f64)));
         family("eddy_dead_letters_total", "counter", "Records sent to the dead-letter topic.", per(&|m| Some(m.dead_letters as f64)));
-        family("eddy_partition_assigned", "gauge", "1 while this process owns the input partition.", per(&|m| Some(f64::from(u8::from(m.assigned)))));
+        family(
+            "eddy_partition_assigned",
+            "gauge",
+            "1 while this process owns the input partition.",
+            per(&|m| Some(f64::from(u8::from(m.assigned)))),
+        );
         family(
             "eddy_consumer_lag",
             "gauge",
@@ -112,12 +117,42 @@ impl Metrics {
         family("eddy_prequential_mae", "gauge", "Prequential mean absolute error (regressors).", sm(|s| s.mae));
         family("eddy_prequential_rmse", "gauge", "Prequential root mean squared error (regressors).", sm(|s| s.rmse));
         family("eddy_checkpoints_total", "counter", "Checkpoints committed.", vec![(String::new(), s.checkpoints as f64)]);
-        family("eddy_checkpoint_duration_seconds_sum", "counter", "Time spent taking and committing checkpoints.", vec![(String::new(), s.checkpoint_seconds_sum)]);
-        family("eddy_checkpoint_last_duration_seconds", "gauge", "Duration of the last checkpoint.", vec![(String::new(), s.last_checkpoint_seconds)]);
-        family("eddy_checkpoint_last_bytes", "gauge", "Snapshot bytes in the last checkpoint.", vec![(String::new(), s.last_checkpoint_bytes as f64)]);
-        family("eddy_checkpoint_bytes_total", "counter", "Snapshot bytes written to the checkpoint topic.", vec![(String::new(), s.checkpoint_bytes_sum as f64)]);
-        family("eddy_restores_total", "counter", "Partitions restored from the checkpoint topic.", vec![(String::new(), s.restores as f64)]);
-        family("eddy_restarts_total", "counter", "Times the runner started over from the last checkpoint after a Kafka failure.", vec![(String::new(), s.restarts as f64)]);
+        family(
+            "eddy_checkpoint_duration_seconds_sum",
+            "counter",
+            "Time spent taking and committing checkpoints.",
+            vec![(String::new(), s.checkpoint_seconds_sum)],
+        );
+        family(
+            "eddy_checkpoint_last_duration_seconds",
+            "gauge",
+            "Duration of the last checkpoint.",
+            vec![(String::new(), s.last_checkpoint_seconds)],
+        );
+        family(
+            "eddy_checkpoint_last_bytes",
+            "gauge",
+            "Snapshot bytes in the last checkpoint.",
+            vec![(String::new(), s.last_checkpoint_bytes as f64)],
+        );
+        family(
+            "eddy_checkpoint_bytes_total",
+            "counter",
+            "Snapshot bytes written to the checkpoint topic.",
+            vec![(String::new(), s.checkpoint_bytes_sum as f64)],
+        );
+        family(
+            "eddy_restores_total",
+            "counter",
+            "Partitions restored from the checkpoint topic.",
+            vec![(String::new(), s.restores as f64)],
+        );
+        family(
+            "eddy_restarts_total",
+            "counter",
+            "Times the runner started over from the last checkpoint after a Kafka failure.",
+            vec![(String::new(), s.restarts as f64)],
+        );
         family("eddy_transactions_aborted_total", "counter", "Transactions aborted.", vec![(String::new(), s.aborts as f64)]);
         family("eddy_broker_up", "gauge", "1 if the broker answered lately.", vec![(String::new(), f64::from(u8::from(s.broker_up)))]);
         o

@@ -32,7 +32,10 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::Value;
 
 use crate::checkpoint::{Checkpoint, CheckpointStore, LinkRef, check_compatible, key as checkpoint_key, link_keys};
-use crate::client::{BrokerWatch, Rebalance, SourceContext, TopicSpec, ensure_topics, high_watermarks, is_transient, partition_count, record_of, time_retention};
+use crate::client::{
+    BrokerWatch, Rebalance, SourceContext, TopicSpec, ensure_topics, high_watermarks, is_transient, partition_count, record_of,
+    time_retention,
+};
 use crate::config::{KafkaJob, StartAt};
 use crate::metrics::Metrics;
 use crate::sink::Sink;
@@ -92,7 +95,11 @@ impl KafkaSummary {
 const POLL_BYTES: usize = 16 << 20;
 
 /// A pipeline call's result with the rows it decoded.
-fn with_rows(p: &Pipeline, before: u64, (recs, out, res): (Vec<Record>, PipelineOutput, eddy_host::Result<()>)) -> (Vec<Record>, PipelineOutput, eddy_host::Result<()>, u64) {
+fn with_rows(
+    p: &Pipeline,
+    before: u64,
+    (recs, out, res): (Vec<Record>, PipelineOutput, eddy_host::Result<()>),
+) -> (Vec<Record>, PipelineOutput, eddy_host::Result<()>, u64) {
     (recs, out, res, p.rows_in() - before)
 }
 
@@ -279,8 +286,9 @@ impl<'r, 'a> Session<'r, 'a> {
         sink.init()?;
 
         let watch = BrokerWatch::new(&k.source.brokers, Some(r.metrics.clone()));
-        let consumer: BaseConsumer<SourceContext> = BaseConsumer::from_config_and_context(&k.consumer_config(), SourceContext::new(&k.source.brokers, r.metrics.clone()))
-            .map_err(|e| Error::kafka("creating the consumer", e))?;
+        let consumer: BaseConsumer<SourceContext> =
+            BaseConsumer::from_config_and_context(&k.consumer_config(), SourceContext::new(&k.source.brokers, r.metrics.clone()))
+                .map_err(|e| Error::kafka("creating the consumer", e))?;
         let consumer = Arc::new(consumer);
         let mut in_partitions = 1;
         for t in k.topics() {
@@ -303,7 +311,11 @@ impl<'r, 'a> Session<'r, 'a> {
             specs.push(TopicSpec { name: t.clone(), partitions: in_partitions, configs: vec![] });
         }
         if let Some(t) = &k.sinks.embeddings {
-            specs.push(TopicSpec { name: t.clone(), partitions: in_partitions, configs: vec![("cleanup.policy".into(), "compact".into())] });
+            specs.push(TopicSpec {
+                name: t.clone(),
+                partitions: in_partitions,
+                configs: vec![("cleanup.policy".into(), "compact".into())],
+            });
         }
         specs.push(TopicSpec {
             name: k.sinks.checkpoints.clone(),
@@ -312,7 +324,13 @@ impl<'r, 'a> Session<'r, 'a> {
         });
         let counts = ensure_topics(&k.admin_config(), &brokers, &specs, k.sinks.create_topics)?;
         let out_partitions: HashMap<String, i32> = specs.iter().zip(&counts).map(|(s, n)| (s.name.clone(), *n as i32)).collect();
-        let store = KafkaStore::open(&k.checkpoint_reader_config(), &brokers, &k.sinks.checkpoints, out_partitions[&k.sinks.checkpoints], k.sinks.chunk_bytes)?;
+        let store = KafkaStore::open(
+            &k.checkpoint_reader_config(),
+            &brokers,
+            &k.sinks.checkpoints,
+            out_partitions[&k.sinks.checkpoints],
+            k.sinks.chunk_bytes,
+        )?;
         let outputs: Vec<String> = specs.iter().map(|s| s.name.clone()).filter(|t| *t != k.sinks.checkpoints).collect();
         let retention = time_retention(&k.admin_config(), &brokers, &outputs).into_iter().collect();
 
@@ -381,7 +399,8 @@ impl<'r, 'a> Session<'r, 'a> {
     /// partition, or nothing after a short wait. Stops early when a rebalance is waiting.
     fn poll_batch(&mut self) -> Result<Vec<Record>> {
         let max = self.r.job.run.batch_size;
-        let wait = self.r.k.interval().saturating_sub(self.last_checkpoint.elapsed()).clamp(Duration::from_millis(1), Duration::from_millis(100));
+        let wait =
+            self.r.k.interval().saturating_sub(self.last_checkpoint.elapsed()).clamp(Duration::from_millis(1), Duration::from_millis(100));
         let start = Instant::now();
         let mut recs = Vec::new();
         let ctx = self.consumer.context().clone();
@@ -448,10 +467,12 @@ impl<'r, 'a> Session<'r, 'a> {
         };
         type Done = ((String, i32), Vec<Record>, PipelineOutput, eddy_host::Result<()>, u64);
         let results: Vec<Done> = if work.len() == 1 {
-            work.into_iter().map(|(k, p, recs)| {
-                let (recs, out, res, rows) = run(p, recs);
-                (k, recs, out, res, rows)
-            }).collect()
+            work.into_iter()
+                .map(|(k, p, recs)| {
+                    let (recs, out, res, rows) = run(p, recs);
+                    (k, recs, out, res, rows)
+                })
+                .collect()
         } else {
             std::thread::scope(|s| {
                 let handles: Vec<_> = work
@@ -515,7 +536,12 @@ impl<'r, 'a> Session<'r, 'a> {
     fn emit(&mut self, key: &(String, i32), out: PipelineOutput) -> Result<()> {
         let s = &self.r.k.sinks;
         let mut version = None;
-        let routes = [(&s.predictions, &out.predictions), (&s.models, &out.models), (&s.dead_letters, &out.dead_letters), (&s.embeddings, &out.embeddings)];
+        let routes = [
+            (&s.predictions, &out.predictions),
+            (&s.models, &out.models),
+            (&s.dead_letters, &out.dead_letters),
+            (&s.embeddings, &out.embeddings),
+        ];
         for (topic, recs) in routes {
             let Some(topic) = topic else { continue };
             let n = self.out_partitions.get(topic).copied().unwrap_or(1).max(1);
@@ -784,7 +810,9 @@ impl<'r, 'a> Session<'r, 'a> {
                 Some(cp) => {
                     check_compatible(cp, &name, &version, self.store.topic())?;
                     let chain = cp.chain().map(PipelineSnapshot::from_bytes).collect::<std::result::Result<Vec<_>, _>>()?;
-                    pipeline.restore_chain(&chain).map_err(|e| Error::Checkpoint(format!("{t}[{p}], checkpoint epoch {}: {e}", cp.epoch)))?;
+                    pipeline
+                        .restore_chain(&chain)
+                        .map_err(|e| Error::Checkpoint(format!("{t}[{p}], checkpoint epoch {}: {e}", cp.epoch)))?;
                     tpl.add_partition_offset(t, *p, Offset::Offset(cp.offset)).map_err(|e| Error::kafka("assignment", e))?;
                     tracing::info!(
                         target: "eddy_kafka",
@@ -823,7 +851,17 @@ impl<'r, 'a> Session<'r, 'a> {
                         self.store.topic(),
                         if start == StartAt::Latest { "latest" } else { "earliest" },
                     );
-                    Part { pipeline, next_offset: -1, epoch: 0, records_in: 0, dirty: false, chain: Vec::new(), stale: Vec::new(), next_chain: None, finished: false }
+                    Part {
+                        pipeline,
+                        next_offset: -1,
+                        epoch: 0,
+                        records_in: 0,
+                        dirty: false,
+                        chain: Vec::new(),
+                        stale: Vec::new(),
+                        next_chain: None,
+                        finished: false,
+                    }
                 }
             };
             let next = part.next_offset;
@@ -936,7 +974,8 @@ fn names(list: &[(String, i32)]) -> String {
 }
 
 fn offsets_text(parts: &BTreeMap<(String, i32), Part>) -> String {
-    let mut v: Vec<String> = parts.iter().filter(|(_, p)| p.next_offset >= 0).map(|((t, p), part)| format!("{t}[{p}]@{}", part.next_offset)).collect();
+    let mut v: Vec<String> =
+        parts.iter().filter(|(_, p)| p.next_offset >= 0).map(|((t, p), part)| format!("{t}[{p}]@{}", part.next_offset)).collect();
     if v.len() > 8 {
         let more = v.len() - 8;
         v.truncate(8);

@@ -71,7 +71,11 @@ impl Sink {
     /// Creates the producer; with `transactional`, `config` must hold `transactional.id`
     /// and [`Sink::init`] must run before anything is sent.
     pub fn new(config: &ClientConfig, brokers: &str, transactional: bool, metrics: Metrics) -> Result<Self> {
-        let ctx = SinkContext { watch: BrokerWatch::new(brokers, Some(metrics.clone())), failed: AtomicU64::new(0), first_failure: Mutex::new(None) };
+        let ctx = SinkContext {
+            watch: BrokerWatch::new(brokers, Some(metrics.clone())),
+            failed: AtomicU64::new(0),
+            first_failure: Mutex::new(None),
+        };
         let producer = ThreadedProducer::from_config_and_context(config, ctx).map_err(|e| Error::kafka("creating the producer", e))?;
         Ok(Self { producer, transactional, in_txn: false, metrics })
     }
@@ -108,13 +112,28 @@ impl Sink {
     /// Sends record `i` of a pipeline's output records.
     pub fn send_output(&mut self, topic: &str, partition: Option<i32>, records: &Records, i: usize) -> Result<()> {
         records.with_headers(i, |headers| {
-            self.send_parts(topic, partition, records.key(i), Some(records.value(i)), Some(records.timestamp(i)).filter(|t| *t > 0), headers)
+            self.send_parts(
+                topic,
+                partition,
+                records.key(i),
+                Some(records.value(i)),
+                Some(records.timestamp(i)).filter(|t| *t > 0),
+                headers,
+            )
         })
     }
 
     /// Sends one record given by its parts; a `None` value is a tombstone (compacted topics
     /// delete the key).
-    pub fn send_parts(&mut self, topic: &str, partition: Option<i32>, key: Option<&[u8]>, value: Option<&[u8]>, timestamp: Option<i64>, headers: &[(&str, Option<&[u8]>)]) -> Result<()> {
+    pub fn send_parts(
+        &mut self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: Option<i64>,
+        headers: &[(&str, Option<&[u8]>)],
+    ) -> Result<()> {
         if self.transactional && !self.in_txn {
             self.producer.begin_transaction().map_err(|e| Error::kafka("beginning a transaction", e))?;
             self.in_txn = true;
@@ -174,7 +193,9 @@ impl Sink {
             self.producer.begin_transaction().map_err(|e| Error::kafka("beginning a transaction", e))?;
             self.in_txn = true;
         }
-        self.txn_step("sending the consumer offsets to the transaction", |p| p.send_offsets_to_transaction(offsets, group, REQUEST_TIMEOUT))?;
+        self.txn_step("sending the consumer offsets to the transaction", |p| {
+            p.send_offsets_to_transaction(offsets, group, REQUEST_TIMEOUT)
+        })?;
         self.txn_step("committing the transaction", |p| p.commit_transaction(REQUEST_TIMEOUT))?;
         self.in_txn = false;
         Ok(())
@@ -192,7 +213,9 @@ impl Sink {
                     return Err(Error::kafka(format!("{what} (the transaction was aborted)"), KafkaError::Transaction(e)));
                 }
                 Err(KafkaError::Transaction(e)) if e.is_retriable() => self.watch().trouble(&format!("{what}: {e}")),
-                Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => self.watch().trouble(&format!("{what}: delivering the transaction's records timed out")),
+                Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {
+                    self.watch().trouble(&format!("{what}: delivering the transaction's records timed out"))
+                }
                 Err(e) => {
                     self.in_txn = false;
                     return Err(Error::kafka(what, e));

@@ -34,8 +34,9 @@ impl std::fmt::Debug for KafkaStore {
 impl KafkaStore {
     /// Opens `topic` (which has `partitions` partitions) for reading with `config`.
     pub fn open(config: &ClientConfig, brokers: &str, topic: &str, partitions: i32, chunk_bytes: usize) -> Result<Self> {
-        let reader: BaseConsumer<QuietContext> = BaseConsumer::from_config_and_context(config, QuietContext { watch: BrokerWatch::new(brokers, None) })
-            .map_err(|e| Error::kafka("creating the checkpoint reader", e))?;
+        let reader: BaseConsumer<QuietContext> =
+            BaseConsumer::from_config_and_context(config, QuietContext { watch: BrokerWatch::new(brokers, None) })
+                .map_err(|e| Error::kafka("creating the checkpoint reader", e))?;
         let mut tpl = TopicPartitionList::new();
         for p in 0..partitions {
             tpl.add_partition_offset(topic, p, Offset::Beginning).map_err(|e| Error::kafka("checkpoint reader", e))?;

@@ -52,10 +52,12 @@ pub fn record(brokers: &str, topic: &str, properties: &[(String, String)], bound
     for (k, v) in properties {
         config.set(k, v);
     }
-    let consumer: BaseConsumer<QuietContext> = BaseConsumer::from_config_and_context(&config, QuietContext { watch: BrokerWatch::new(brokers, None) })
-        .map_err(|e| Error::kafka("creating the consumer", e))?;
+    let consumer: BaseConsumer<QuietContext> =
+        BaseConsumer::from_config_and_context(&config, QuietContext { watch: BrokerWatch::new(brokers, None) })
+            .map_err(|e| Error::kafka("creating the consumer", e))?;
     let watch = &consumer.context().watch;
-    let n = partition_count(consumer.client(), topic, watch)?.ok_or_else(|| Error::Config(format!("topic {topic:?} does not exist")))? as i32;
+    let n =
+        partition_count(consumer.client(), topic, watch)?.ok_or_else(|| Error::Config(format!("topic {topic:?} does not exist")))? as i32;
     let mut ends = BTreeMap::new();
     if bounds.until_end {
         // The high watermark, so that a transaction settling now is waited for.

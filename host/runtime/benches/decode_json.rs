@@ -26,7 +26,8 @@ fn main() {
             Record { topic: "t".into(), partition: 0, offset: i as i64, timestamp: i as i64, key: None, value, headers: vec![] }
         })
         .collect();
-    let mut cols: Vec<DecodeCol> = (0..32).map(|j| DecodeCol { spec: ColumnSpec::required(&format!("f{j}"), ColumnType::Float64) }).collect();
+    let mut cols: Vec<DecodeCol> =
+        (0..32).map(|j| DecodeCol { spec: ColumnSpec::required(&format!("f{j}"), ColumnType::Float64) }).collect();
     cols.push(DecodeCol { spec: ColumnSpec::optional("label", ColumnType::Float64) });
     let bytes: usize = records.iter().map(|r| r.value.len()).sum();
     println!("{rows} JSON records of 32 numbers and a label, {} bytes each on average", bytes / rows);
@@ -43,5 +44,10 @@ fn main() {
     }
     times.sort();
     let t: Duration = times[2];
-    println!("JSON decode: {:.3} s, {:.0} rows/s, {:.0} MB/s", t.as_secs_f64(), rows as f64 / t.as_secs_f64(), bytes as f64 / t.as_secs_f64() / 1e6);
+    println!(
+        "JSON decode: {:.3} s, {:.0} rows/s, {:.0} MB/s",
+        t.as_secs_f64(),
+        rows as f64 / t.as_secs_f64(),
+        bytes as f64 / t.as_secs_f64() / 1e6
+    );
 }

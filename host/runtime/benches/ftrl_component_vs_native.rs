@@ -45,7 +45,7 @@ fn as_columns(batches: &[RecordBatch]) -> Vec<RecordBatch> {
         .iter()
         .map(|b| {
             let v = eddy_sdk::VectorColumn::new(b, "features").unwrap();
-            let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(b.num_rows()); DIM];
+            let mut cols: Vec<Vec<f64>> = (0..DIM).map(|_| Vec::with_capacity(b.num_rows())).collect();
             for r in 0..b.num_rows() {
                 for (c, x) in cols.iter_mut().zip(v.get(r).unwrap().unwrap().values) {
                     c.push(*x);
@@ -85,11 +85,8 @@ fn batches(rows: usize, batch: usize) -> Vec<RecordBatch> {
             labels.push(if score > 0.0 { 1.0 } else { 0.0 });
             v.append_dense(&f);
         }
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(v.finish()),
-            Arc::new(Float64Array::from(labels)),
-            Arc::new(UInt64Array::from_iter_values(seq..seq + n as u64)),
-        ];
+        let cols: Vec<ArrayRef> =
+            vec![Arc::new(v.finish()), Arc::new(Float64Array::from(labels)), Arc::new(UInt64Array::from_iter_values(seq..seq + n as u64))];
         out.push(RecordBatch::try_new(schema.clone(), cols).unwrap());
         seq += n as u64;
     }
@@ -158,10 +155,9 @@ fn main() {
         if publish { "published" } else { "not published" },
         if interleave { ", interleaved batch by batch" } else { "" }
     );
-    for (layout, name, config, data) in [
-        ("one vector column", "vector", vector_config, &data),
-        ("32 numeric columns", "columns", columns_config, &column_data),
-    ] {
+    for (layout, name, config, data) in
+        [("one vector column", "vector", vector_config, &data), ("32 numeric columns", "columns", columns_config, &column_data)]
+    {
         if layout_only.as_deref().is_some_and(|l| l != name) {
             continue;
         }
@@ -227,7 +223,12 @@ fn main() {
         println!("  native     {:>8.3} s  {:>12.0} rows/s", n.as_secs_f64(), rate(n));
         println!("  component  {:>8.3} s  {:>12.0} rows/s", w.as_secs_f64(), rate(w));
         println!("  ratio component/native time: {:.3}x (final states identical)", w.as_secs_f64() / n.as_secs_f64());
-        println!("  best round: native {:.3} s, component {:.3} s, ratio {:.3}x", nb.as_secs_f64(), wb.as_secs_f64(), wb.as_secs_f64() / nb.as_secs_f64());
+        println!(
+            "  best round: native {:.3} s, component {:.3} s, ratio {:.3}x",
+            nb.as_secs_f64(),
+            wb.as_secs_f64(),
+            wb.as_secs_f64() / nb.as_secs_f64()
+        );
         if native_c.len() == rounds && wasm_c.len() == rounds {
             let (n, w) = (median(native_c), median(wasm_c));
             println!(

@@ -82,10 +82,10 @@ impl OperatorComponent {
         };
         let (mut store, bindings, _) = c.new_store()?;
         store.set_epoch_deadline(ticks(c.limits.call_timeout()));
-        let info = bindings.eddy_operator_operator().call_describe(&mut store).map_err(|e| HostError::Load {
-            path: label.into(),
-            message: format!("describe failed: {e:#}"),
-        })?;
+        let info = bindings
+            .eddy_operator_operator()
+            .call_describe(&mut store)
+            .map_err(|e| HostError::Load { path: label.into(), message: format!("describe failed: {e:#}") })?;
         c.info = Arc::new(convert_info(info));
         Ok(c)
     }

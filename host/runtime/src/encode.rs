@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch, StructArray, UInt32Array};
 use arrow::datatypes::{DataType, FieldRef, Int64Type, Schema};
-use arrow::json::writer::{Encoder, EncoderFactory, EncoderOptions, JsonArray, NullableEncoder, WriterBuilder, make_encoder};
 use arrow::error::ArrowError;
+use arrow::json::writer::{Encoder, EncoderFactory, EncoderOptions, JsonArray, NullableEncoder, WriterBuilder, make_encoder};
 use eddy_sdk::SEQ_COLUMN;
 use memchr::memmem;
 use serde_json::value::RawValue;
@@ -26,7 +26,8 @@ pub fn rows_to_json(batch: &RecordBatch) -> Result<Vec<Map<String, Value>>, Host
     }
     let mut buf = Vec::with_capacity(batch.num_rows() * 64);
     {
-        let mut w = WriterBuilder::new().with_explicit_nulls(true).with_encoder_factory(Arc::new(VectorAsJson)).build::<_, JsonArray>(&mut buf);
+        let mut w =
+            WriterBuilder::new().with_explicit_nulls(true).with_encoder_factory(Arc::new(VectorAsJson)).build::<_, JsonArray>(&mut buf);
         w.write(&batch)?;
         w.finish()?;
     }
@@ -51,7 +52,12 @@ pub fn without_seq(batch: &RecordBatch) -> RecordBatch {
 struct VectorAsJson;
 
 impl EncoderFactory for VectorAsJson {
-    fn make_default_encoder<'a>(&self, _field: &'a FieldRef, array: &'a dyn Array, options: &'a EncoderOptions) -> Result<Option<NullableEncoder<'a>>, ArrowError> {
+    fn make_default_encoder<'a>(
+        &self,
+        _field: &'a FieldRef,
+        array: &'a dyn Array,
+        options: &'a EncoderOptions,
+    ) -> Result<Option<NullableEncoder<'a>>, ArrowError> {
         if array.data_type() != &eddy_sdk::vector_data_type() {
             return Ok(None);
         }

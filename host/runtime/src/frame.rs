@@ -6,10 +6,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+use arrow::array::BooleanArray;
 use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::{filter_record_batch, interleave, take_record_batch};
 use arrow::datatypes::{Field, Schema};
-use arrow::array::BooleanArray;
 
 use crate::Record;
 use crate::decode::RecordDecoder;
@@ -232,7 +232,9 @@ impl Pending {
     pub fn take(&mut self, seqs: &[u64]) -> Result<Rows, String> {
         let mut at = Vec::with_capacity(seqs.len());
         for &s in seqs {
-            let (fi, ri) = self.locate(s).ok_or_else(|| format!("output row answers `__seq` {s}, which is not a row waiting for an answer (or was answered twice)"))?;
+            let (fi, ri) = self.locate(s).ok_or_else(|| {
+                format!("output row answers `__seq` {s}, which is not a row waiting for an answer (or was answered twice)")
+            })?;
             let f = &mut self.frames[fi];
             f.answered[ri] = true;
             f.open -= 1;

@@ -80,11 +80,9 @@ impl OperatorInstance {
             Ok(Ok(h)) => h,
             Ok(Err(e)) => {
                 return Err(match convert_error(e) {
-                    OperatorError::InvalidConfig(c) => HostError::OperatorConfig {
-                        operator: info.name.clone(),
-                        parameter: c.parameter,
-                        message: c.message,
-                    },
+                    OperatorError::InvalidConfig(c) => {
+                        HostError::OperatorConfig { operator: info.name.clone(), parameter: c.parameter, message: c.message }
+                    }
                     other => HostError::OperatorInternal { operator: info.name.clone(), message: other.to_string() },
                 });
             }
@@ -96,7 +94,18 @@ impl OperatorInstance {
                 });
             }
         };
-        let mut inst = Self { store, bindings, process_func, handle, info, columns: Vec::new(), limits, broken: None, publish_models: true, ipc: Ipc::default() };
+        let mut inst = Self {
+            store,
+            bindings,
+            process_func,
+            handle,
+            info,
+            columns: Vec::new(),
+            limits,
+            broken: None,
+            publish_models: true,
+            ipc: Ipc::default(),
+        };
         let cols = inst.call(|s, b, h| b.eddy_operator_operator().instance().call_input_columns(s, h).map(Ok));
         inst.columns = match cols {
             Ok(c) => convert_columns(c),
@@ -127,7 +136,11 @@ impl OperatorInstance {
 
     fn call<R>(
         &mut self,
-        f: impl FnOnce(&mut Store<HostState>, &OperatorWorld, ResourceAny) -> wasmtime::Result<std::result::Result<R, crate::bindings::types::OperatorError>>,
+        f: impl FnOnce(
+            &mut Store<HostState>,
+            &OperatorWorld,
+            ResourceAny,
+        ) -> wasmtime::Result<std::result::Result<R, crate::bindings::types::OperatorError>>,
     ) -> std::result::Result<R, CallError> {
         if let Some(why) = &self.broken {
             return Err(CallError::Failed(format!("the instance is broken by an earlier failure: {why}")));
@@ -182,7 +195,11 @@ impl OperatorInstance {
         self.check(p, valid_seq)
     }
 
-    fn check(&mut self, p: crate::bindings::types::Processed, valid_seq: impl Fn(u64) -> bool) -> std::result::Result<Processed, CallError> {
+    fn check(
+        &mut self,
+        p: crate::bindings::types::Processed,
+        valid_seq: impl Fn(u64) -> bool,
+    ) -> std::result::Result<Processed, CallError> {
         let fail = |this: &mut Self, m: String| {
             let msg = format!("malformed output: {m}");
             this.broken = Some(msg.clone());
@@ -286,7 +303,12 @@ unsafe impl ComponentType for GuestStream<'_> {
 // realloc allocated, and `len`, as two flat values or two little-endian u32 in memory.
 #[expect(unsafe_code, reason = "wasmtime's lowering trait, implemented as wasmtime implements it for [u8]")]
 unsafe impl Lower for GuestStream<'_> {
-    fn linear_lower_to_flat<T>(&self, cx: &mut LowerContext<'_, T>, _ty: InterfaceType, dst: &mut MaybeUninit<[ValRaw; 2]>) -> wasmtime::Result<()> {
+    fn linear_lower_to_flat<T>(
+        &self,
+        cx: &mut LowerContext<'_, T>,
+        _ty: InterfaceType,
+        dst: &mut MaybeUninit<[ValRaw; 2]>,
+    ) -> wasmtime::Result<()> {
         let (ptr, len) = self.store(cx)?;
         // Stored as 64-bit integers, as wasmtime stores pointer pairs (see its "WRITEPTR64").
         dst.write([ValRaw::i64(ptr as i64), ValRaw::i64(len as i64)]);
@@ -307,21 +329,14 @@ fn describe_trap(e: &wasmtime::Error, store: &Store<HostState>, limits: Limits) 
     let stderr = String::from_utf8_lossy(&stderr);
     // Rust's panic output: "thread '..' panicked at file:line:col:\n<message>\nnote: ...".
     let panic_line = match stderr.find("panicked at") {
-        Some(i) => stderr[i..]
-            .lines()
-            .skip(1)
-            .take_while(|l| !l.starts_with("note:"))
-            .collect::<Vec<_>>()
-            .join(" ")
-            .trim()
-            .to_owned(),
-        None => stderr.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").trim().to_owned(),
+        Some(i) => stderr[i..].lines().skip(1).take_while(|l| !l.starts_with("note:")).collect::<Vec<_>>().join(" ").trim().to_owned(),
+        None => stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned(),
     };
     let chain = format!("{e:#}");
-    if let Some(trap) = e.downcast_ref::<Trap>() {
-        if *trap == Trap::Interrupt {
-            return format!("exceeded the call time limit of {} ms (limits.call_timeout_ms)", limits.call_timeout_ms);
-        }
+    if let Some(trap) = e.downcast_ref::<Trap>()
+        && *trap == Trap::Interrupt
+    {
+        return format!("exceeded the call time limit of {} ms (limits.call_timeout_ms)", limits.call_timeout_ms);
     }
     if chain.contains("forcing trap when growing memory") || chain.contains("memory") && chain.contains("limit") {
         return format!("exceeded the memory limit of {} MiB (limits.memory_mib): {chain}", limits.memory_mib);
@@ -351,7 +366,8 @@ mod tests {
         fields.push(Field::new("__seq", DataType::UInt64, false));
         let value = |r: u64, c: u64| (((r * 7 + c * 3) % 11) as f64 - 5.0) / 5.0;
         let seq = seq0..seq0 + rows as u64;
-        let mut cols: Vec<ArrayRef> = (0..3).map(|c| Arc::new(Float64Array::from_iter_values(seq.clone().map(|r| value(r, c)))) as ArrayRef).collect();
+        let mut cols: Vec<ArrayRef> =
+            (0..3).map(|c| Arc::new(Float64Array::from_iter_values(seq.clone().map(|r| value(r, c)))) as ArrayRef).collect();
         cols.push(Arc::new(Float64Array::from_iter_values(seq.clone().map(|r| if value(r, 0) > value(r, 1) { 1.0 } else { 0.0 }))));
         cols.push(Arc::new(UInt64Array::from_iter_values(seq)));
         RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
@@ -401,7 +417,10 @@ mod tests {
         for (offset, len) in [(0, 100), (3, 40), (99, 1), (50, 0)] {
             let b = whole.slice(offset, len);
             let out = inst.process(&b, |_| true).unwrap();
-            let seq: Vec<u64> = out.outputs.map(|o| o.column_by_name("__seq").unwrap().as_any().downcast_ref::<UInt64Array>().unwrap().values().to_vec()).unwrap_or_default();
+            let seq: Vec<u64> = out
+                .outputs
+                .map(|o| o.column_by_name("__seq").unwrap().as_any().downcast_ref::<UInt64Array>().unwrap().values().to_vec())
+                .unwrap_or_default();
             assert_eq!(seq, (offset as u64..(offset + len) as u64).collect::<Vec<_>>(), "slice {offset}+{len}");
         }
     }

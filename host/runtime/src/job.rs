@@ -211,7 +211,12 @@ mod tests {
 
     #[test]
     fn parses_and_overrides() {
-        let j = Job::parse(JOB, Path::new("/jobs"), &["run.batch_size=7".into(), "operator.config.alpha=0.5".into(), "operator.config.labelCol=y".into()]).unwrap();
+        let j = Job::parse(
+            JOB,
+            Path::new("/jobs"),
+            &["run.batch_size=7".into(), "operator.config.alpha=0.5".into(), "operator.config.labelCol=y".into()],
+        )
+        .unwrap();
         assert_eq!(j.run.batch_size, 7);
         assert_eq!(j.operator_config()["alpha"], 0.5);
         assert_eq!(j.operator_config()["labelCol"], "y");

@@ -168,13 +168,13 @@ impl AucScores {
             None => {
                 self.exact.push((p, positive));
                 if self.exact.len() > AUC_EXACT_LIMIT {
-                    self.to_bins();
+                    self.binned();
                 }
             }
         }
     }
 
-    fn to_bins(&mut self) -> &mut Vec<[u64; 2]> {
+    fn binned(&mut self) -> &mut Vec<[u64; 2]> {
         let exact = std::mem::take(&mut self.exact);
         let b = self.bins.get_or_insert_with(|| vec![[0; 2]; AUC_BINS]);
         for (p, positive) in exact {
@@ -189,7 +189,7 @@ impl AucScores {
             self.exact.extend_from_slice(&o.exact);
             return;
         }
-        let b = self.to_bins();
+        let b = self.binned();
         for &(p, positive) in &o.exact {
             b[Self::bin(p)][usize::from(positive)] += 1;
         }

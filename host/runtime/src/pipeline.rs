@@ -167,7 +167,11 @@ pub struct Pipeline {
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline").field("operators", &self.name).field("partition", &self.partition).field("next_seq", &self.next_seq).finish()
+        f.debug_struct("Pipeline")
+            .field("operators", &self.name)
+            .field("partition", &self.partition)
+            .field("next_seq", &self.next_seq)
+            .finish()
     }
 }
 
@@ -261,7 +265,6 @@ impl Pipeline {
     pub fn route_embeddings(&mut self, on: bool) {
         self.route_embeddings = on;
     }
-
 
     /// How many rows one call into an operator carries (at least 1). Records are never split:
     /// a call takes whole records and ends with the first one that brings it to this many
@@ -491,7 +494,16 @@ impl Pipeline {
     /// Handles a refused row: dead-letter its record and drop its rows, or (with no
     /// dead-letter sink) run the rows before it and stop.
     #[expect(clippy::too_many_arguments, reason = "one private helper with the failure's parts")]
-    fn refuse(&mut self, stage: usize, rows: &mut Rows, k: usize, operator: &str, column: Option<String>, message: String, out: &mut PipelineOutput) -> Result<()> {
+    fn refuse(
+        &mut self,
+        stage: usize,
+        rows: &mut Rows,
+        k: usize,
+        operator: &str,
+        column: Option<String>,
+        message: String,
+        out: &mut PipelineOutput,
+    ) -> Result<()> {
         let (bad, row) = rows.src[k].clone();
         let reason = if bad.rows > 1 { format!("row {row}: {message}") } else { message };
         if self.dead_letters {
@@ -539,7 +551,11 @@ impl Pipeline {
             self.model_records(stage, models, out)?;
         }
         let Some(outputs) = p.outputs else { return Ok(()) };
-        let seq = outputs.column_by_name(SEQ_COLUMN).and_then(|c| c.as_any().downcast_ref::<UInt64Array>()).expect("checked by the instance").clone();
+        let seq = outputs
+            .column_by_name(SEQ_COLUMN)
+            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+            .expect("checked by the instance")
+            .clone();
         let operator = self.stages[stage].instance.info().name.clone();
         let st = &mut self.stages[stage];
         let answered = st.pending.take(seq.values()).map_err(|m| HostError::OperatorFailed {
@@ -583,7 +599,8 @@ impl Pipeline {
             // Earlier stages' outputs first, unless the last stage replaced them.
             let earlier = answered.earlier_outputs();
             let last = outputs.schema();
-            let keep: Vec<usize> = (0..earlier.num_columns()).filter(|&i| last.index_of(earlier.schema().field(i).name()).is_err()).collect();
+            let keep: Vec<usize> =
+                (0..earlier.num_columns()).filter(|&i| last.index_of(earlier.schema().field(i).name()).is_err()).collect();
             let earlier = earlier.project(&keep)?;
             let mut f: Vec<Field> = earlier.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
             f.extend(last.fields().iter().map(|f| f.as_ref().clone()));
@@ -692,15 +709,20 @@ impl Pipeline {
         }
         let mut waiting = Vec::with_capacity(self.stages.len());
         for (i, s) in snap.stages.iter().enumerate() {
-            waiting.push(Rows::rebuild(&mut self.decoder, &s.pending).map_err(|e| HostError::Restore(format!("stage {} ({}): {e}", i + 1, s.operator)))?);
+            waiting.push(
+                Rows::rebuild(&mut self.decoder, &s.pending)
+                    .map_err(|e| HostError::Restore(format!("stage {} ({}): {e}", i + 1, s.operator)))?,
+            );
         }
         for (i, (st, rows)) in self.stages.iter_mut().zip(waiting).enumerate() {
             let first = chain.iter().rposition(|c| c.stages[i].kind == SnapshotKind::Full).expect("needed_from found a full state");
             let states: Vec<Vec<u8>> = chain[first..].iter().map(|c| c.stages[i].state.clone()).collect();
-            st.instance.restore(&states).map_err(|e| HostError::Restore(match e {
-                CallError::Operator(e) => e.to_string(),
-                CallError::Failed(m) => m,
-            }))?;
+            st.instance.restore(&states).map_err(|e| {
+                HostError::Restore(match e {
+                    CallError::Operator(e) => e.to_string(),
+                    CallError::Failed(m) => m,
+                })
+            })?;
             st.pending.clear();
             if let Some(rows) = rows {
                 st.pending.push(rows);
@@ -718,11 +740,13 @@ impl Pipeline {
                 s.operator != info.name || eddy_sdk::snapshot::major(&s.version) != eddy_sdk::snapshot::major(&info.version)
             });
         if mismatch {
-            let running = self.stages.iter().map(|s| format!("{} {}", s.instance.info().name, s.instance.info().version)).collect::<Vec<_>>().join(" | ");
-            return Err(HostError::Restore(format!(
-                "the checkpoint holds a snapshot of {}, but the job runs {running}",
-                snap.operators()
-            )));
+            let running = self
+                .stages
+                .iter()
+                .map(|s| format!("{} {}", s.instance.info().name, s.instance.info().version))
+                .collect::<Vec<_>>()
+                .join(" | ");
+            return Err(HostError::Restore(format!("the checkpoint holds a snapshot of {}, but the job runs {running}", snap.operators())));
         }
         Ok(())
     }
@@ -738,4 +762,3 @@ impl Pipeline {
         Ok(all)
     }
 }
-

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{BinaryArray, BinaryBuilder, Int32Array, Int64Array, ListBuilder, RecordBatch, StringArray, StringBuilder, StructBuilder};
+use arrow::array::{
+    BinaryArray, BinaryBuilder, Int32Array, Int64Array, ListBuilder, RecordBatch, StringArray, StringBuilder, StructBuilder,
+};
 use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field};
 
@@ -322,8 +324,11 @@ impl Records {
     /// without one; the keys and values become its columns without a copy.
     pub fn into_batch(self, topic: &str) -> RecordBatch {
         let n = self.len();
-        let mut headers = ListBuilder::new(StructBuilder::from_fields(header_fields(), 0))
-            .with_field(Arc::new(Field::new("item", DataType::Struct(header_fields()), false)));
+        let mut headers = ListBuilder::new(StructBuilder::from_fields(header_fields(), 0)).with_field(Arc::new(Field::new(
+            "item",
+            DataType::Struct(header_fields()),
+            false,
+        )));
         let (mut p_text, mut o_text) = (itoa::Buffer::new(), itoa::Buffer::new());
         for i in 0..n {
             let extra = &self.extra[i];
@@ -335,7 +340,11 @@ impl Records {
             let sb = headers.values();
             if let Some((t, p, o)) = origin {
                 let topic = self.topics[t as usize].as_bytes();
-                for (k, v) in [(h::ORIGIN_TOPIC, topic), (h::ORIGIN_PARTITION, p_text.format(p).as_bytes()), (h::ORIGIN_OFFSET, o_text.format(o).as_bytes())] {
+                for (k, v) in [
+                    (h::ORIGIN_TOPIC, topic),
+                    (h::ORIGIN_PARTITION, p_text.format(p).as_bytes()),
+                    (h::ORIGIN_OFFSET, o_text.format(o).as_bytes()),
+                ] {
                     sb.field_builder::<StringBuilder>(0).expect("key").append_value(k);
                     sb.field_builder::<BinaryBuilder>(1).expect("value").append_value(v);
                     sb.append(true);
@@ -446,7 +455,15 @@ mod tests {
     use super::*;
 
     fn input(offset: i64, key: Option<&[u8]>) -> Record {
-        Record { topic: "in".into(), partition: 2, offset, timestamp: 7 + offset, key: key.map(<[u8]>::to_vec), value: b"{\"x\":1}".to_vec(), headers: vec![] }
+        Record {
+            topic: "in".into(),
+            partition: 2,
+            offset,
+            timestamp: 7 + offset,
+            key: key.map(<[u8]>::to_vec),
+            value: b"{\"x\":1}".to_vec(),
+            headers: vec![],
+        }
     }
 
     #[test]
@@ -457,15 +474,20 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert!(rs.push_answer(&input(6, None), |v| {
-            v.extend_from_slice(b"half");
-            Err("no")
-        })
-        .is_err());
+        assert!(
+            rs.push_answer(&input(6, None), |v| {
+                v.extend_from_slice(b"half");
+                Err("no")
+            })
+            .is_err()
+        );
         rs.push_refused(&input(6, None), vec![("why".into(), Some(b"bad".to_vec()))]);
         assert_eq!(rs.len(), 2);
         let a = rs.get(0);
-        assert_eq!((a.partition, a.offset, a.timestamp, a.key.as_deref(), a.value.as_slice()), (2, -1, 12, Some(&b"k"[..]), &b"{\"p\":1}"[..]));
+        assert_eq!(
+            (a.partition, a.offset, a.timestamp, a.key.as_deref(), a.value.as_slice()),
+            (2, -1, 12, Some(&b"k"[..]), &b"{\"p\":1}"[..])
+        );
         assert_eq!(a.header(h::ORIGIN_TOPIC).as_deref(), Some("in"));
         assert_eq!(a.header(h::ORIGIN_OFFSET).as_deref(), Some("5"));
         let d = rs.get(1);
@@ -476,7 +498,8 @@ mod tests {
 
     #[test]
     fn batches_hold_what_records_hold() {
-        let mut rs: Records = vec![Record { partition: 1, offset: -1, value: b"m".to_vec(), headers: vec![("v".into(), None)], ..Record::default() }].into();
+        let mut rs: Records =
+            vec![Record { partition: 1, offset: -1, value: b"m".to_vec(), headers: vec![("v".into(), None)], ..Record::default() }].into();
         let mut more = Records::new();
         more.push_refused(&input(3, Some(b"key")), vec![]);
         rs.extend(more);
@@ -494,7 +517,11 @@ mod tests {
         let back = crate::replay::read(&p).unwrap();
         assert_eq!(back.len(), 2);
         for (i, (g, w)) in back.iter().zip(&want).enumerate() {
-            assert_eq!((&g.topic[..], g.partition, g.timestamp, &g.key, &g.value, &g.headers), ("out", w.partition, w.timestamp, &w.key, &w.value, &w.headers), "record {i}");
+            assert_eq!(
+                (&g.topic[..], g.partition, g.timestamp, &g.key, &g.value, &g.headers),
+                ("out", w.partition, w.timestamp, &w.key, &w.value, &w.headers),
+                "record {i}"
+            );
         }
         assert_eq!((back[0].offset, back[1].offset), (0, 0));
     }

@@ -9,10 +9,7 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, BinaryArray, Int32Array, Int64Array, ListArray,
-    RecordBatch, StringArray, StructArray,
-};
+use arrow::array::{Array, BinaryArray, Int32Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
@@ -62,13 +59,17 @@ impl ReplayReader {
     /// Opens a replay file and checks its schema.
     pub fn open(path: &Path) -> Result<Self> {
         let f = File::open(path).map_err(|e| replay_err(path, format!("cannot open: {e}")))?;
-        let reader = FileReader::try_new(BufReader::new(f), None)
-            .map_err(|e| replay_err(path, format!("not an Arrow IPC file: {e}")))?;
+        let reader = FileReader::try_new(BufReader::new(f), None).map_err(|e| replay_err(path, format!("not an Arrow IPC file: {e}")))?;
         let s = reader.schema();
         for want in schema().fields() {
             match s.field_with_name(want.name()) {
                 Ok(f) if f.data_type() == want.data_type() => {}
-                Ok(f) => return Err(replay_err(path, format!("column `{}` has type {}, expected {}", want.name(), f.data_type(), want.data_type()))),
+                Ok(f) => {
+                    return Err(replay_err(
+                        path,
+                        format!("column `{}` has type {}, expected {}", want.name(), f.data_type(), want.data_type()),
+                    ));
+                }
                 Err(_) => return Err(replay_err(path, format!("missing column `{}`: not a replay file", want.name()))),
             }
         }
@@ -159,7 +160,15 @@ impl ReplayWriter {
         let tmp = path.with_extension("replay.tmp");
         let f = File::create(&tmp).map_err(|e| HostError::io(format!("cannot create {}", tmp.display()), e))?;
         let writer = FileWriter::try_new(BufWriter::new(f), &schema())?;
-        Ok(Self { path: path.into(), tmp, topic: topic.into(), writer: Some(writer), buffer: Records::new(), next_offset: BTreeMap::new(), written: 0 })
+        Ok(Self {
+            path: path.into(),
+            tmp,
+            topic: topic.into(),
+            writer: Some(writer),
+            buffer: Records::new(),
+            next_offset: BTreeMap::new(),
+            written: 0,
+        })
     }
 
     fn full(&self) -> bool {

@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
+use crate::decode::Decoded;
 use crate::job::Job;
 use crate::metrics::{Prequential, Summary};
 use crate::replay::{ReplayReader, ReplayWriter};
-use crate::decode::Decoded;
 use crate::{HostError, OperatorComponent, Pipeline, PipelineOutput, Record, Result, Runtime};
 
 /// Loads every operator of the job's chain, in order.
@@ -52,10 +52,7 @@ pub fn load_component(rt: &Runtime, job: &Job, c: &str) -> Result<OperatorCompon
         Some(op) => rt.load(op.bytes, Path::new(op.name)),
         None => {
             let names: Vec<&str> = eddy_bundle::OPERATORS.iter().map(|o| o.name).collect();
-            Err(HostError::Job(format!(
-                "operator.component = {c:?} is neither a shipped operator ({}) nor a .wasm file",
-                names.join(", ")
-            )))
+            Err(HostError::Job(format!("operator.component = {c:?} is neither a shipped operator ({}) nor a .wasm file", names.join(", "))))
         }
     }
 }
@@ -97,19 +94,16 @@ impl RunSummary {
 
 /// Record chunks in flight per partition: the bound on what a run holds in memory besides
 /// the operators themselves.
-fn chunks_in_flight() -> usize { std::env::var("XCH").ok().and_then(|v| v.parse().ok()).unwrap_or(2) }
+fn chunks_in_flight() -> usize {
+    std::env::var("XCH").ok().and_then(|v| v.parse().ok()).unwrap_or(2)
+}
 
 /// The four sinks of a job, in one order everywhere.
 const SINKS: usize = 4;
 
 fn sink_paths(job: &Job) -> [Option<PathBuf>; SINKS] {
-    [
-        job.sinks.predictions.clone(),
-        job.sinks.models.clone(),
-        job.sinks.dead_letters.clone(),
-        job.sinks.embeddings.clone(),
-    ]
-    .map(|p| p.map(|p| job.resolve(&p)))
+    [job.sinks.predictions.clone(), job.sinks.models.clone(), job.sinks.dead_letters.clone(), job.sinks.embeddings.clone()]
+        .map(|p| p.map(|p| job.resolve(&p)))
 }
 
 /// One partition's sink writers: the final files for the first partition seen, files beside
@@ -154,7 +148,14 @@ struct PartitionRun {
     error: Option<HostError>,
 }
 
-fn run_partition(components: &[OperatorComponent], job: &Job, partition: i32, first: bool, chunks: Receiver<Vec<Record>>, progress: &AtomicU64) -> PartitionRun {
+fn run_partition(
+    components: &[OperatorComponent],
+    job: &Job,
+    partition: i32,
+    first: bool,
+    chunks: Receiver<Vec<Record>>,
+    progress: &AtomicU64,
+) -> PartitionRun {
     let mut run = PartitionRun { partition, sinks: None, metrics: Prequential::default(), rows_in: 0, error: None };
     let sinks = PartitionSinks::create(&sink_paths(job), (!first).then_some(partition));
     let (sinks, mut pipeline) = match sinks.and_then(|s| open_pipeline(job, components, partition).map(|p| (s, p))) {
@@ -230,7 +231,8 @@ fn topic_of(p: &Path) -> String {
 /// written even when the run fails, with everything up to the failing record, and then the
 /// error is returned.
 pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Sync)) -> Result<RunSummary> {
-    let src = job.source.replay.as_ref().ok_or_else(|| HostError::Job("source.replay is not set (and this runner reads replays only)".into()))?;
+    let src =
+        job.source.replay.as_ref().ok_or_else(|| HostError::Job("source.replay is not set (and this runner reads replays only)".into()))?;
     let components = load_operators(rt, job)?;
     let reader = ReplayReader::open(&job.resolve(src))?;
     let estimate = reader.estimated_records();

@@ -75,18 +75,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if !(0.0..=1.0).contains(&in_group) {
                 return Err("--in-group must be in [0, 1]".into());
             }
-            let cfg = GenConfig {
-                seed,
-                events,
-                users,
-                items,
-                groups,
-                in_group,
-                zipf,
-                drift_at: u64::try_from(drift_at).ok(),
-                start_ms,
-                step_ms,
-            };
+            let cfg =
+                GenConfig { seed, events, users, items, groups, in_group, zipf, drift_at: u64::try_from(drift_at).ok(), start_ms, step_ms };
             let sink: Box<dyn Write> = match out {
                 Some(p) => Box::new(File::create(&p).map_err(|e| format!("cannot create {}: {e}", p.display()))?),
                 None => Box::new(io::stdout().lock()),

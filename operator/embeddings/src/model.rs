@@ -327,8 +327,7 @@ impl Model {
     /// rejection over the slots. `None` when no known item was found.
     fn draw_negative(&mut self) -> Option<u32> {
         let mix = self.p.popularity_mix;
-        let from_ring = !self.ring.is_empty()
-            && (mix >= 1.0 || (mix > 0.0 && self.rng.next_f64() < mix));
+        let from_ring = !self.ring.is_empty() && (mix >= 1.0 || (mix > 0.0 && self.rng.next_f64() < mix));
         if from_ring {
             let s = self.ring[self.rng.below(self.ring.len() as u64) as usize];
             if self.admitted(&self.items, s) {

@@ -6,13 +6,10 @@
 use std::sync::Arc;
 
 use eddy_sdk::arrow::array::builder::{Float32Builder, ListBuilder, StringBuilder};
-use eddy_sdk::arrow::array::{
-    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array,
-};
+use eddy_sdk::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema, SchemaRef};
-use eddy_sdk::{SnapshotKind, 
-    ColumnSpec, ColumnType, Config, Operator, OperatorError, OperatorInfo, OperatorKind, Output, SEQ_COLUMN,
-    seq_column,
+use eddy_sdk::{
+    ColumnSpec, ColumnType, Config, Operator, OperatorError, OperatorInfo, OperatorKind, Output, SEQ_COLUMN, SnapshotKind, seq_column,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -153,9 +150,8 @@ impl Embeddings {
 
     fn outputs(&self, scores: &[Score], seq: &UInt64Array) -> Result<RecordBatch, OperatorError> {
         let rank = Int64Array::from(scores.iter().map(|s| s.rank.map(|r| r as i64)).collect::<Vec<_>>());
-        let metric = |f: fn(u64) -> f64| {
-            Float64Array::from(scores.iter().map(|s| s.evaluated.then(|| s.rank.map_or(0.0, f))).collect::<Vec<_>>())
-        };
+        let metric =
+            |f: fn(u64) -> f64| Float64Array::from(scores.iter().map(|s| s.evaluated.then(|| s.rank.map_or(0.0, f))).collect::<Vec<_>>());
         let hit = metric(|r| if r <= 10 { 1.0 } else { 0.0 });
         let rr = metric(|r| 1.0 / r as f64);
         let version = Int64Array::from_iter_values(scores.iter().map(|s| s.version));

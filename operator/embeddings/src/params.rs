@@ -62,26 +62,101 @@ pub struct Params {
 /// The parameters the embedding updater declares, with their defaults.
 pub fn param_infos() -> Vec<ParamInfo> {
     vec![
-        ParamInfo::new("userCol", "string", Some("\"user\""), "Column holding the user id, a JSON string or integer (`42` and `\"42\"` are different ids)."),
-        ParamInfo::new("itemCol", "string", Some("\"item\""), "Column holding the item id, a JSON string or integer (`42` and `\"42\"` are different ids)."),
-        ParamInfo::new("weightCol", "string", None, "Optional column holding the event's weight (>= 0, null means 1); it scales the event's gradient."),
-        ParamInfo::new("timestampCol", "string", Some("\"__timestamp\""), "Column holding the event time in ms since the epoch (Int64); `__timestamp` is the record timestamp."),
+        ParamInfo::new(
+            "userCol",
+            "string",
+            Some("\"user\""),
+            "Column holding the user id, a JSON string or integer (`42` and `\"42\"` are different ids).",
+        ),
+        ParamInfo::new(
+            "itemCol",
+            "string",
+            Some("\"item\""),
+            "Column holding the item id, a JSON string or integer (`42` and `\"42\"` are different ids).",
+        ),
+        ParamInfo::new(
+            "weightCol",
+            "string",
+            None,
+            "Optional column holding the event's weight (>= 0, null means 1); it scales the event's gradient.",
+        ),
+        ParamInfo::new(
+            "timestampCol",
+            "string",
+            Some("\"__timestamp\""),
+            "Column holding the event time in ms since the epoch (Int64); `__timestamp` is the record timestamp.",
+        ),
         ParamInfo::new("dim", "long", Some("32"), "Embedding dimension (1 to 1024)."),
         ParamInfo::new("learningRate", "double", Some("0.1"), "AdaGrad base learning rate (> 0)."),
         ParamInfo::new("negatives", "long", Some("8"), "Negatives sampled per event (0 to 1000)."),
         ParamInfo::new("reg", "double", Some("0.0001"), "L2 regularisation of every vector an event updates (>= 0)."),
-        ParamInfo::new("loss", "\"bpr\" | \"logistic\"", Some("\"bpr\""), "BPR (pairwise, one term per negative) or logistic (the positive against each negative, as word2vec)."),
-        ParamInfo::new("seed", "long", Some("0"), "Seed of the generator (SplitMix64, kept in the state) that draws initial vectors and negatives."),
+        ParamInfo::new(
+            "loss",
+            "\"bpr\" | \"logistic\"",
+            Some("\"bpr\""),
+            "BPR (pairwise, one term per negative) or logistic (the positive against each negative, as word2vec).",
+        ),
+        ParamInfo::new(
+            "seed",
+            "long",
+            Some("0"),
+            "Seed of the generator (SplitMix64, kept in the state) that draws initial vectors and negatives.",
+        ),
         ParamInfo::new("initStd", "double", Some("0.1"), "Standard deviation of the initial vector coordinates, drawn uniformly (> 0)."),
-        ParamInfo::new("admitAfter", "long", Some("1"), "An id gets its own vector at its admitAfter-th event; before that it is counted only, and its events are scored as cold and not learned from (>= 1)."),
-        ParamInfo::new("expireAfterMs", "long", Some("0"), "An id unseen for more than this event-time span is evicted, with a tombstone if it had a vector (0 = never; >= 0)."),
-        ParamInfo::new("maxIds", "long", Some("250000"), "Most ids (users plus items, admitted or counting) held at once; a new id at the bound evicts the least recently seen one (>= 2)."),
-        ParamInfo::new("topK", "long", Some("0"), "When > 0, the predictions carry a `topK` column: the topK best-scored known item ids for the event's user (0 to 1000)."),
-        ParamInfo::new("evaluate", "boolean", Some("true"), "Rank the true item among all known items before learning (`rank`, `hit10`, `reciprocalRank`); costs items * dim per event."),
-        ParamInfo::new("publishEveryEvents", "long", Some("10000"), "Publish the vectors changed since the last publication every this many events, and at every watermark (0 = at watermarks only)."),
-        ParamInfo::new("popularityWindow", "long", Some("100000"), "Recent positive item occurrences kept for sampling negatives by popularity (>= 1)."),
-        ParamInfo::new("popularityMix", "double", Some("0.5"), "Probability that a negative is drawn from the popularity window; otherwise it is drawn uniformly from the known items ([0, 1])."),
-        ParamInfo::new("fullSnapshotEvery", "long", Some("10"), "Of the snapshots a host takes for its checkpoints, every this many is full and the others are deltas of the changed entries that restore only as a chain (1 = always full); a host that asks for a full snapshot always gets one."),
+        ParamInfo::new(
+            "admitAfter",
+            "long",
+            Some("1"),
+            "An id gets its own vector at its admitAfter-th event; before that it is counted only, and its events are scored as cold and not learned from (>= 1).",
+        ),
+        ParamInfo::new(
+            "expireAfterMs",
+            "long",
+            Some("0"),
+            "An id unseen for more than this event-time span is evicted, with a tombstone if it had a vector (0 = never; >= 0).",
+        ),
+        ParamInfo::new(
+            "maxIds",
+            "long",
+            Some("250000"),
+            "Most ids (users plus items, admitted or counting) held at once; a new id at the bound evicts the least recently seen one (>= 2).",
+        ),
+        ParamInfo::new(
+            "topK",
+            "long",
+            Some("0"),
+            "When > 0, the predictions carry a `topK` column: the topK best-scored known item ids for the event's user (0 to 1000).",
+        ),
+        ParamInfo::new(
+            "evaluate",
+            "boolean",
+            Some("true"),
+            "Rank the true item among all known items before learning (`rank`, `hit10`, `reciprocalRank`); costs items * dim per event.",
+        ),
+        ParamInfo::new(
+            "publishEveryEvents",
+            "long",
+            Some("10000"),
+            "Publish the vectors changed since the last publication every this many events, and at every watermark (0 = at watermarks only).",
+        ),
+        ParamInfo::new(
+            "popularityWindow",
+            "long",
+            Some("100000"),
+            "Recent positive item occurrences kept for sampling negatives by popularity (>= 1).",
+        ),
+        ParamInfo::new(
+            "popularityMix",
+            "double",
+            Some("0.5"),
+            "Probability that a negative is drawn from the popularity window; otherwise it is drawn uniformly from the known items ([0, 1]).",
+        ),
+        ParamInfo::new(
+            "fullSnapshotEvery",
+            "long",
+            Some("10"),
+            "Of the snapshots a host takes for its checkpoints, every this many is full and the others are deltas of the changed entries that restore only as a chain (1 = always full); a host that asks for a full snapshot always gets one.",
+        ),
     ]
 }
 
@@ -136,7 +211,9 @@ impl Params {
             popularity_mix: c.f64_in("popularityMix", 0.5, |v| (0.0..=1.0).contains(&v), "a value in [0, 1]")?,
             full_snapshot_every: long_in(c, "fullSnapshotEvery", 10, 1, i64::MAX)? as u64,
         };
-        for (name, col) in [("itemCol", &p.item_col), ("weightCol", p.weight_col.as_ref().unwrap_or(&String::new())), ("timestampCol", &p.timestamp_col)] {
+        for (name, col) in
+            [("itemCol", &p.item_col), ("weightCol", p.weight_col.as_ref().unwrap_or(&String::new())), ("timestampCol", &p.timestamp_col)]
+        {
             if col == &p.user_col {
                 return Err(OperatorError::config(name, format!("column {col:?} is already userCol")));
             }

@@ -187,9 +187,8 @@ pub fn write(info: &OperatorInfo, m: &Model, marker: Option<&Marker>) -> Result<
             m.items.occupied().collect(),
         ),
         Some(mk) => {
-            let changed = |t: &Table| -> Vec<u32> {
-                t.changed_op.iter().enumerate().filter(|&(_, &c)| c > mk.op).map(|(s, _)| s as u32).collect()
-            };
+            let changed =
+                |t: &Table| -> Vec<u32> { t.changed_op.iter().enumerate().filter(|&(_, &c)| c > mk.op).map(|(s, _)| s as u32).collect() };
             (
                 Header { kind: BlobKind::Delta, from_op: mk.op, to_op: m.events, parent_hash: mk.hash },
                 ring_since(m, mk.ring_writes),
@@ -305,7 +304,9 @@ pub fn read_blobs(info: &OperatorInfo, blobs: &[&[u8]]) -> Result<(Model, Marker
                 )));
             }
             (0, BlobKind::Full) => {}
-            (_, BlobKind::Full) => return Err(OperatorError::internal(format!("snapshot chain: blob {n} is a full snapshot; a chain has one, first"))),
+            (_, BlobKind::Full) => {
+                return Err(OperatorError::internal(format!("snapshot chain: blob {n} is a full snapshot; a chain has one, first")));
+            }
             (_, BlobKind::Delta) => {
                 if h.from_op != marker.op || h.parent_hash != marker.hash {
                     return Err(OperatorError::internal(format!(
@@ -320,13 +321,7 @@ pub fn read_blobs(info: &OperatorInfo, blobs: &[&[u8]]) -> Result<(Model, Marker
             return Err(OperatorError::internal("snapshot chain: the dimension changed along the chain"));
         }
         caps = apply(m, blob).map_err(|e| OperatorError::internal(format!("corrupt snapshot: {e}")))?;
-        marker = Marker {
-            taken: true,
-            op: h.to_op,
-            ring_writes: m.ring_writes,
-            hash: blob_hash(raw),
-            deltas_since_full: n as u64,
-        };
+        marker = Marker { taken: true, op: h.to_op, ring_writes: m.ring_writes, hash: blob_hash(raw), deltas_since_full: n as u64 };
     }
     let mut m = model.expect("at least one blob");
     m.rebuild(caps.0, caps.1).map_err(|e| OperatorError::internal(format!("corrupt snapshot: {e}")))?;

@@ -61,7 +61,14 @@ const CONFIG: &str = r#"{"dim": 8, "negatives": 3, "topK": 5, "publishEveryEvent
 #[test]
 fn admission_waits_for_the_nth_sighting_and_keeps_string_and_integer_ids_apart() {
     let mut op = open(r#"{"dim": 4, "admitAfter": 3, "publishEveryEvents": 0}"#);
-    let evs = vec![ev("\"u\"", "42", 0), ev("\"u\"", "\"42\"", 1), ev("\"u\"", "42", 2), ev("\"u\"", "42", 3), ev("\"u\"", "\"42\"", 4), ev("\"u\"", "42", 5)];
+    let evs = vec![
+        ev("\"u\"", "42", 0),
+        ev("\"u\"", "\"42\"", 1),
+        ev("\"u\"", "42", 2),
+        ev("\"u\"", "42", 3),
+        ev("\"u\"", "\"42\"", 4),
+        ev("\"u\"", "42", 5),
+    ];
     let (outs, models) = run(&mut op, &evs, 1, 0);
     assert!(models.is_empty());
     let out = concat(&outs).unwrap();
@@ -158,12 +165,25 @@ fn publications_carry_only_changed_vectors_every_n_events() {
     assert_eq!(i64s(&out, "modelVersion"), vec![Some(0), Some(0), Some(1), Some(1), Some(2)]);
     let rows = published(&models);
     let keys: Vec<(&str, &str, i64, i64)> = rows.iter().map(|r| (r.0.as_str(), r.1.as_str(), r.3, r.4)).collect();
-    assert_eq!(keys, vec![("item", "10", 1, 0), ("item", "20", 1, 1), ("user", "1", 1, 0), ("user", "2", 1, 1), ("item", "10", 2, 3), ("user", "1", 2, 3)]);
+    assert_eq!(
+        keys,
+        vec![
+            ("item", "10", 1, 0),
+            ("item", "20", 1, 1),
+            ("user", "1", 1, 0),
+            ("user", "2", 1, 1),
+            ("item", "10", 2, 3),
+            ("user", "1", 2, 3)
+        ]
+    );
     // Each model row names the input row whose processing published it.
-    let seqs: Vec<u64> = models.iter().flat_map(|b| {
-        let a = b.column_by_name("__seq").unwrap().as_any().downcast_ref::<UInt64Array>().unwrap();
-        a.values().to_vec()
-    }).collect();
+    let seqs: Vec<u64> = models
+        .iter()
+        .flat_map(|b| {
+            let a = b.column_by_name("__seq").unwrap().as_any().downcast_ref::<UInt64Array>().unwrap();
+            a.values().to_vec()
+        })
+        .collect();
     assert_eq!(seqs, vec![1, 1, 1, 1, 3, 3]);
     // Each published vector is the vector at publication time; model_data has the whole table.
     let table = model_rows(&op.model_data().unwrap());
@@ -190,7 +210,8 @@ fn rank_and_top_k_match_a_brute_force_ranking() {
         let out = &outs[0];
         let Some(pu) = table.iter().find(|r| r.0 == "user" && r.1 == e.user).and_then(|r| r.2.clone()) else { continue };
         let dot = |q: &[f32]| pu.iter().zip(q).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum::<f64>();
-        let mut scored: Vec<(f64, String)> = table.iter().filter(|r| r.0 == "item").map(|r| (dot(r.2.as_ref().unwrap()), r.1.clone())).collect();
+        let mut scored: Vec<(f64, String)> =
+            table.iter().filter(|r| r.0 == "item").map(|r| (dot(r.2.as_ref().unwrap()), r.1.clone())).collect();
         scored.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1)));
         let want_rank = scored.iter().position(|s| s.1 == e.item).map(|p| p as i64 + 1);
         assert_eq!(i64s(out, "rank")[0], want_rank, "event {n}");

@@ -7,8 +7,8 @@ use eddy_sdk::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBa
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::java_random::JavaRandom;
 use eddy_sdk::{
-    ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind,
-    Output, PublishModels, SEQ_COLUMN, VectorColumn, f64_column, fixed_width_list_f64_array, list_f64_array, optional_f64_column, seq_column,
+    ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output, PublishModels, SEQ_COLUMN,
+    VectorColumn, f64_column, fixed_width_list_f64_array, list_f64_array, optional_f64_column, seq_column,
 };
 use serde::{Deserialize, Serialize};
 
@@ -131,10 +131,10 @@ impl Ftrl {
             }
         }
         let mut dim = self.model.as_ref().map(|m| m.w.len());
-        if dim.is_none() {
-            if let InitialModel::Random { dim: Some(d), .. } = &p.initial_model {
-                dim = Some(*d);
-            }
+        if dim.is_none()
+            && let InitialModel::Random { dim: Some(d), .. } = &p.initial_model
+        {
+            dim = Some(*d);
         }
         let feature_col = match &p.features {
             FeaturesCol::Vector(c) => c.as_str(),
@@ -171,10 +171,11 @@ impl Ftrl {
         let mut labels = Vec::with_capacity(n);
         for r in 0..n {
             let l = label.and_then(|a| (!a.is_null(r)).then(|| a.value(r)));
-            if let Some(v) = l {
-                if v != 0.0 && v != 1.0 {
-                    return Err(OperatorError::input(r, Some(&p.label_col), format!("label must be 0 or 1, got {v}")));
-                }
+            if let Some(v) = l
+                && v != 0.0
+                && v != 1.0
+            {
+                return Err(OperatorError::input(r, Some(&p.label_col), format!("label must be 0 or 1, got {v}")));
             }
             labels.push(l);
         }

@@ -71,15 +71,35 @@ pub fn param_infos() -> Vec<ParamInfo> {
         ParamInfo::new("alpha", "double", Some("0.1"), "FTRL learning-rate parameter alpha (> 0)."),
         ParamInfo::new("beta", "double", Some("0.1"), "FTRL learning-rate parameter beta (>= 0)."),
         ParamInfo::new("reg", "double", Some("0.0"), "Regularization strength (>= 0)."),
-        ParamInfo::new("elasticNet", "double", Some("0.0"), "ElasticNet mixing in [0, 1]: l1 = elasticNet * reg, l2 = (1 - elasticNet) * reg."),
+        ParamInfo::new(
+            "elasticNet",
+            "double",
+            Some("0.0"),
+            "ElasticNet mixing in [0, 1]: l1 = elasticNet * reg, l2 = (1 - elasticNet) * reg.",
+        ),
         ParamInfo::new("globalBatchSize", "long", Some("32"), "Labelled rows per model update (> 0)."),
-        ParamInfo::new("featuresCol", "string | list<string>", Some("\"features\""), "A vector column (dense list or sparse {size, indices, values}), or a list of numeric columns."),
+        ParamInfo::new(
+            "featuresCol",
+            "string | list<string>",
+            Some("\"features\""),
+            "A vector column (dense list or sparse {size, indices, values}), or a list of numeric columns.",
+        ),
         ParamInfo::new("labelCol", "string", Some("\"label\""), "Label column, 0.0 or 1.0; rows without a label are scored only."),
         ParamInfo::new("weightCol", "string", None, "Optional weight column (only sparse rows use it, as Flink ML does)."),
         ParamInfo::new("predictionCol", "string", Some("\"prediction\""), "Output column for the predicted class."),
         ParamInfo::new("rawPredictionCol", "string", Some("\"rawPrediction\""), "Output column for [1 - p, p]."),
-        ParamInfo::new("modelVersionCol", "string", Some("\"modelVersion\""), "Output column for the version of the model that scored the row."),
-        ParamInfo::new("initialModel", "\"zeros\" | {coefficient} | {random: {seed, dim}}", Some("\"zeros\""), "The model before any update (version 0)."),
+        ParamInfo::new(
+            "modelVersionCol",
+            "string",
+            Some("\"modelVersion\""),
+            "Output column for the version of the model that scored the row.",
+        ),
+        ParamInfo::new(
+            "initialModel",
+            "\"zeros\" | {coefficient} | {random: {seed, dim}}",
+            Some("\"zeros\""),
+            "The model before any update (version 0).",
+        ),
     ]
 }
 
@@ -89,10 +109,10 @@ impl Params {
         let reg = c.f64_in("reg", 0.0, |v| v >= 0.0, ">= 0")?;
         let elastic = c.f64_in("elasticNet", 0.0, |v| (0.0..=1.0).contains(&v), "a value in [0, 1]")?;
         let features = c.get("featuresCol", FeaturesCol::Vector("features".into()))?;
-        if let FeaturesCol::Columns(cols) = &features {
-            if cols.is_empty() {
-                return Err(OperatorError::config("featuresCol", "the list of feature columns is empty"));
-            }
+        if let FeaturesCol::Columns(cols) = &features
+            && cols.is_empty()
+        {
+            return Err(OperatorError::config("featuresCol", "the list of feature columns is empty"));
         }
         let initial_model = match c.get_opt::<InitialModelJson>("initialModel").map_err(|_| {
             OperatorError::config("initialModel", "expected \"zeros\", { coefficient = [...] } or { random = { seed = N, dim = D } }")
@@ -100,7 +120,10 @@ impl Params {
             None => InitialModel::Zeros,
             Some(InitialModelJson::Name(n)) if n == "zeros" => InitialModel::Zeros,
             Some(InitialModelJson::Name(n)) => {
-                return Err(OperatorError::config("initialModel", format!("unknown initial model {n:?}: expected \"zeros\", {{ coefficient }} or {{ random }}")));
+                return Err(OperatorError::config(
+                    "initialModel",
+                    format!("unknown initial model {n:?}: expected \"zeros\", {{ coefficient }} or {{ random }}"),
+                ));
             }
             Some(InitialModelJson::Explicit { coefficient }) => {
                 if coefficient.iter().any(|v| !v.is_finite()) {
@@ -124,10 +147,13 @@ impl Params {
             model_version_col: c.get("modelVersionCol", "modelVersion".to_owned())?,
             initial_model,
         };
-        if let (InitialModel::Coefficient(w), FeaturesCol::Columns(cols)) = (&p.initial_model, &p.features) {
-            if w.len() != cols.len() {
-                return Err(OperatorError::config("initialModel.coefficient", format!("has {} values but featuresCol lists {} columns", w.len(), cols.len())));
-            }
+        if let (InitialModel::Coefficient(w), FeaturesCol::Columns(cols)) = (&p.initial_model, &p.features)
+            && w.len() != cols.len()
+        {
+            return Err(OperatorError::config(
+                "initialModel.coefficient",
+                format!("has {} values but featuresCol lists {} columns", w.len(), cols.len()),
+            ));
         }
         Ok(p)
     }

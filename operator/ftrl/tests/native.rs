@@ -61,8 +61,8 @@ fn flink_ml_dense_conformance() {
         for (i, want) in vecs(&exp["rawPrediction"]).iter().enumerate() {
             let got = raw.value(i);
             let got = got.as_any().downcast_ref::<Float64Array>().unwrap();
-            for j in 0..2 {
-                assert!((got.value(j) - want[j]).abs() < 1e-9, "raw[{i}][{j}] {} vs {}", got.value(j), want[j]);
+            for (j, w) in want.iter().enumerate().take(2) {
+                assert!((got.value(j) - w).abs() < 1e-9, "raw[{i}][{j}] {} vs {w}", got.value(j));
             }
             assert_eq!(pred.value(i), exp["prediction"][i].as_f64().unwrap());
             assert_eq!(ver.value(i), exp["modelVersion"].as_i64().unwrap());

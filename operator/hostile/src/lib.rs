@@ -9,8 +9,7 @@ use std::sync::Arc;
 use eddy_sdk::arrow::array::{ArrayRef, Float64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
-    ColumnSpec, ColumnType, Config, Operator, OperatorError, OperatorInfo, OperatorKind, Output, ParamInfo,
-    SEQ_COLUMN, seq_column,
+    ColumnSpec, ColumnType, Config, Operator, OperatorError, OperatorInfo, OperatorKind, Output, ParamInfo, SEQ_COLUMN, seq_column,
 };
 use serde::{Deserialize, Serialize};
 

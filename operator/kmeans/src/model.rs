@@ -119,9 +119,7 @@ impl Model {
                 index
             }
             DistanceMeasure::Manhattan => self.argmin(|c, _| c.iter().zip(point).map(|(a, b)| (a - b).abs()).sum()),
-            DistanceMeasure::Cosine => {
-                self.argmin(|c, cn| if cn > 0.0 { 1.0 - dot(c, point) / cn / point_norm } else { f64::INFINITY })
-            }
+            DistanceMeasure::Cosine => self.argmin(|c, cn| if cn > 0.0 { 1.0 - dot(c, point) / cn / point_norm } else { f64::INFINITY }),
         }
     }
 
@@ -172,10 +170,7 @@ mod tests {
     #[test]
     fn random_model_matches_flink_ml_for_seed_0() {
         let m = Model::random(2, 2, 0.0, 0);
-        assert_eq!(
-            m.centroids,
-            vec![vec![0.730967787376657, 0.24053641567148587], vec![0.6374174253501083, 0.5504370051176339]]
-        );
+        assert_eq!(m.centroids, vec![vec![0.730967787376657, 0.24053641567148587], vec![0.6374174253501083, 0.5504370051176339]]);
         assert_eq!(m.weights, vec![0.0, 0.0]);
     }
 

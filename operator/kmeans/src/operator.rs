@@ -8,8 +8,8 @@ use eddy_sdk::arrow::array::builder::{Float64Builder, ListBuilder};
 use eddy_sdk::arrow::array::{Array, ArrayRef, Int64Array, ListArray, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
-    ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output,
-    SEQ_COLUMN, VectorColumn, f64_column, list_f64_array, seq_column,
+    ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output, SEQ_COLUMN, VectorColumn,
+    f64_column, list_f64_array, seq_column,
 };
 use serde::{Deserialize, Serialize};
 
@@ -38,11 +38,7 @@ fn list_field() -> Arc<Field> {
 /// processing published them.
 fn model_schema(with_seq: bool) -> Schema {
     let mut fields = vec![
-        Field::new(
-            "centroids",
-            DataType::List(Arc::new(Field::new_list_field(DataType::List(list_field()), false))),
-            false,
-        ),
+        Field::new("centroids", DataType::List(Arc::new(Field::new_list_field(DataType::List(list_field()), false))), false),
         Field::new("weights", DataType::List(list_field()), false),
         Field::new("modelVersion", DataType::Int64, false),
     ];
@@ -69,8 +65,7 @@ fn model_batch(models: &[&Model], seqs: Option<&[u64]>) -> Result<RecordBatch, O
     if let Some(s) = seqs {
         cols.push(Arc::new(UInt64Array::from(s.to_vec())));
     }
-    RecordBatch::try_new(Arc::new(model_schema(seqs.is_some())), cols)
-        .map_err(|e| OperatorError::internal(e.to_string()))
+    RecordBatch::try_new(Arc::new(model_schema(seqs.is_some())), cols).map_err(|e| OperatorError::internal(e.to_string()))
 }
 
 impl OnlineKMeans {
@@ -138,11 +133,7 @@ impl OnlineKMeans {
         for (r, row) in rows.iter().enumerate() {
             let d = *dim.get_or_insert(row.len());
             if row.len() != d {
-                return Err(OperatorError::input(
-                    r,
-                    Some(col),
-                    format!("vector has dimension {} but the model has {d}", row.len()),
-                ));
+                return Err(OperatorError::input(r, Some(col), format!("vector has dimension {} but the model has {d}", row.len())));
             }
             if d == 0 {
                 return Err(OperatorError::input(r, Some(col), "empty feature vector"));
@@ -232,11 +223,8 @@ impl Operator for OnlineKMeans {
                 published_seq.push(row_seq);
             }
         }
-        let models = if published.is_empty() {
-            None
-        } else {
-            Some(model_batch(&published.iter().collect::<Vec<_>>(), Some(&published_seq))?)
-        };
+        let models =
+            if published.is_empty() { None } else { Some(model_batch(&published.iter().collect::<Vec<_>>(), Some(&published_seq))?) };
         Ok(Output { outputs: output_batch(&self.params, clusters, versions, seq)?, models })
     }
 
@@ -248,18 +236,12 @@ impl Operator for OnlineKMeans {
     }
 }
 
-fn output_batch(
-    p: &Params,
-    clusters: Vec<i64>,
-    versions: Vec<i64>,
-    seq: UInt64Array,
-) -> Result<RecordBatch, OperatorError> {
+fn output_batch(p: &Params, clusters: Vec<i64>, versions: Vec<i64>, seq: UInt64Array) -> Result<RecordBatch, OperatorError> {
     let schema = Arc::new(Schema::new(vec![
         Field::new(&p.prediction_col, DataType::Int64, false),
         Field::new(&p.model_version_col, DataType::Int64, false),
         Field::new(SEQ_COLUMN, DataType::UInt64, false),
     ]));
-    let cols: Vec<ArrayRef> =
-        vec![Arc::new(Int64Array::from(clusters)), Arc::new(Int64Array::from(versions)), Arc::new(seq)];
+    let cols: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(clusters)), Arc::new(Int64Array::from(versions)), Arc::new(seq)];
     RecordBatch::try_new(schema, cols).map_err(|e| OperatorError::internal(e.to_string()))
 }

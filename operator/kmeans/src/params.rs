@@ -68,25 +68,14 @@ pub struct Params {
     pub initial_model: InitialModel,
 }
 
-const INITIAL_MODEL_FORMS: &str =
-    "expected { random = { seed = N, dim = D, weight = W } } or { centroids = [[..], ..], weights = [..] }";
+const INITIAL_MODEL_FORMS: &str = "expected { random = { seed = N, dim = D, weight = W } } or { centroids = [[..], ..], weights = [..] }";
 
 /// The parameters OnlineKMeans declares, with Flink ML's defaults.
 pub fn param_infos() -> Vec<ParamInfo> {
     vec![
         ParamInfo::new("k", "int", Some("2"), "Number of clusters (> 1)."),
-        ParamInfo::new(
-            "distanceMeasure",
-            "string",
-            Some("\"euclidean\""),
-            "Distance measure: \"euclidean\", \"manhattan\" or \"cosine\".",
-        ),
-        ParamInfo::new(
-            "globalBatchSize",
-            "int",
-            Some("32"),
-            "Rows per model update (> 0); a trailing partial batch waits in the state.",
-        ),
+        ParamInfo::new("distanceMeasure", "string", Some("\"euclidean\""), "Distance measure: \"euclidean\", \"manhattan\" or \"cosine\"."),
+        ParamInfo::new("globalBatchSize", "int", Some("32"), "Rows per model update (> 0); a trailing partial batch waits in the state."),
         ParamInfo::new(
             "decayFactor",
             "double",
@@ -99,12 +88,7 @@ pub fn param_infos() -> Vec<ParamInfo> {
             Some("\"features\""),
             "A vector column (dense list or sparse {size, indices, values}), or a list of numeric columns.",
         ),
-        ParamInfo::new(
-            "predictionCol",
-            "string",
-            Some("\"prediction\""),
-            "Output column for the index of the nearest centroid.",
-        ),
+        ParamInfo::new("predictionCol", "string", Some("\"prediction\""), "Output column for the index of the nearest centroid."),
         ParamInfo::new(
             "modelVersionCol",
             "string",
@@ -157,10 +141,7 @@ impl Params {
         if let (Some(l), Some(m)) = (list_dim, model_dim)
             && l != m
         {
-            return Err(OperatorError::config(
-                "initialModel",
-                format!("has dimension {m} but featuresCol lists {l} columns"),
-            ));
+            return Err(OperatorError::config("initialModel", format!("has dimension {m} but featuresCol lists {l} columns")));
         }
         let prediction_col: String = c.get("predictionCol", "prediction".to_owned())?;
         let model_version_col: String = c.get("modelVersionCol", "modelVersion".to_owned())?;
@@ -170,10 +151,7 @@ impl Params {
             }
         }
         if prediction_col == model_version_col {
-            return Err(OperatorError::config(
-                "modelVersionCol",
-                format!("{model_version_col:?} is also predictionCol"),
-            ));
+            return Err(OperatorError::config("modelVersionCol", format!("{model_version_col:?} is also predictionCol")));
         }
         Ok(Self {
             k,
@@ -212,10 +190,7 @@ fn initial_model(c: &Config, k: usize, distance: DistanceMeasure) -> Result<Init
         }
         InitialModelJson { random: None, centroids: Some(centroids), weights } => {
             if centroids.len() != k {
-                return Err(OperatorError::config(
-                    "initialModel.centroids",
-                    format!("has {} centroids but k is {k}", centroids.len()),
-                ));
+                return Err(OperatorError::config("initialModel.centroids", format!("has {} centroids but k is {k}", centroids.len())));
             }
             let dim = centroids[0].len();
             if dim == 0 {
@@ -229,10 +204,7 @@ fn initial_model(c: &Config, k: usize, distance: DistanceMeasure) -> Result<Init
                     ));
                 }
                 if cen.iter().any(|v| !v.is_finite()) {
-                    return Err(OperatorError::config(
-                        format!("initialModel.centroids[{i}]"),
-                        "holds a non-finite value",
-                    ));
+                    return Err(OperatorError::config(format!("initialModel.centroids[{i}]"), "holds a non-finite value"));
                 }
                 if distance == DistanceMeasure::Cosine && cen.iter().all(|v| *v == 0.0) {
                     return Err(OperatorError::config(
@@ -249,10 +221,7 @@ fn initial_model(c: &Config, k: usize, distance: DistanceMeasure) -> Result<Init
                 ));
             }
             if let Some(w) = weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
-                return Err(OperatorError::config(
-                    "initialModel.weights",
-                    format!("{w} is out of range: expected finite values >= 0"),
-                ));
+                return Err(OperatorError::config("initialModel.weights", format!("{w} is out of range: expected finite values >= 0")));
             }
             Ok(InitialModel::Explicit { centroids, weights })
         }

@@ -33,8 +33,7 @@ fn dense(rows: &[Vec<f64>], seq0: u64) -> RecordBatch {
 fn sparse(rows: &[Vec<f64>], seq0: u64) -> RecordBatch {
     let mut v = VectorBuilder::new();
     for x in rows {
-        let (ix, vals): (Vec<i32>, Vec<f64>) =
-            x.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i as i32, *v)).unzip();
+        let (ix, vals): (Vec<i32>, Vec<f64>) = x.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i as i32, *v)).unzip();
         v.append_sparse(x.len() as i64, &ix, &vals);
     }
     let seq = UInt64Array::from_iter_values(seq0..seq0 + rows.len() as u64);
@@ -47,8 +46,7 @@ fn sparse(rows: &[Vec<f64>], seq0: u64) -> RecordBatch {
 fn columns(rows: &[Vec<f64>], seq0: u64) -> RecordBatch {
     let d = rows[0].len();
     let mut fields: Vec<Field> = (0..d).map(|j| Field::new(format!("x{j}"), DataType::Float64, true)).collect();
-    let mut cols: Vec<ArrayRef> =
-        (0..d).map(|j| Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r[j]))) as ArrayRef).collect();
+    let mut cols: Vec<ArrayRef> = (0..d).map(|j| Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r[j]))) as ArrayRef).collect();
     fields.push(Field::new("__seq", DataType::UInt64, false));
     cols.push(Arc::new(UInt64Array::from_iter_values(seq0..seq0 + rows.len() as u64)));
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
@@ -331,10 +329,8 @@ fn bad_rows_leave_state_unchanged() {
         assert!(m.contains(msg), "{m}");
         assert_eq!(op.snapshot().unwrap(), before, "state changed by a refused batch ({msg})");
     }
-    let mut cols = OnlineKMeans::open_json(
-        &json!({"featuresCol": ["x0", "x1"], "initialModel": {"random": {"seed": 0}}}).to_string(),
-    )
-    .unwrap();
+    let mut cols =
+        OnlineKMeans::open_json(&json!({"featuresCol": ["x0", "x1"], "initialModel": {"random": {"seed": 0}}}).to_string()).unwrap();
     let bad = columns(&[vec![1.0, 2.0], vec![f64::INFINITY, 0.0]], 0);
     let (r, col, _) = input_err(cols.process(&bad).unwrap_err());
     assert_eq!((r, col.as_deref()), (1, Some("x0")));
@@ -357,10 +353,7 @@ fn bad_config_names_the_parameter() {
         (json!({"initialModel": {"centroids": [[1.0, 2.0]]}}), "initialModel.centroids"),
         (json!({"initialModel": {"centroids": [[1.0, 2.0], [1.0]]}}), "initialModel.centroids[1]"),
         (json!({"initialModel": {"centroids": [[1.0], [2.0]], "weights": [1.0]}}), "initialModel.weights"),
-        (
-            json!({"distanceMeasure": "cosine", "initialModel": {"centroids": [[1.0], [0.0]]}}),
-            "initialModel.centroids[1]",
-        ),
+        (json!({"distanceMeasure": "cosine", "initialModel": {"centroids": [[1.0], [0.0]]}}), "initialModel.centroids[1]"),
         (json!({"featuresCol": ["a", "b", "c"], "initialModel": init}), "initialModel"),
     ] {
         match OnlineKMeans::open_json(&cfg.to_string()) {

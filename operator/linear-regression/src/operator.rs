@@ -7,8 +7,7 @@ use std::sync::Arc;
 use eddy_sdk::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
-    ColumnSpec, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output,
-    SEQ_COLUMN, list_f64_array, seq_column,
+    ColumnSpec, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output, SEQ_COLUMN, list_f64_array, seq_column,
 };
 use serde::{Deserialize, Serialize};
 
@@ -105,7 +104,11 @@ impl Operator for LinearRegression {
                 next.pending.push(PendingRow { row, label, prediction });
                 if next.pending.len() == next.params.global_batch_size {
                     model.update(&next.pending, &next.params).map_err(|m| {
-                        OperatorError::input(r, Some(features_name(&self.params.features)), format!("cannot learn from the batch ending here: {m}"))
+                        OperatorError::input(
+                            r,
+                            Some(features_name(&self.params.features)),
+                            format!("cannot learn from the batch ending here: {m}"),
+                        )
                     })?;
                     next.pending.clear();
                     published.push((model.coefficient.clone(), model.intercept, model.version));

@@ -44,17 +44,47 @@ pub struct Params {
 /// The parameters the operator declares, with their defaults.
 pub fn param_infos() -> Vec<ParamInfo> {
     vec![
-        ParamInfo::new("featuresCol", "string | list<string>", Some("\"features\""), "A vector column (dense list or sparse {size, indices, values}), or a list of numeric columns."),
+        ParamInfo::new(
+            "featuresCol",
+            "string | list<string>",
+            Some("\"features\""),
+            "A vector column (dense list or sparse {size, indices, values}), or a list of numeric columns.",
+        ),
         ParamInfo::new("labelCol", "string", Some("\"label\""), "Target column; rows without a target are scored only."),
         ParamInfo::new("predictionCol", "string", Some("\"prediction\""), "Output column for the prediction w . x + intercept."),
-        ParamInfo::new("modelVersionCol", "string", Some("\"modelVersion\""), "Output column for the version of the model that scored the row."),
-        ParamInfo::new("optimizer", "\"sgd\" | \"adagrad\"", Some("\"sgd\""), "How the coefficients follow their gradient: plain SGD, or AdaGrad (per-coordinate rates); the intercept always uses plain SGD with interceptLearningRate."),
+        ParamInfo::new(
+            "modelVersionCol",
+            "string",
+            Some("\"modelVersion\""),
+            "Output column for the version of the model that scored the row.",
+        ),
+        ParamInfo::new(
+            "optimizer",
+            "\"sgd\" | \"adagrad\"",
+            Some("\"sgd\""),
+            "How the coefficients follow their gradient: plain SGD, or AdaGrad (per-coordinate rates); the intercept always uses plain SGD with interceptLearningRate.",
+        ),
         ParamInfo::new("learningRate", "double", Some("0.01"), "Learning rate of the coefficients (> 0)."),
-        ParamInfo::new("reg", "double", Some("0.0"), "L2 regularization strength (>= 0): reg * w is added to the coefficients' gradient (river's l2); the intercept is not regularized."),
+        ParamInfo::new(
+            "reg",
+            "double",
+            Some("0.0"),
+            "L2 regularization strength (>= 0): reg * w is added to the coefficients' gradient (river's l2); the intercept is not regularized.",
+        ),
         ParamInfo::new("interceptLearningRate", "double", Some("0.01"), "Learning rate of the intercept (>= 0; 0 keeps it at 0)."),
         ParamInfo::new("adagradEpsilon", "double", Some("1.0E-8"), "AdaGrad's epsilon inside the square root (> 0); unused with sgd."),
-        ParamInfo::new("clipGradient", "double", Some("1.0E12"), "Each row's loss gradient 2 (prediction - label) is clipped to [-clipGradient, clipGradient] (> 0)."),
-        ParamInfo::new("globalBatchSize", "long", Some("1"), "Labelled rows per model update (> 0): 1 learns after every labelled row; larger values take one step on the batch's mean gradient, as Flink ML's count-based batches do."),
+        ParamInfo::new(
+            "clipGradient",
+            "double",
+            Some("1.0E12"),
+            "Each row's loss gradient 2 (prediction - label) is clipped to [-clipGradient, clipGradient] (> 0).",
+        ),
+        ParamInfo::new(
+            "globalBatchSize",
+            "long",
+            Some("1"),
+            "Labelled rows per model update (> 0): 1 learns after every labelled row; larger values take one step on the batch's mean gradient, as Flink ML's count-based batches do.",
+        ),
     ]
 }
 
@@ -70,7 +100,9 @@ impl Params {
         let optimizer = match c.get("optimizer", "sgd".to_owned())?.to_ascii_lowercase().as_str() {
             "sgd" => Optimizer::Sgd,
             "adagrad" => Optimizer::Adagrad,
-            other => return Err(OperatorError::config("optimizer", format!("unknown optimizer {other:?}: expected \"sgd\" or \"adagrad\""))),
+            other => {
+                return Err(OperatorError::config("optimizer", format!("unknown optimizer {other:?}: expected \"sgd\" or \"adagrad\"")));
+            }
         };
         Ok(Self {
             features,

@@ -36,9 +36,7 @@ fn reference(
         }
         let n = pending.len() as f64;
         let ls: Vec<f64> = pending.iter().map(|(_, y, p)| (2.0 * (p - y)).clamp(-clip, clip)).collect();
-        let g: Vec<f64> = (0..d)
-            .map(|j| pending.iter().zip(&ls).map(|((x, _, _), l)| x[j] * l).sum::<f64>() / n + l2 * w[j])
-            .collect();
+        let g: Vec<f64> = (0..d).map(|j| pending.iter().zip(&ls).map(|((x, _, _), l)| x[j] * l).sum::<f64>() / n + l2 * w[j]).collect();
         b -= intercept_lr * (ls.iter().sum::<f64>() / n);
         for j in 0..d {
             if adagrad {
@@ -114,7 +112,10 @@ fn matches_river_reimplementation() {
 #[test]
 fn converges_on_a_linear_target() {
     let rows = regression_rows(5000, 2, 0);
-    for cfg in [r#"{"learningRate": 0.02, "interceptLearningRate": 0.02}"#, r#"{"optimizer": "adagrad", "learningRate": 0.5, "interceptLearningRate": 0.02}"#] {
+    for cfg in [
+        r#"{"learningRate": 0.02, "interceptLearningRate": 0.02}"#,
+        r#"{"optimizer": "adagrad", "learningRate": 0.5, "interceptLearningRate": 0.02}"#,
+    ] {
         let mut op = LinearRegression::open_json(cfg).unwrap();
         op.process(&dense_batch(&rows, 0)).unwrap();
         let m = op.model().unwrap();

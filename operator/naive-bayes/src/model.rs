@@ -56,11 +56,8 @@ pub struct PendingRow {
 impl Model {
     /// The model before any update: the declared classes (if any) with no rows.
     pub fn initial(declared: Option<&[f64]>, var_smoothing: f64) -> Self {
-        let classes = declared
-            .unwrap_or_default()
-            .iter()
-            .map(|&class| ClassStats { class, count: 0, mean: Vec::new(), var: Vec::new() })
-            .collect();
+        let classes =
+            declared.unwrap_or_default().iter().map(|&class| ClassStats { class, count: 0, mean: Vec::new(), var: Vec::new() }).collect();
         Self { classes, epsilon: var_smoothing, version: 0 }
     }
 

@@ -8,8 +8,8 @@ use eddy_sdk::arrow::array::builder::{Float64Builder, Int64Builder, ListBuilder}
 use eddy_sdk::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
-    ColumnSpec, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output,
-    SEQ_COLUMN, list_f64_array, list_f64_field, nested_list_f64_array, nested_list_f64_field, seq_column,
+    ColumnSpec, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output, SEQ_COLUMN, list_f64_array,
+    list_f64_field, nested_list_f64_array, nested_list_f64_field, seq_column,
 };
 use serde::{Deserialize, Serialize};
 
@@ -43,19 +43,14 @@ impl GaussianNaiveBayes {
     fn model_batch(models: &[Model], seqs: Option<&[u64]>) -> Result<RecordBatch, OperatorError> {
         let mut fields = vec![
             list_f64_field("classes"),
-            Field::new(
-                "classCount",
-                DataType::List(Arc::new(Field::new_list_field(DataType::Int64, false))),
-                false,
-            ),
+            Field::new("classCount", DataType::List(Arc::new(Field::new_list_field(DataType::Int64, false))), false),
             nested_list_f64_field("theta"),
             nested_list_f64_field("var"),
             Field::new("epsilon", DataType::Float64, false),
             Field::new("modelVersion", DataType::Int64, false),
         ];
         let classes: Vec<Vec<f64>> = models.iter().map(Model::class_values).collect();
-        let mut counts = ListBuilder::new(Int64Builder::new())
-            .with_field(Arc::new(Field::new_list_field(DataType::Int64, false)));
+        let mut counts = ListBuilder::new(Int64Builder::new()).with_field(Arc::new(Field::new_list_field(DataType::Int64, false)));
         for m in models {
             for c in &m.classes {
                 counts.values().append_value(i64::try_from(c.count).unwrap_or(i64::MAX));
@@ -63,10 +58,8 @@ impl GaussianNaiveBayes {
             counts.append(true);
         }
         let theta: Vec<Vec<Vec<f64>>> = models.iter().map(|m| m.classes.iter().map(|c| c.mean.clone()).collect()).collect();
-        let var: Vec<Vec<Vec<f64>>> = models
-            .iter()
-            .map(|m| m.classes.iter().map(|c| c.var.iter().map(|v| v + m.epsilon).collect()).collect())
-            .collect();
+        let var: Vec<Vec<Vec<f64>>> =
+            models.iter().map(|m| m.classes.iter().map(|c| c.var.iter().map(|v| v + m.epsilon).collect()).collect()).collect();
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(list_f64_array(classes.iter().map(Vec::as_slice))),
             Arc::new(counts.finish()),
@@ -81,7 +74,6 @@ impl GaussianNaiveBayes {
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
     }
-
 }
 
 impl Operator for GaussianNaiveBayes {
@@ -135,7 +127,11 @@ impl Operator for GaussianNaiveBayes {
                 next.pending.push(PendingRow { x, label });
                 if next.pending.len() == next.params.global_batch_size {
                     next.model.update(&next.pending, next.params.var_smoothing).map_err(|m| {
-                        OperatorError::input(r, Some(features_name(&self.params.features)), format!("cannot learn from the batch ending here: {m}"))
+                        OperatorError::input(
+                            r,
+                            Some(features_name(&self.params.features)),
+                            format!("cannot learn from the batch ending here: {m}"),
+                        )
                     })?;
                     next.pending.clear();
                     published.push(next.model.clone());

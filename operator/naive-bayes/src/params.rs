@@ -28,14 +28,54 @@ pub struct Params {
 /// The parameters the operator declares, with their defaults.
 pub fn param_infos() -> Vec<ParamInfo> {
     vec![
-        ParamInfo::new("featuresCol", "string | list<string>", Some("\"features\""), "A vector column (dense list or sparse {size, indices, values}), or a list of numeric columns."),
-        ParamInfo::new("labelCol", "string", Some("\"label\""), "Label column holding the class as a number; rows without a label are scored only."),
-        ParamInfo::new("predictionCol", "string", Some("\"prediction\""), "Output column for the predicted class value (null while no class is known)."),
-        ParamInfo::new("rawPredictionCol", "string", Some("\"rawPrediction\""), "Output column for the class probabilities, ordered by ascending class value (the model data's `classes`)."),
-        ParamInfo::new("modelVersionCol", "string", Some("\"modelVersion\""), "Output column for the version of the model that scored the row."),
-        ParamInfo::new("varSmoothing", "double", Some("1.0E-9"), "Portion of the largest variance of all features (over every labelled row learned so far) added to each variance for stability (> 0), as in linfa and scikit-learn."),
-        ParamInfo::new("globalBatchSize", "long", Some("1"), "Labelled rows per model update (> 0): 1 learns after every labelled row; larger values gather count-based batches, as Flink ML does."),
-        ParamInfo::new("classes", "list<double>", None, "Optional fixed class set: rawPrediction then always has one entry per class (in ascending order) and other labels are input errors; unset, classes are discovered from the labels."),
+        ParamInfo::new(
+            "featuresCol",
+            "string | list<string>",
+            Some("\"features\""),
+            "A vector column (dense list or sparse {size, indices, values}), or a list of numeric columns.",
+        ),
+        ParamInfo::new(
+            "labelCol",
+            "string",
+            Some("\"label\""),
+            "Label column holding the class as a number; rows without a label are scored only.",
+        ),
+        ParamInfo::new(
+            "predictionCol",
+            "string",
+            Some("\"prediction\""),
+            "Output column for the predicted class value (null while no class is known).",
+        ),
+        ParamInfo::new(
+            "rawPredictionCol",
+            "string",
+            Some("\"rawPrediction\""),
+            "Output column for the class probabilities, ordered by ascending class value (the model data's `classes`).",
+        ),
+        ParamInfo::new(
+            "modelVersionCol",
+            "string",
+            Some("\"modelVersion\""),
+            "Output column for the version of the model that scored the row.",
+        ),
+        ParamInfo::new(
+            "varSmoothing",
+            "double",
+            Some("1.0E-9"),
+            "Portion of the largest variance of all features (over every labelled row learned so far) added to each variance for stability (> 0), as in linfa and scikit-learn.",
+        ),
+        ParamInfo::new(
+            "globalBatchSize",
+            "long",
+            Some("1"),
+            "Labelled rows per model update (> 0): 1 learns after every labelled row; larger values gather count-based batches, as Flink ML does.",
+        ),
+        ParamInfo::new(
+            "classes",
+            "list<double>",
+            None,
+            "Optional fixed class set: rawPrediction then always has one entry per class (in ascending order) and other labels are input errors; unset, classes are discovered from the labels.",
+        ),
     ]
 }
 

@@ -123,8 +123,7 @@ fn agrees_with_linfa_batch_fit() {
 
     let x = Array2::from_shape_vec((rows.len(), 3), rows.iter().flat_map(|r| r.0.clone()).collect()).unwrap();
     let y: Array1<usize> = rows.iter().map(|r| r.1.unwrap() as usize).collect();
-    let fitted: GaussianNb<f64, usize> =
-        GaussianNb::params().var_smoothing(1e-6).fit(&linfa::Dataset::new(x, y)).unwrap();
+    let fitted: GaussianNb<f64, usize> = GaussianNb::params().var_smoothing(1e-6).fit(&linfa::Dataset::new(x, y)).unwrap();
     let probes: Vec<Vec<f64>> = blobs(30, 3, &classes, 11, 0).into_iter().map(|r| r.0).collect();
     let px = Array2::from_shape_vec((probes.len(), 3), probes.iter().flatten().copied().collect()).unwrap();
     let (linfa_proba, linfa_classes) = fitted.predict_proba(px.view());
@@ -196,13 +195,9 @@ fn sparse_and_column_features_match_dense() {
     let sparse = run::<GaussianNaiveBayes>(cfg, &rows, 10, None, sparse_batch);
     assert_eq!(dense.outputs, sparse.outputs);
     assert_eq!(dense.models, sparse.models);
-    let cols = run::<GaussianNaiveBayes>(
-        r#"{"globalBatchSize": 3, "featuresCol": ["a", "b", "c"]}"#,
-        &rows,
-        10,
-        None,
-        |r, s| columns_batch(r, &["a", "b", "c"], s),
-    );
+    let cols = run::<GaussianNaiveBayes>(r#"{"globalBatchSize": 3, "featuresCol": ["a", "b", "c"]}"#, &rows, 10, None, |r, s| {
+        columns_batch(r, &["a", "b", "c"], s)
+    });
     assert_eq!(dense.outputs, cols.outputs);
     assert_eq!(dense.models, cols.models);
 }
@@ -237,9 +232,7 @@ fn bad_rows_leave_state_unchanged() {
 
     let mut op = GaussianNaiveBayes::open_json(r#"{"featuresCol": ["a", "b"]}"#).unwrap();
     let before = op.snapshot().unwrap();
-    let err = op
-        .process(&columns_batch(&[good.clone(), good.clone(), (vec![1.0, f64::NAN], Some(1.0))], &["a", "b"], 0))
-        .unwrap_err();
+    let err = op.process(&columns_batch(&[good.clone(), good.clone(), (vec![1.0, f64::NAN], Some(1.0))], &["a", "b"], 0)).unwrap_err();
     assert_input_error(&err, 2, "b");
     assert_eq!(op.snapshot().unwrap(), before);
 
@@ -272,11 +265,7 @@ fn bad_config_names_the_parameter() {
 #[test]
 fn snapshot_from_another_operator_is_refused() {
     let mut op = GaussianNaiveBayes::open_json("{}").unwrap();
-    let bytes = eddy_sdk::snapshot::seal(
-        &eddy_sdk::OperatorInfo { name: "Other".into(), ..GaussianNaiveBayes::describe() },
-        &1u8,
-    )
-    .unwrap();
+    let bytes = eddy_sdk::snapshot::seal(&eddy_sdk::OperatorInfo { name: "Other".into(), ..GaussianNaiveBayes::describe() }, &1u8).unwrap();
     assert!(matches!(op.restore(&bytes), Err(eddy_sdk::OperatorError::Internal(_))));
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use eddy_sdk::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
-    ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output,
-    SEQ_COLUMN, VectorBuilder, VectorColumn, f64_column, list_f64_array, seq_column, vector_field,
+    ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output, SEQ_COLUMN, VectorBuilder,
+    VectorColumn, f64_column, list_f64_array, seq_column, vector_field,
 };
 use serde::{Deserialize, Serialize};
 
@@ -99,8 +99,7 @@ fn model_batch(models: &[ScalerModel], seqs: Option<&[Option<u64>]>) -> Result<R
     if let Some(s) = seqs {
         cols.push(Arc::new(UInt64Array::from(s.to_vec())));
     }
-    RecordBatch::try_new(Arc::new(model_schema(seqs.is_some())), cols)
-        .map_err(|e| OperatorError::internal(e.to_string()))
+    RecordBatch::try_new(Arc::new(model_schema(seqs.is_some())), cols).map_err(|e| OperatorError::internal(e.to_string()))
 }
 
 impl OnlineStandardScaler {
@@ -158,11 +157,7 @@ impl OnlineStandardScaler {
         for (r, row) in values.iter().enumerate() {
             let d = *dim.get_or_insert(row.len());
             if row.len() != d {
-                return Err(OperatorError::input(
-                    r,
-                    Some(col),
-                    format!("vector has dimension {} but earlier rows have {d}", row.len()),
-                ));
+                return Err(OperatorError::input(r, Some(col), format!("vector has dimension {} but earlier rows have {d}", row.len())));
             }
         }
         let times: Vec<i64> = if self.params.windows.is_event_time() {
@@ -174,13 +169,7 @@ impl OnlineStandardScaler {
                 .downcast_ref::<Int64Array>()
                 .ok_or_else(|| OperatorError::input(0, Some(name), "expected an Int64 column (event time in ms)"))?;
             (0..n)
-                .map(|r| {
-                    if a.is_null(r) {
-                        Err(OperatorError::input(r, Some(name), "missing event time"))
-                    } else {
-                        Ok(a.value(r))
-                    }
-                })
+                .map(|r| if a.is_null(r) { Err(OperatorError::input(r, Some(name), "missing event time")) } else { Ok(a.value(r)) })
                 .collect::<Result<_, _>>()?
         } else {
             vec![i64::MIN; n]
@@ -258,8 +247,7 @@ impl OnlineStandardScaler {
         }
         fields.push(Field::new(SEQ_COLUMN, DataType::UInt64, false));
         cols.push(Arc::new(UInt64Array::from(em.seqs)));
-        let outputs = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
-            .map_err(|e| OperatorError::internal(e.to_string()))?;
+        let outputs = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| OperatorError::internal(e.to_string()))?;
         let models = if em.models.is_empty() { None } else { Some(model_batch(&em.models, Some(&em.model_seqs))?) };
         Ok(Output { outputs, models })
     }
@@ -282,16 +270,7 @@ impl Operator for OnlineStandardScaler {
             FeaturesCol::Columns(c) => Some(c.len()),
             FeaturesCol::Vector(_) => None,
         };
-        Ok(Self {
-            params,
-            dim,
-            stats: None,
-            open: None,
-            watermark: i64::MIN,
-            next_version: 0,
-            model: None,
-            waiting: Vec::new(),
-        })
+        Ok(Self { params, dim, stats: None, open: None, watermark: i64::MIN, next_version: 0, model: None, waiting: Vec::new() })
     }
 
     fn input_columns(&self) -> Vec<ColumnSpec> {

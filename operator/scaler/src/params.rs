@@ -38,7 +38,8 @@ struct WindowsJson {
     processing_time_session_gap_ms: Option<i64>,
 }
 
-const WINDOWS_FORMS: &str = "expected exactly one of { global = true }, { countTumbling = N }, { eventTimeTumblingMs = N }, { eventTimeSessionGapMs = N }";
+const WINDOWS_FORMS: &str =
+    "expected exactly one of { global = true }, { countTumbling = N }, { eventTimeTumblingMs = N }, { eventTimeSessionGapMs = N }";
 
 /// Whether the output carries the model version, and under which name. Parsed from
 /// `modelVersionCol`: a name, or `""` (or `false`) for no version column.
@@ -81,12 +82,7 @@ pub fn param_infos() -> Vec<ParamInfo> {
         ),
         ParamInfo::new("outputCol", "string", Some("\"output\""), "Output column for the scaled (dense) vector."),
         ParamInfo::new("withMean", "boolean", Some("false"), "Whether to subtract the mean."),
-        ParamInfo::new(
-            "withStd",
-            "boolean",
-            Some("true"),
-            "Whether to divide by the standard deviation (a zero deviation gives 0).",
-        ),
+        ParamInfo::new("withStd", "boolean", Some("true"), "Whether to divide by the standard deviation (a zero deviation gives 0)."),
         ParamInfo::new(
             "modelVersionCol",
             "string",
@@ -130,18 +126,9 @@ fn windows(c: &Config) -> Result<Windows, OperatorError> {
         return Err(OperatorError::config("windows.processingTimeSessionGapMs", processing));
     }
     let positive = |name: &str, v: i64| {
-        if v > 0 {
-            Ok(v)
-        } else {
-            Err(OperatorError::config(format!("windows.{name}"), format!("{v} is out of range: expected > 0")))
-        }
+        if v > 0 { Ok(v) } else { Err(OperatorError::config(format!("windows.{name}"), format!("{v} is out of range: expected > 0"))) }
     };
-    let set = [
-        w.global.is_some(),
-        w.count_tumbling.is_some(),
-        w.event_time_tumbling_ms.is_some(),
-        w.event_time_session_gap_ms.is_some(),
-    ];
+    let set = [w.global.is_some(), w.count_tumbling.is_some(), w.event_time_tumbling_ms.is_some(), w.event_time_session_gap_ms.is_some()];
     if set.iter().filter(|s| **s).count() != 1 {
         return Err(OperatorError::config("windows", WINDOWS_FORMS));
     }
@@ -151,12 +138,8 @@ fn windows(c: &Config) -> Result<Windows, OperatorError> {
             return Err(OperatorError::config("windows.global", format!("false is not a windowing: {WINDOWS_FORMS}")));
         }
         WindowsJson { count_tumbling: Some(n), .. } => Windows::CountTumbling(positive("countTumbling", n)? as u64),
-        WindowsJson { event_time_tumbling_ms: Some(n), .. } => {
-            Windows::EventTimeTumbling(positive("eventTimeTumblingMs", n)?)
-        }
-        WindowsJson { event_time_session_gap_ms: Some(n), .. } => {
-            Windows::EventTimeSession(positive("eventTimeSessionGapMs", n)?)
-        }
+        WindowsJson { event_time_tumbling_ms: Some(n), .. } => Windows::EventTimeTumbling(positive("eventTimeTumblingMs", n)?),
+        WindowsJson { event_time_session_gap_ms: Some(n), .. } => Windows::EventTimeSession(positive("eventTimeSessionGapMs", n)?),
         _ => return Err(OperatorError::config("windows", WINDOWS_FORMS)),
     })
 }
@@ -175,18 +158,12 @@ impl Params {
             VersionColJson::Name(n) => Some(n),
             VersionColJson::Flag(false) => None,
             VersionColJson::Flag(true) => {
-                return Err(OperatorError::config(
-                    "modelVersionCol",
-                    "expected a column name, or \"\" for no version column",
-                ));
+                return Err(OperatorError::config("modelVersionCol", "expected a column name, or \"\" for no version column"));
             }
         };
         let output_col: String = c.get("outputCol", "output".to_owned())?;
         if output_col.is_empty() || output_col == SEQ_COLUMN {
-            return Err(OperatorError::config(
-                "outputCol",
-                format!("{output_col:?} is not a usable output column name"),
-            ));
+            return Err(OperatorError::config("outputCol", format!("{output_col:?} is not a usable output column name")));
         }
         if let Some(v) = &model_version_col
             && (v == SEQ_COLUMN || *v == output_col)
@@ -195,10 +172,7 @@ impl Params {
         }
         let delay: i64 = c.get("maxAllowedModelDelayMs", 0)?;
         if delay < 0 {
-            return Err(OperatorError::config(
-                "maxAllowedModelDelayMs",
-                format!("{delay} is out of range: expected >= 0"),
-            ));
+            return Err(OperatorError::config("maxAllowedModelDelayMs", format!("{delay} is out of range: expected >= 0")));
         }
         let timestamp_col: String = c.get("timestampCol", TIMESTAMP_COLUMN.to_owned())?;
         if timestamp_col.is_empty() {

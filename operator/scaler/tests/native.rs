@@ -238,12 +238,10 @@ fn global_window_publishes_one_model_at_end_of_input() {
 
 #[test]
 fn session_windows_merge_touching_rows_and_close_on_the_gap() {
-    let mut op =
-        OnlineStandardScaler::open_json(&json!({"windows": {"eventTimeSessionGapMs": 1000}}).to_string()).unwrap();
+    let mut op = OnlineStandardScaler::open_json(&json!({"windows": {"eventTimeSessionGapMs": 1000}}).to_string()).unwrap();
     // Session 1: 0, 500, 1500 (1500 touches the session [0, 1500) and merges: Flink's
     // TimeWindow.intersects is inclusive). Session 2: 3000, 3100. Session 3: 5000.
-    let rows: Vec<(i64, Vec<f64>)> =
-        [0, 500, 1500, 3000, 3100, 5000].iter().enumerate().map(|(i, t)| (*t, vec![i as f64, 1.0])).collect();
+    let rows: Vec<(i64, Vec<f64>)> = [0, 500, 1500, 3000, 3100, 5000].iter().enumerate().map(|(i, t)| (*t, vec![i as f64, 1.0])).collect();
     let mut run = Run::default();
     run.take(op.process(&timed(&rows, 0)).unwrap());
     run.take_opt(op.watermark(i64::MAX).unwrap());
@@ -256,8 +254,7 @@ fn session_windows_merge_touching_rows_and_close_on_the_gap() {
 
 #[test]
 fn host_watermark_closes_windows_and_late_rows_join_the_open_window() {
-    let mut op =
-        OnlineStandardScaler::open_json(&json!({"windows": {"eventTimeTumblingMs": 3000}}).to_string()).unwrap();
+    let mut op = OnlineStandardScaler::open_json(&json!({"windows": {"eventTimeTumblingMs": 3000}}).to_string()).unwrap();
     let mut run = Run::default();
     run.take(op.process(&timed(&[(100, vec![1.0]), (200, vec![3.0])], 0)).unwrap());
     assert!(op.watermark(2998).unwrap().is_none());
@@ -326,8 +323,7 @@ fn max_allowed_model_delay_lets_rows_use_older_models() {
 #[test]
 fn waiting_rows_survive_snapshot_and_restore() {
     let rows = ticking(12);
-    let cfg =
-        json!({"windows": {"eventTimeTumblingMs": 3000}, "maxAllowedModelDelayMs": 1000, "withMean": true}).to_string();
+    let cfg = json!({"windows": {"eventTimeTumblingMs": 3000}, "maxAllowedModelDelayMs": 1000, "withMean": true}).to_string();
     let whole = run_rows(&cfg, &rows, 1, None);
     for at in [1, 2, 3, 5, 6, 8, 11] {
         // Check there really are waiting rows at the snapshot point.
@@ -448,8 +444,7 @@ fn restore_at_any_row_continues_identically() {
 
 #[test]
 fn no_version_column_when_disabled() {
-    let mut op =
-        OnlineStandardScaler::open_json(r#"{"modelVersionCol": "", "windows": {"countTumbling": 1}}"#).unwrap();
+    let mut op = OnlineStandardScaler::open_json(r#"{"modelVersionCol": "", "windows": {"countTumbling": 1}}"#).unwrap();
     let out = op.process(&timed(&[(0, vec![1.0])], 0)).unwrap().outputs;
     let names: Vec<String> = out.schema().fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(names, vec!["output", "__seq"]);
@@ -464,16 +459,12 @@ fn sparse_input_and_numeric_columns() {
     let mut op = OnlineStandardScaler::open_json(&cfg.to_string()).unwrap();
     let mut v = VectorBuilder::new();
     for (_, x) in &rows {
-        let (ix, vals): (Vec<i32>, Vec<f64>) =
-            x.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i as i32, *v)).unzip();
+        let (ix, vals): (Vec<i32>, Vec<f64>) = x.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i as i32, *v)).unzip();
         v.append_sparse(4, &ix, &vals);
     }
     let schema = Schema::new(vec![vector_field("input", false), Field::new("__seq", DataType::UInt64, false)]);
-    let b = RecordBatch::try_new(
-        Arc::new(schema),
-        vec![Arc::new(v.finish()) as ArrayRef, Arc::new(UInt64Array::from_iter_values(0..50))],
-    )
-    .unwrap();
+    let b = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(v.finish()) as ArrayRef, Arc::new(UInt64Array::from_iter_values(0..50))])
+        .unwrap();
     let mut run = Run::default();
     run.take(op.process(&b).unwrap());
     run.take_opt(op.watermark(i64::MAX).unwrap());
@@ -482,8 +473,7 @@ fn sparse_input_and_numeric_columns() {
     let mut cfg_cols = cfg.clone();
     cfg_cols["inputCol"] = json!(["a", "b", "c", "d"]);
     let mut op = OnlineStandardScaler::open_json(&cfg_cols.to_string()).unwrap();
-    let mut fields: Vec<Field> =
-        ["a", "b", "c", "d"].iter().map(|n| Field::new(*n, DataType::Float64, false)).collect();
+    let mut fields: Vec<Field> = ["a", "b", "c", "d"].iter().map(|n| Field::new(*n, DataType::Float64, false)).collect();
     let mut cols: Vec<ArrayRef> =
         (0..4).map(|j| Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.1[j]))) as ArrayRef).collect();
     fields.push(Field::new("__seq", DataType::UInt64, false));
@@ -551,9 +541,7 @@ fn bad_config_names_the_parameter() {
             Ok(_) => panic!("{cfg}: accepted"),
         }
     }
-    let Err(OperatorError::InvalidConfig(c)) =
-        OnlineStandardScaler::open_json(r#"{"windows": {"processingTimeTumblingMs": 1000}}"#)
-    else {
+    let Err(OperatorError::InvalidConfig(c)) = OnlineStandardScaler::open_json(r#"{"windows": {"processingTimeTumblingMs": 1000}}"#) else {
         panic!("accepted")
     };
     assert!(c.message.contains("deterministic"), "{}", c.message);

@@ -5,9 +5,7 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{Float64Builder, ListBuilder};
-use arrow_array::{
-    Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StructArray, UInt64Array,
-};
+use arrow_array::{Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StructArray, UInt64Array};
 use arrow_schema::{DataType, Field, Fields};
 
 use crate::OperatorError;
@@ -40,9 +38,7 @@ pub fn vector_field(name: &str, nullable: bool) -> Field {
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Arc<dyn Array>, OperatorError> {
-    batch.column_by_name(name).ok_or_else(|| {
-        OperatorError::input(0, Some(name), "column missing from the batch the host delivered")
-    })
+    batch.column_by_name(name).ok_or_else(|| OperatorError::input(0, Some(name), "column missing from the batch the host delivered"))
 }
 
 /// The `__seq` column of an input batch.
@@ -62,10 +58,7 @@ pub fn f64_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64A
 }
 
 /// An optional Float64 column: `None` when `name` is `None`.
-pub fn optional_f64_column<'a>(
-    batch: &'a RecordBatch,
-    name: Option<&str>,
-) -> Result<Option<&'a Float64Array>, OperatorError> {
+pub fn optional_f64_column<'a>(batch: &'a RecordBatch, name: Option<&str>) -> Result<Option<&'a Float64Array>, OperatorError> {
     name.map(|n| f64_column(batch, n)).transpose()
 }
 
@@ -213,8 +206,8 @@ impl<'a> VectorColumn<'a> {
         if self.array.is_null(row) {
             return Ok(None);
         }
-        let size = usize::try_from(self.size.value(row))
-            .map_err(|_| OperatorError::input(row, Some(&self.name), "negative vector size"))?;
+        let size =
+            usize::try_from(self.size.value(row)).map_err(|_| OperatorError::input(row, Some(&self.name), "negative vector size"))?;
         let vo = self.values.value_offsets();
         let values = &self.value_values.values()[vo[row] as usize..vo[row + 1] as usize];
         let indices = if self.indices.is_null(row) {
@@ -274,8 +267,7 @@ impl VectorBuilder {
             size: arrow_array::builder::Int64Builder::new(),
             indices: ListBuilder::new(arrow_array::builder::Int32Builder::new())
                 .with_field(Arc::new(Field::new_list_field(DataType::Int32, false))),
-            values: ListBuilder::new(Float64Builder::new())
-                .with_field(Arc::new(Field::new_list_field(DataType::Float64, false))),
+            values: ListBuilder::new(Float64Builder::new()).with_field(Arc::new(Field::new_list_field(DataType::Float64, false))),
             validity: arrow_buffer::NullBufferBuilder::new(0),
         }
     }
@@ -309,8 +301,7 @@ impl VectorBuilder {
 
     /// Finishes the column.
     pub fn finish(&mut self) -> StructArray {
-        let cols: Vec<Arc<dyn Array>> =
-            vec![Arc::new(self.size.finish()), Arc::new(self.indices.finish()), Arc::new(self.values.finish())];
+        let cols: Vec<Arc<dyn Array>> = vec![Arc::new(self.size.finish()), Arc::new(self.indices.finish()), Arc::new(self.values.finish())];
         StructArray::new(vector_fields(), cols, self.validity.finish())
     }
 }

@@ -24,10 +24,7 @@ impl Config {
         for key in values.keys() {
             if !params.iter().any(|p| &p.name == key) {
                 let known: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-                return Err(OperatorError::config(
-                    key,
-                    format!("unknown parameter; known parameters: {}", known.join(", ")),
-                ));
+                return Err(OperatorError::config(key, format!("unknown parameter; known parameters: {}", known.join(", "))));
             }
         }
         Ok(Self { values })
@@ -112,22 +109,12 @@ impl<'de> Deserialize<'de> for FeaturesCol {
 
 /// Checks a numeric parameter against a range; the error names the parameter.
 pub fn check_range(name: &str, value: f64, ok: bool, expected: &str) -> Result<(), OperatorError> {
-    if ok && value.is_finite() {
-        Ok(())
-    } else {
-        Err(OperatorError::config(name, format!("{value} is out of range: expected {expected}")))
-    }
+    if ok && value.is_finite() { Ok(()) } else { Err(OperatorError::config(name, format!("{value} is out of range: expected {expected}"))) }
 }
 
 impl Config {
     /// A finite `f64` parameter that must satisfy `ok`; `expected` describes the range.
-    pub fn f64_in(
-        &self,
-        name: &str,
-        default: f64,
-        ok: impl Fn(f64) -> bool,
-        expected: &str,
-    ) -> Result<f64, OperatorError> {
+    pub fn f64_in(&self, name: &str, default: f64, ok: impl Fn(f64) -> bool, expected: &str) -> Result<f64, OperatorError> {
         let v: f64 = self.get(name, default)?;
         check_range(name, v, ok(v), expected)?;
         Ok(v)
@@ -182,9 +169,6 @@ mod tests {
     #[test]
     fn features_col_accepts_both_forms() {
         let c = Config::parse(r#"{"cols": ["a","b"]}"#, &params()).unwrap();
-        assert_eq!(
-            c.get_opt::<FeaturesCol>("cols").unwrap(),
-            Some(FeaturesCol::Columns(vec!["a".into(), "b".into()]))
-        );
+        assert_eq!(c.get_opt::<FeaturesCol>("cols").unwrap(), Some(FeaturesCol::Columns(vec!["a".into(), "b".into()])));
     }
 }

@@ -32,12 +32,7 @@ pub struct ParamInfo {
 impl ParamInfo {
     /// Builds a parameter description; `default` is JSON text (`"0.1"`, `"\"label\""`).
     pub fn new(name: &str, type_name: &str, default: Option<&str>, doc: &str) -> Self {
-        Self {
-            name: name.into(),
-            type_name: type_name.into(),
-            default_value: default.map(str::to_owned),
-            doc: doc.into(),
-        }
+        Self { name: name.into(), type_name: type_name.into(), default_value: default.map(str::to_owned), doc: doc.into() }
     }
 }
 

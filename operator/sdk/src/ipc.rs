@@ -12,8 +12,8 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use arrow_array::{Array, RecordBatch};
-use arrow_data::ArrayData;
 use arrow_buffer::{ArrowNativeType, Buffer};
+use arrow_data::ArrayData;
 use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::{DictionaryTracker, EncodedData, IpcDataGenerator, IpcWriteOptions, StreamWriter, write_message};
 use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
@@ -171,7 +171,8 @@ impl Encoder {
         let cached = self.schema.as_ref().is_some_and(|(s, _)| Arc::ptr_eq(s, schema) || **s == **schema);
         if !cached {
             let options = IpcWriteOptions::default();
-            let encoded = IpcDataGenerator::default().schema_to_bytes_with_dictionary_tracker(schema, &mut DictionaryTracker::new(false), &options);
+            let encoded =
+                IpcDataGenerator::default().schema_to_bytes_with_dictionary_tracker(schema, &mut DictionaryTracker::new(false), &options);
             let mut framed = Vec::new();
             write_message(&mut framed, encoded, &options)?;
             self.schema = Some((schema.clone(), framed));
@@ -211,7 +212,8 @@ fn message_at(bytes: &[u8], pos: usize) -> Result<Option<MessageAt<'_>>, ArrowEr
     let Some(first) = word(pos) else {
         return if pos == bytes.len() { Ok(None) } else { Err(bad("truncated message length")) };
     };
-    let (len, start) = if first == 0xffff_ffff { (word(pos + 4).ok_or_else(|| bad("truncated message length"))?, pos + 8) } else { (first, pos + 4) };
+    let (len, start) =
+        if first == 0xffff_ffff { (word(pos + 4).ok_or_else(|| bad("truncated message length"))?, pos + 8) } else { (first, pos + 4) };
     if len == 0 {
         return Ok(None);
     }
@@ -259,7 +261,14 @@ impl Decoder {
             let Some(header) = m.message.header_as_record_batch() else { return Ok(None) };
             let body = buffer.slice_with_length(m.body_start, m.body_len);
             let no_dictionaries = std::collections::HashMap::new();
-            batches.push(arrow_ipc::reader::read_record_batch(&body, header, schema.clone(), &no_dictionaries, None, &m.message.version())?);
+            batches.push(arrow_ipc::reader::read_record_batch(
+                &body,
+                header,
+                schema.clone(),
+                &no_dictionaries,
+                None,
+                &m.message.version(),
+            )?);
             pos = m.body_start + m.body_len;
         }
         Ok(Some(match batches.len() {
@@ -469,7 +478,9 @@ mod tests {
     use super::*;
     use arrow_array::builder::{BooleanBuilder, FixedSizeListBuilder, Float64Builder, Int32Builder, ListBuilder, StringBuilder};
     use arrow_array::types::Int32Type;
-    use arrow_array::{ArrayRef, DictionaryArray, Float64Array, Int64Array, NullArray, StringArray, TimestampMillisecondArray, UInt64Array};
+    use arrow_array::{
+        ArrayRef, DictionaryArray, Float64Array, Int64Array, NullArray, StringArray, TimestampMillisecondArray, UInt64Array,
+    };
     use arrow_schema::Field;
 
     fn arrow_encode(batch: &RecordBatch) -> Vec<u8> {
@@ -482,7 +493,10 @@ mod tests {
     }
 
     fn batch_of(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
-        let fields: Vec<Field> = columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), a.null_count() > 0 || a.data_type() == &DataType::Null)).collect();
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), a.null_count() > 0 || a.data_type() == &DataType::Null))
+            .collect();
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns.into_iter().map(|(_, a)| a).collect()).unwrap()
     }
 
@@ -529,7 +543,10 @@ mod tests {
             ("n", Arc::new(NullArray::new(29))),
             ("__seq", Arc::new(UInt64Array::from_iter_values(100..129))),
         ]);
-        let vec_batch = batch_of(vec![("features", vectors()), ("label", Arc::new(Float64Array::from_iter((0..37).map(|i| (i % 2 == 0).then_some(1.0)))))]);
+        let vec_batch = batch_of(vec![
+            ("features", vectors()),
+            ("label", Arc::new(Float64Array::from_iter((0..37).map(|i| (i % 2 == 0).then_some(1.0))))),
+        ]);
         vec![
             wide.clone(),
             wide.slice(3, 17),
@@ -600,7 +617,11 @@ mod tests {
     #[test]
     fn owned_and_borrowed_decoding_agree() {
         let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Float64, false), Field::new("b", DataType::Int64, true)]));
-        let batch = RecordBatch::try_new(schema, vec![Arc::new(Float64Array::from(vec![1.5, 2.5])), Arc::new(Int64Array::from(vec![Some(1), None]))]).unwrap();
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Float64Array::from(vec![1.5, 2.5])), Arc::new(Int64Array::from(vec![Some(1), None]))],
+        )
+        .unwrap();
         let bytes = encode(&batch).unwrap();
         assert_eq!(decode(&bytes).unwrap(), batch);
         assert_eq!(decode_owned(bytes).unwrap(), batch);

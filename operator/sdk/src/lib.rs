@@ -59,7 +59,7 @@ macro_rules! export_operator {
                     $crate::wasm::describe::<$ty>()
                 }
             }
-            $crate::wasm::bindings::export!(__EddyExport with_types_in $crate::wasm::bindings);
+    $crate::wasm::bindings::export!(__EddyExport with_types_in $crate::wasm::bindings);
         };
     };
 }

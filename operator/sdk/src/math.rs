@@ -261,13 +261,40 @@ mod tests {
             x
         };
         let mut cases: Vec<f64> = vec![
-            0.0, -0.0, 1.0, -1.0, f64::MIN_POSITIVE, -f64::MIN_POSITIVE, 5e-324, -5e-324, f64::MAX, f64::MIN,
-            f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -744.5, -740.0, -720.0, 708.0, 0.5 * std::f64::consts::LN_2,
-            1.5 * std::f64::consts::LN_2, 3.725290298461914e-9, -3.725290298461914e-9, 1e-300, -1e-300,
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -744.5,
+            -740.0,
+            -720.0,
+            708.0,
+            0.5 * std::f64::consts::LN_2,
+            1.5 * std::f64::consts::LN_2,
+            3.725290298461914e-9,
+            -3.725290298461914e-9,
+            1e-300,
+            -1e-300,
         ];
         // Around the overflow and underflow thresholds and where the argument reduction changes
         // (|x| = 708.39, 0.5 ln2, 1.5 ln2, 2^-28): the bit patterns on either side.
-        for bits in [0x40862e42_fefa39efu64, 0xc0874910_d52d3051, 0xc086232b_dd7abcd2, 0x3fd62e42_fefa39ef, 0x3ff0a2b2_3f3bab73, 0x3e300000_00000000] {
+        for bits in [
+            0x40862e42_fefa39efu64,
+            0xc0874910_d52d3051,
+            0xc086232b_dd7abcd2,
+            0x3fd62e42_fefa39ef,
+            0x3ff0a2b2_3f3bab73,
+            0x3e300000_00000000,
+        ] {
             for d in 0..=4u64 {
                 for b in [bits.wrapping_add(d), bits.wrapping_sub(d)] {
                     cases.push(f64::from_bits(b));

@@ -5,8 +5,8 @@
 //! naive Bayes): they all read `featuresCol` (one vector column or a list of numeric columns)
 //! and a numeric label the same way.
 
-use arrow_array::{Array, Float64Array, RecordBatch};
 use crate::{ColumnSpec, ColumnType, FeaturesCol, OperatorError, VectorColumn, f64_column};
+use arrow_array::{Array, Float64Array, RecordBatch};
 use serde::{Deserialize, Serialize};
 
 /// One row's features: dense, or sparse (increasing `indices` below `size`).
@@ -78,11 +78,7 @@ pub fn features_name(features: &FeaturesCol) -> &str {
 /// Reads every row's features. `dim` is the dimension the model already has (or that the config
 /// fixes); when `None`, the first row fixes it for the rest of the batch. Returns the rows and
 /// the dimension they share (`None` only for an empty batch without a known dimension).
-pub fn read_features(
-    batch: &RecordBatch,
-    features: &FeaturesCol,
-    dim: Option<usize>,
-) -> Result<(Vec<Row>, Option<usize>), OperatorError> {
+pub fn read_features(batch: &RecordBatch, features: &FeaturesCol, dim: Option<usize>) -> Result<(Vec<Row>, Option<usize>), OperatorError> {
     let n = batch.num_rows();
     let mut rows = Vec::with_capacity(n);
     let mut dim = dim;
@@ -116,11 +112,7 @@ pub fn read_features(
                 }
                 let d = *dim.get_or_insert(v.size);
                 if v.size != d {
-                    return Err(OperatorError::input(
-                        r,
-                        Some(col),
-                        format!("vector has dimension {} but the model has {d}", v.size),
-                    ));
+                    return Err(OperatorError::input(r, Some(col), format!("vector has dimension {} but the model has {d}", v.size)));
                 }
                 rows.push(Row { indices: v.indices.map(<[i32]>::to_vec), values: v.values.to_vec(), size: v.size });
             }

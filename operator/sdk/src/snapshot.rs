@@ -54,8 +54,7 @@ struct Header {
 
 /// Checks the envelope against `info` and deserializes the state.
 pub fn open<T: DeserializeOwned>(info: &OperatorInfo, bytes: &[u8]) -> Result<T, OperatorError> {
-    let header: Header = postcard::from_bytes(bytes)
-        .map_err(|e| OperatorError::internal(format!("not an eddy snapshot: {e}")))?;
+    let header: Header = postcard::from_bytes(bytes).map_err(|e| OperatorError::internal(format!("not an eddy snapshot: {e}")))?;
     if header.magic != MAGIC {
         return Err(OperatorError::internal(format!("not an eddy snapshot (magic {:?})", header.magic)));
     }
@@ -65,8 +64,8 @@ pub fn open<T: DeserializeOwned>(info: &OperatorInfo, bytes: &[u8]) -> Result<T,
             header.operator, header.version, info.name, info.version
         )));
     }
-    let env: Envelope<T> = postcard::from_bytes(bytes)
-        .map_err(|e| OperatorError::internal(format!("corrupt snapshot of {}: {e}", info.name)))?;
+    let env: Envelope<T> =
+        postcard::from_bytes(bytes).map_err(|e| OperatorError::internal(format!("corrupt snapshot of {}: {e}", info.name)))?;
     Ok(env.state)
 }
 
@@ -76,7 +75,13 @@ mod tests {
     use crate::OperatorKind;
 
     fn info(name: &str, version: &str) -> OperatorInfo {
-        OperatorInfo { name: name.into(), version: version.into(), kind: OperatorKind::Classifier, description: String::new(), params: vec![] }
+        OperatorInfo {
+            name: name.into(),
+            version: version.into(),
+            kind: OperatorKind::Classifier,
+            description: String::new(),
+            params: vec![],
+        }
     }
 
     #[test]

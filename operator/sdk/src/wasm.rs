@@ -61,9 +61,7 @@ pub fn describe<T: Operator>() -> t::OperatorInfo {
 
 fn to_wit(e: OperatorError) -> t::OperatorError {
     match e {
-        OperatorError::InvalidConfig(c) => {
-            t::OperatorError::InvalidConfig(t::ConfigError { parameter: c.parameter, message: c.message })
-        }
+        OperatorError::InvalidConfig(c) => t::OperatorError::InvalidConfig(t::ConfigError { parameter: c.parameter, message: c.message }),
         OperatorError::InvalidInput(i) => {
             t::OperatorError::InvalidInput(t::InputError { column: i.column, row: i.row, message: i.message })
         }

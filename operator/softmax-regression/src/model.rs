@@ -91,8 +91,7 @@ impl Model {
             }
         }
         // Where each class of the new list was in the model the rows were scored with.
-        let old: Vec<Option<usize>> =
-            classes.iter().map(|c| self.classes.binary_search_by(|o| o.total_cmp(c)).ok()).collect();
+        let old: Vec<Option<usize>> = classes.iter().map(|c| self.classes.binary_search_by(|o| o.total_cmp(c)).ok()).collect();
         let n = rows.len() as f64;
         let k = classes.len();
         let mut gw = vec![vec![0.0; dim]; k];

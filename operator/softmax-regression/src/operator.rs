@@ -8,8 +8,8 @@ use eddy_sdk::arrow::array::builder::Float64Builder;
 use eddy_sdk::arrow::array::{ArrayRef, Int64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
-    ColumnSpec, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output,
-    SEQ_COLUMN, list_f64_array, list_f64_field, nested_list_f64_array, nested_list_f64_field, seq_column,
+    ColumnSpec, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output, SEQ_COLUMN, list_f64_array,
+    list_f64_field, nested_list_f64_array, nested_list_f64_field, seq_column,
 };
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +57,6 @@ impl SoftmaxRegression {
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
     }
-
 }
 
 impl Operator for SoftmaxRegression {
@@ -111,7 +110,11 @@ impl Operator for SoftmaxRegression {
                 next.pending.push(PendingRow { row, label, probs: probs.clone() });
                 if next.pending.len() == next.params.global_batch_size {
                     model.update(&next.pending, &next.params).map_err(|m| {
-                        OperatorError::input(r, Some(features_name(&self.params.features)), format!("cannot learn from the batch ending here: {m}"))
+                        OperatorError::input(
+                            r,
+                            Some(features_name(&self.params.features)),
+                            format!("cannot learn from the batch ending here: {m}"),
+                        )
                     })?;
                     next.pending.clear();
                     published.push(model.clone());

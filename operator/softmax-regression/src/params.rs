@@ -32,16 +32,61 @@ pub struct Params {
 /// The parameters the operator declares, with their defaults.
 pub fn param_infos() -> Vec<ParamInfo> {
     vec![
-        ParamInfo::new("featuresCol", "string | list<string>", Some("\"features\""), "A vector column (dense list or sparse {size, indices, values}), or a list of numeric columns."),
-        ParamInfo::new("labelCol", "string", Some("\"label\""), "Label column holding the class as a number; rows without a label are scored only."),
-        ParamInfo::new("predictionCol", "string", Some("\"prediction\""), "Output column for the predicted class value (null while no class is known)."),
-        ParamInfo::new("rawPredictionCol", "string", Some("\"rawPrediction\""), "Output column for the class probabilities, ordered by ascending class value (the model data's `classes`)."),
-        ParamInfo::new("modelVersionCol", "string", Some("\"modelVersion\""), "Output column for the version of the model that scored the row."),
+        ParamInfo::new(
+            "featuresCol",
+            "string | list<string>",
+            Some("\"features\""),
+            "A vector column (dense list or sparse {size, indices, values}), or a list of numeric columns.",
+        ),
+        ParamInfo::new(
+            "labelCol",
+            "string",
+            Some("\"label\""),
+            "Label column holding the class as a number; rows without a label are scored only.",
+        ),
+        ParamInfo::new(
+            "predictionCol",
+            "string",
+            Some("\"prediction\""),
+            "Output column for the predicted class value (null while no class is known).",
+        ),
+        ParamInfo::new(
+            "rawPredictionCol",
+            "string",
+            Some("\"rawPrediction\""),
+            "Output column for the class probabilities, ordered by ascending class value (the model data's `classes`).",
+        ),
+        ParamInfo::new(
+            "modelVersionCol",
+            "string",
+            Some("\"modelVersion\""),
+            "Output column for the version of the model that scored the row.",
+        ),
         ParamInfo::new("learningRate", "double", Some("0.01"), "SGD learning rate of the weights and intercepts (> 0)."),
-        ParamInfo::new("reg", "double", Some("0.0"), "L2 regularization strength (>= 0): reg * w is added to each weight's gradient (river's l2); intercepts are not regularized."),
-        ParamInfo::new("fitIntercept", "boolean", Some("true"), "Whether each class has an intercept, learned like a weight on a constant feature 1 (river's SoftmaxRegression has none: false matches it)."),
-        ParamInfo::new("globalBatchSize", "long", Some("1"), "Labelled rows per model update (> 0): 1 learns after every labelled row; larger values take one step on the batch's mean gradient."),
-        ParamInfo::new("classes", "list<double>", None, "Optional fixed class set, all starting with zero weights: rawPrediction then always has one entry per class (ascending) and other labels are input errors; unset, classes are discovered from the labels."),
+        ParamInfo::new(
+            "reg",
+            "double",
+            Some("0.0"),
+            "L2 regularization strength (>= 0): reg * w is added to each weight's gradient (river's l2); intercepts are not regularized.",
+        ),
+        ParamInfo::new(
+            "fitIntercept",
+            "boolean",
+            Some("true"),
+            "Whether each class has an intercept, learned like a weight on a constant feature 1 (river's SoftmaxRegression has none: false matches it).",
+        ),
+        ParamInfo::new(
+            "globalBatchSize",
+            "long",
+            Some("1"),
+            "Labelled rows per model update (> 0): 1 learns after every labelled row; larger values take one step on the batch's mean gradient.",
+        ),
+        ParamInfo::new(
+            "classes",
+            "list<double>",
+            None,
+            "Optional fixed class set, all starting with zero weights: rawPrediction then always has one entry per class (ascending) and other labels are input errors; unset, classes are discovered from the labels.",
+        ),
     ]
 }
 

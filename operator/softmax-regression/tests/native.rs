@@ -64,7 +64,8 @@ fn first_steps_by_hand() {
     // Row 0 (class 5) meets an empty model: no prediction; class 5 enters with zero weights and
     // gradient 1e-15 - 1, so w = 0.01 (1 - 1e-15) [1, 2], b = 0.01 (1 - 1e-15).
     let mut op = SoftmaxRegression::open_json("{}").unwrap();
-    let rows: Vec<LabeledRow> = vec![(vec![1.0, 2.0], Some(5.0)), (vec![0.0, 1.0], None), (vec![1.0, 0.0], Some(2.0)), (vec![0.0, 0.0], None)];
+    let rows: Vec<LabeledRow> =
+        vec![(vec![1.0, 2.0], Some(5.0)), (vec![0.0, 1.0], None), (vec![1.0, 0.0], Some(2.0)), (vec![0.0, 0.0], None)];
     let out = op.process(&dense_batch(&rows, 0)).unwrap();
     let o = &out.outputs;
     assert_eq!(f64_col(o, "prediction"), vec![None, Some(5.0), Some(5.0), Some(2.0)]);

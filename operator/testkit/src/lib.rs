@@ -3,7 +3,6 @@
 //! output rows, and drivers that feed the same rows in chunks of any size, with or without a
 //! snapshot and restore in the middle.
 
-
 use std::sync::Arc;
 
 use eddy_sdk::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch, UInt64Array};
@@ -42,8 +41,7 @@ pub fn dense_batch(rows: &[LabeledRow], seq0: u64) -> RecordBatch {
 pub fn sparse_batch(rows: &[LabeledRow], seq0: u64) -> RecordBatch {
     let mut v = VectorBuilder::new();
     for (x, _) in rows {
-        let (ix, vals): (Vec<i32>, Vec<f64>) =
-            x.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i as i32, *v)).unzip();
+        let (ix, vals): (Vec<i32>, Vec<f64>) = x.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i as i32, *v)).unzip();
         v.append_sparse(x.len() as i64, &ix, &vals);
     }
     vector_batch(&mut v, rows, seq0)
@@ -124,12 +122,8 @@ pub fn canon(batch: &RecordBatch) -> Vec<String> {
     let schema = batch.schema();
     (0..batch.num_rows())
         .map(|i| {
-            let parts: Vec<String> = schema
-                .fields()
-                .iter()
-                .zip(batch.columns())
-                .map(|(f, c)| format!("{}={}", f.name(), cell(c.as_ref(), i)))
-                .collect();
+            let parts: Vec<String> =
+                schema.fields().iter().zip(batch.columns()).map(|(f, c)| format!("{}={}", f.name(), cell(c.as_ref(), i))).collect();
             parts.join(" ")
         })
         .collect()
@@ -194,9 +188,7 @@ pub fn f64_col(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
 /// The `List<Float64>` values of column `name`.
 pub fn list_col(batch: &RecordBatch, name: &str) -> Vec<Vec<f64>> {
     let a = batch.column_by_name(name).unwrap().as_any().downcast_ref::<ListArray>().unwrap();
-    (0..a.len())
-        .map(|i| a.value(i).as_any().downcast_ref::<Float64Array>().unwrap().values().to_vec())
-        .collect()
+    (0..a.len()).map(|i| a.value(i).as_any().downcast_ref::<Float64Array>().unwrap().values().to_vec()).collect()
 }
 
 /// The Int64 values of column `name`.

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use super::DecodeError;
 use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch, StringArray, StringBuilder};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema};
 use eddy_sdk::{ColumnSpec, ColumnType, TIMESTAMP_COLUMN, VectorBuilder, VectorColumn};
-use super::DecodeError;
 
 /// The column `spec` of an Arrow record, converted to the type the operator asked for.
 pub(super) fn arrow_column(batch: &RecordBatch, spec: &ColumnSpec, timestamp: i64) -> Result<ArrayRef, DecodeError> {
@@ -68,8 +68,11 @@ pub(super) fn arrow_column(batch: &RecordBatch, spec: &ColumnSpec, timestamp: i6
 
 fn arrow_vector(col: &dyn Array, name: &str) -> Result<ArrayRef, DecodeError> {
     if matches!(col.data_type(), DataType::Struct(_)) {
-        let b = RecordBatch::try_new(Arc::new(Schema::new(vec![Field::new(name, col.data_type().clone(), true)])), vec![arrow::array::make_array(col.to_data())])
-            .map_err(|e| DecodeError::col(name, None, e.to_string()))?;
+        let b = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(name, col.data_type().clone(), true)])),
+            vec![arrow::array::make_array(col.to_data())],
+        )
+        .map_err(|e| DecodeError::col(name, None, e.to_string()))?;
         let v = VectorColumn::new(&b, name).map_err(|e| DecodeError::col(name, None, e.to_string()))?;
         for r in 0..b.num_rows() {
             if let Some(x) = v.get(r).map_err(|e| DecodeError::col(name, Some(r), e.to_string()))? {
@@ -120,4 +123,3 @@ pub(crate) fn target_type(t: ColumnType) -> DataType {
         ColumnType::Vector => eddy_sdk::vector_data_type(),
     }
 }
-

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::fmt;
 
 use eddy_sdk::{ColumnType, TIMESTAMP_COLUMN};
+use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::json_fast::{self, Fast};
@@ -128,7 +128,8 @@ impl JsonRowParser {
     pub(super) fn parse(&mut self, value: &[u8]) -> Result<(), DecodeError> {
         self.reset();
         let (hint, names, index) = (&mut self.hint, &self.names, &self.index);
-        if self.fast && json_fast::parse(value, &self.types, &mut self.cols, |pos, key| lookup(hint, names, index, pos, key)) == Fast::Done {
+        if self.fast && json_fast::parse(value, &self.types, &mut self.cols, |pos, key| lookup(hint, names, index, pos, key)) == Fast::Done
+        {
             return Ok(());
         }
         self.reset();

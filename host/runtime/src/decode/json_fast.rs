@@ -22,7 +22,12 @@ pub(super) enum Fast {
 
 /// Reads `value` into `cols` (which the caller has reset). `lookup(pos, key)` names the
 /// column a key at position `pos` of the object fills, if any.
-pub(super) fn parse(value: &[u8], types: &[ColumnType], cols: &mut [ColState], mut lookup: impl FnMut(usize, &[u8]) -> Option<usize>) -> Fast {
+pub(super) fn parse(
+    value: &[u8],
+    types: &[ColumnType],
+    cols: &mut [ColState],
+    mut lookup: impl FnMut(usize, &[u8]) -> Option<usize>,
+) -> Fast {
     let mut s = Scanner { b: value, i: 0 };
     s.ws();
     if !s.eat(b'{') {

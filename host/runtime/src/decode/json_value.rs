@@ -68,4 +68,3 @@ pub(super) fn json_vector(v: &Value) -> Result<JsonVector, String> {
         other => Err(format!("expected a vector (array of numbers or {{size, indices, values}}), got {}", json_type(other))),
     }
 }
-

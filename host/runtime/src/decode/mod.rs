@@ -14,10 +14,10 @@ use ::arrow::array::{ArrayRef, Float64Builder, Int64Builder, RecordBatch, String
 use ::arrow::datatypes::{Field, Schema, SchemaRef};
 use eddy_sdk::{ColumnSpec, ColumnType, TIMESTAMP_COLUMN, VectorBuilder, ipc};
 
-pub(crate) use self::arrow::target_type;
 use self::arrow::arrow_column;
-use self::json_value::{JsonVector, json_vector};
+pub(crate) use self::arrow::target_type;
 use self::json::{JsonRowParser, Slot};
+use self::json_value::{JsonVector, json_vector};
 use crate::{Format, Record};
 
 /// Why a record cannot be decoded.
@@ -94,9 +94,8 @@ pub struct RecordDecoder {
 impl RecordDecoder {
     /// A decoder of `cols` from values in `format`.
     pub fn new(cols: Vec<DecodeCol>, format: Format) -> Self {
-        let schema = Arc::new(Schema::new(
-            cols.iter().map(|c| Field::new(&c.spec.name, target_type(c.spec.column_type), true)).collect::<Vec<_>>(),
-        ));
+        let schema =
+            Arc::new(Schema::new(cols.iter().map(|c| Field::new(&c.spec.name, target_type(c.spec.column_type), true)).collect::<Vec<_>>()));
         let json = (format == Format::Json).then(|| JsonRowParser::new(&cols));
         let is_timestamp = cols.iter().map(|c| c.spec.name == TIMESTAMP_COLUMN).collect();
         Self { cols, format, schema, is_timestamp, json }
@@ -338,7 +337,11 @@ mod tests {
             ColumnSpec::optional(TIMESTAMP_COLUMN, ColumnType::Int64),
         ]);
         let mut d = RecordDecoder::new(c.clone(), Format::Json);
-        let out = d.decode(&[rec(br#"{"n": 3, "s": "a\"b", "id": "sku-1"}"#, 42), rec(br#"{"n": 4, "s": "", "id": 7, "__timestamp": 9}"#, 43)], false, usize::MAX);
+        let out = d.decode(
+            &[rec(br#"{"n": 3, "s": "a\"b", "id": "sku-1"}"#, 42), rec(br#"{"n": 4, "s": "", "id": 7, "__timestamp": 9}"#, 43)],
+            false,
+            usize::MAX,
+        );
         assert!(out.bad.is_empty(), "{:?}", out.bad);
         let b = out.batch;
         let s = |i: usize| b.column(i).as_any().downcast_ref::<::arrow::array::StringArray>().unwrap().clone();
@@ -356,12 +359,20 @@ mod tests {
     #[test]
     fn arrow_values_are_cast_and_checked() {
         let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int32, false), Field::new("label", DataType::Float64, true)]));
-        let batch = RecordBatch::try_new(schema, vec![Arc::new(Int32Array::from(vec![1, 2])), Arc::new(Float64Array::from(vec![Some(1.0), Some(f64::NAN)]))]).unwrap();
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int32Array::from(vec![1, 2])), Arc::new(Float64Array::from(vec![Some(1.0), Some(f64::NAN)]))],
+        )
+        .unwrap();
         let bytes = ipc::encode(&batch).unwrap();
         let c = cols(vec![ColumnSpec::required("a", ColumnType::Float64), ColumnSpec::optional("label", ColumnType::Float64)]);
         let e = one(&bytes, c.clone(), Format::Arrow).unwrap_err();
         assert_eq!((e.column.as_deref(), e.row), (Some("label"), Some(1)));
-        let ok = RecordBatch::try_new(batch.schema(), vec![Arc::new(Int32Array::from(vec![1, 2])), Arc::new(Float64Array::from(vec![Some(1.0), None]))]).unwrap();
+        let ok = RecordBatch::try_new(
+            batch.schema(),
+            vec![Arc::new(Int32Array::from(vec![1, 2])), Arc::new(Float64Array::from(vec![Some(1.0), None]))],
+        )
+        .unwrap();
         let ok = ipc::encode(&ok).unwrap();
         let mut d = RecordDecoder::new(c, Format::Arrow);
         let out = d.decode(&[rec(&ok, 0), rec(b"junk", 1), rec(&ok, 2)], false, usize::MAX);
@@ -387,18 +398,21 @@ mod tests {
                 any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(|x| format!("{x:?}")),
                 any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(|x| format!("{x:e}")),
                 "-?(0|[1-9][0-9]{0,22})(\\.[0-9]{1,20})?([eE][+-]?[0-9]{1,3})?",
-                prop_oneof![Just("-0"), Just("01"), Just("1."), Just(".5"), Just("+1"), Just("1e"), Just("-"), Just("1e400"), Just("NaN")].prop_map(String::from),
+                prop_oneof![Just("-0"), Just("01"), Just("1."), Just(".5"), Just("+1"), Just("1e"), Just("-"), Just("1e400"), Just("NaN")]
+                    .prop_map(String::from),
                 "\"[a-z\\\\\"é]{0,6}\"",
-                prop_oneof![Just("true"), Just("false"), Just("null"), Just("[1, 2.5]"), Just("{\"a\": 1}"), Just("[]")].prop_map(String::from),
+                prop_oneof![Just("true"), Just("false"), Just("null"), Just("[1, 2.5]"), Just("{\"a\": 1}"), Just("[]")]
+                    .prop_map(String::from),
             ]
         }
 
         fn object() -> impl Strategy<Value = String> {
             let key = prop_oneof![Just("a"), Just("b"), Just("c"), Just("x"), Just("a\\u0062")];
-            (proptest::collection::vec((key, value(), "[ \t\n]{0,2}"), 0..6), prop_oneof![Just(""), Just(" "), Just("}"), Just(",")]).prop_map(|(fields, tail)| {
-                let body: Vec<String> = fields.iter().map(|(k, v, ws)| format!("{ws}\"{k}\"{ws}:{ws}{v}")).collect();
-                format!("{{{}}}{tail}", body.join(","))
-            })
+            (proptest::collection::vec((key, value(), "[ \t\n]{0,2}"), 0..6), prop_oneof![Just(""), Just(" "), Just("}"), Just(",")])
+                .prop_map(|(fields, tail)| {
+                    let body: Vec<String> = fields.iter().map(|(k, v, ws)| format!("{ws}\"{k}\"{ws}:{ws}{v}")).collect();
+                    format!("{{{}}}{tail}", body.join(","))
+                })
         }
 
         proptest! {
