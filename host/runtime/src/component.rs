@@ -3,15 +3,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use eddy_sdk::{ColumnSpec, ColumnType, OperatorError, OperatorInfo, OperatorKind, ParamInfo};
+use eddy_sdk::{OperatorInfo, OperatorKind};
 use wasmtime::component::{Func, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{Deterministic, WasiCtxBuilder};
 
-use crate::bindings::{OPERATOR_INTERFACE, OperatorWorld, OperatorWorldPre, types};
+use crate::bindings::{OPERATOR_INTERFACE, OperatorWorld, OperatorWorldPre};
+use crate::convert::convert_info;
+use crate::host_state::HostState;
 use crate::instance::OperatorInstance;
-use crate::runtime::{HostState, Runtime, ticks};
+use crate::limits::ticks;
 use crate::{HostError, Limits, Result};
 
 /// A compiled component, ready to instantiate cheaply.
@@ -66,9 +68,11 @@ fn fixed_random() -> Deterministic {
 }
 
 impl OperatorComponent {
-    pub(crate) fn new(rt: &Runtime, pre: OperatorWorldPre<HostState>, label: &Path) -> Result<Self> {
+    /// Describes the component (one call to its `describe`, in a store of its own); its
+    /// instances will run in stores of `engine` under `limits`.
+    pub(crate) fn new(engine: &Engine, limits: Limits, pre: OperatorWorldPre<HostState>, label: &Path) -> Result<Self> {
         let mut c = Self {
-            engine: rt.engine().clone(),
+            engine: engine.clone(),
             pre,
             info: Arc::new(OperatorInfo {
                 name: label.display().to_string(),
@@ -78,7 +82,7 @@ impl OperatorComponent {
                 params: vec![],
             }),
             label: label.into(),
-            limits: rt.limits(),
+            limits,
         };
         let (mut store, bindings, _) = c.new_store()?;
         store.set_epoch_deadline(ticks(c.limits.call_timeout()));
@@ -145,50 +149,7 @@ impl OperatorComponent {
 
     /// Opens an instance with a JSON config.
     pub fn instantiate(&self, config_json: &str) -> Result<OperatorInstance> {
-        OperatorInstance::open(self, self.info.clone(), config_json)
-    }
-}
-
-pub(crate) fn convert_info(i: types::OperatorInfo) -> OperatorInfo {
-    OperatorInfo {
-        name: i.name,
-        version: i.version,
-        kind: match i.kind {
-            types::OperatorKind::Classifier => OperatorKind::Classifier,
-            types::OperatorKind::Regressor => OperatorKind::Regressor,
-            types::OperatorKind::Clusterer => OperatorKind::Clusterer,
-            types::OperatorKind::Transformer => OperatorKind::Transformer,
-            types::OperatorKind::Embedder => OperatorKind::Embedder,
-        },
-        description: i.description,
-        params: i
-            .params
-            .into_iter()
-            .map(|p| ParamInfo { name: p.name, type_name: p.type_name, default_value: p.default_value, doc: p.doc })
-            .collect(),
-    }
-}
-
-pub(crate) fn convert_columns(cols: Vec<types::ColumnSpec>) -> Vec<ColumnSpec> {
-    cols.into_iter()
-        .map(|c| ColumnSpec {
-            name: c.name,
-            column_type: match c.column_type {
-                types::ColumnType::Float64 => ColumnType::Float64,
-                types::ColumnType::Int64 => ColumnType::Int64,
-                types::ColumnType::Utf8 => ColumnType::Utf8,
-                types::ColumnType::Json => ColumnType::Json,
-                types::ColumnType::Vector => ColumnType::Vector,
-            },
-            required: c.required,
-        })
-        .collect()
-}
-
-pub(crate) fn convert_error(e: types::OperatorError) -> OperatorError {
-    match e {
-        types::OperatorError::InvalidConfig(c) => OperatorError::config(c.parameter, c.message),
-        types::OperatorError::InvalidInput(i) => OperatorError::input(i.row as usize, i.column.as_deref(), i.message),
-        types::OperatorError::Internal(m) => OperatorError::internal(m),
+        let (store, bindings, process) = self.new_store()?;
+        OperatorInstance::open(store, bindings, process, self.info.clone(), self.limits, config_json)
     }
 }

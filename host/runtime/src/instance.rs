@@ -13,8 +13,9 @@ use wasmtime::{Store, Trap, ValRaw};
 
 use crate::bindings::OperatorWorld;
 use crate::bindings::types::SnapshotKind as WitSnapshotKind;
-use crate::component::{OperatorComponent, convert_columns, convert_error};
-use crate::runtime::{HostState, ticks};
+use crate::convert::{convert_columns, convert_error};
+use crate::host_state::HostState;
+use crate::limits::ticks;
 use crate::{HostError, Limits, Result};
 
 /// Why a call into an operator failed.
@@ -68,12 +69,19 @@ impl std::fmt::Debug for OperatorInstance {
 }
 
 impl OperatorInstance {
-    pub(crate) fn open(component: &OperatorComponent, info: Arc<OperatorInfo>, config_json: &str) -> Result<Self> {
-        let (mut store, bindings, process_func) = component.new_store()?;
+    /// Opens the guest's `instance` resource with a JSON config in `store`, a fresh store of a
+    /// component, given with the component's `bindings` and its `[method]instance.process`.
+    pub(crate) fn open(
+        mut store: Store<HostState>,
+        bindings: OperatorWorld,
+        process_func: Func,
+        info: Arc<OperatorInfo>,
+        limits: Limits,
+        config_json: &str,
+    ) -> Result<Self> {
         if let Err(e) = process_func.typed::<ProcessParams<'static>, ProcessResults>(&store) {
             return Err(HostError::Load { path: info.name.clone().into(), message: format!("`process` has an unexpected type: {e:#}") });
         }
-        let limits = component.limits();
         store.set_epoch_deadline(ticks(limits.call_timeout()));
         let opened = bindings.eddy_operator_operator().instance().call_open(&mut store, config_json);
         let handle = match opened {

@@ -11,10 +11,12 @@
 
 mod bindings;
 mod component;
+mod convert;
 pub mod decode;
 pub mod encode;
 mod error;
 mod frame;
+mod host_state;
 mod instance;
 pub mod job;
 mod limits;

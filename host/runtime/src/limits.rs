@@ -40,3 +40,8 @@ impl Limits {
 
 /// How often the epoch ticker advances; call deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Ticks of [`EPOCH_TICK`] in `d`, at least one.
+pub(crate) fn ticks(d: Duration) -> u64 {
+    (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+}

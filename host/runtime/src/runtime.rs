@@ -7,48 +7,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, StoreLimits};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine};
 
-use crate::bindings::{OperatorWorld, OperatorWorldPre, logging};
+use crate::bindings::{OperatorWorld, OperatorWorldPre};
 use crate::component::OperatorComponent;
+use crate::host_state::HostState;
 use crate::limits::EPOCH_TICK;
 use crate::{HostError, Limits, Result};
-
-/// Per-instance host state.
-pub struct HostState {
-    pub(crate) wasi: WasiCtx,
-    pub(crate) table: ResourceTable,
-    pub(crate) limits: StoreLimits,
-    pub(crate) stderr: MemoryOutputPipe,
-    pub(crate) operator: String,
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-impl logging::Host for HostState {
-    fn log(&mut self, level: logging::Level, message: String) {
-        let op = &self.operator;
-        match level {
-            logging::Level::Trace => tracing::trace!(operator = %op, "{message}"),
-            logging::Level::Debug => tracing::debug!(operator = %op, "{message}"),
-            logging::Level::Info => tracing::info!(operator = %op, "{message}"),
-            logging::Level::Warn => tracing::warn!(operator = %op, "{message}"),
-            logging::Level::Error => tracing::error!(operator = %op, "{message}"),
-        }
-    }
-}
-
-impl crate::bindings::types::Host for HostState {}
 
 /// The process-wide wasm runtime.
 pub struct Runtime {
@@ -115,10 +83,6 @@ impl Runtime {
         self.limits
     }
 
-    pub(crate) fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
     /// Loads a component file (compiled ahead of time and cached).
     pub fn load_file(&self, path: &Path) -> Result<OperatorComponent> {
         let bytes = std::fs::read(path).map_err(|e| HostError::Load { path: path.into(), message: e.to_string() })?;
@@ -131,7 +95,7 @@ impl Runtime {
         let component = self.compile_cached(bytes).map_err(load_err)?;
         let pre = self.linker.instantiate_pre(&component).map_err(load_err)?;
         let pre = OperatorWorldPre::new(pre).map_err(load_err)?;
-        OperatorComponent::new(self, pre, label)
+        OperatorComponent::new(&self.engine, self.limits, pre, label)
     }
 
     fn compile_cached(&self, bytes: &[u8]) -> wasmtime::Result<Component> {
@@ -183,9 +147,4 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("eddy").join("components"))
-}
-
-/// Ticks of [`EPOCH_TICK`] in `d`, at least one.
-pub(crate) fn ticks(d: Duration) -> u64 {
-    (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }

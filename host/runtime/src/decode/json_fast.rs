@@ -9,7 +9,7 @@
 
 use eddy_sdk::ColumnType;
 
-use super::json::{ColState, Slot};
+use super::slots::{ColState, Slot};
 
 /// What the fast path made of a value.
 #[derive(Debug, PartialEq, Eq)]

@@ -7,6 +7,7 @@ mod arrow;
 mod json;
 mod json_fast;
 mod json_value;
+mod slots;
 
 use std::sync::Arc;
 
@@ -16,8 +17,9 @@ use eddy_sdk::{ColumnSpec, ColumnType, TIMESTAMP_COLUMN, VectorBuilder, ipc};
 
 use self::arrow::arrow_column;
 pub(crate) use self::arrow::target_type;
-use self::json::{JsonRowParser, Slot};
+use self::json::JsonRowParser;
 use self::json_value::{JsonVector, json_vector};
+use self::slots::Slot;
 use crate::{Format, Record};
 
 /// Why a record cannot be decoded.
