@@ -12,7 +12,8 @@
 //!    consumer (that is, committed), p50 and p99, for two checkpoint intervals.
 //!
 //! `EDDY_BENCH_BATCHES` (default 240) sets the number of input records (each 4,096 rows),
-//! `EDDY_BENCH_LATENCY_SECS` (default 20) the length of each latency run.
+//! `EDDY_BENCH_LATENCY_SECS` (default 20) the length of each latency run, and
+//! `EDDY_BENCH_LOG=info` prints the runner's log (checkpoints, restores) with timestamps.
 
 #[path = "../../../tests/harness/kafka.rs"]
 mod harness;
@@ -133,6 +134,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
+    if let Ok(filter) = std::env::var("EDDY_BENCH_LOG") {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_writer(std::io::stderr).init();
+    }
     let batches: usize = std::env::var("EDDY_BENCH_BATCHES").ok().and_then(|v| v.parse().ok()).unwrap_or(240);
     let latency_secs: u64 = std::env::var("EDDY_BENCH_LATENCY_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let broker = harness::KafkaBroker::start().expect("start a Kafka broker (tests/kafka/broker)");

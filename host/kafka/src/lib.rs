@@ -15,10 +15,12 @@ mod client;
 pub mod config;
 mod error;
 pub mod metrics;
+mod partition;
 mod runner;
 mod sink;
 mod store;
 pub mod topic;
+mod worker;
 
 pub use config::KafkaJob;
 pub use error::{Error, Result};

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use eddy_host::job::Job;
 use eddy_host::metrics::{Prequential, Summary};
 use eddy_host::run::load_operators;
-use eddy_host::{HostError, OperatorComponent, Pipeline, PipelineOutput, PipelineSnapshot, Record, Runtime, SnapshotKind, chain_start};
+use eddy_host::{HostError, OperatorComponent, Pipeline, PipelineOutput, PipelineSnapshot, Record, Runtime, SnapshotKind};
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, RebalanceProtocol};
@@ -31,15 +31,17 @@ use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::Value;
 
-use crate::checkpoint::{Checkpoint, CheckpointStore, LinkRef, check_compatible, key as checkpoint_key, link_keys};
+use crate::checkpoint::{Checkpoint, CheckpointStore, check_compatible, key as checkpoint_key};
 use crate::client::{
     BrokerWatch, Rebalance, SourceContext, TopicSpec, ensure_topics, high_watermarks, is_transient, partition_count, record_of,
     time_retention,
 };
 use crate::config::{KafkaJob, StartAt};
 use crate::metrics::Metrics;
+use crate::partition::PartState;
 use crate::sink::Sink;
 use crate::store::KafkaStore;
+use crate::worker::{self, Worker};
 use crate::{Error, Result};
 
 /// Options that do not come from the job file.
@@ -93,15 +95,6 @@ impl KafkaSummary {
 
 /// Bytes of record values one poll takes from a partition at most.
 const POLL_BYTES: usize = 16 << 20;
-
-/// A pipeline call's result with the rows it decoded.
-fn with_rows(
-    p: &Pipeline,
-    before: u64,
-    (recs, out, res): (Vec<Record>, PipelineOutput, eddy_host::Result<()>),
-) -> (Vec<Record>, PipelineOutput, eddy_host::Result<()>, u64) {
-    (recs, out, res, p.rows_in() - before)
-}
 
 /// Runs a job whose source is `[source.kafka]`: until stopped, or with `stop_at_end` until
 /// caught up with the end offsets seen at start.
@@ -170,6 +163,12 @@ impl Runner<'_> {
         (names.join(" | "), versions.join(" | "))
     }
 
+    /// Moves a partition's pipeline onto a thread of its own.
+    fn worker(&self, pipeline: Pipeline, topic: &str, partition: i32) -> Result<Worker> {
+        Worker::spawn(pipeline, format!("eddy-{topic}-{partition}"))
+            .map_err(|e| Error::Config(format!("cannot start the pipeline thread of {topic}[{partition}]: {e}")))
+    }
+
     fn open_pipeline(&self, partition: i32) -> Result<Pipeline> {
         let stages: Vec<(&OperatorComponent, &Value)> = self.components.iter().zip(&self.configs).collect();
         let mut p = Pipeline::chain(&stages, partition, self.job.source.format, self.k.dead_letters())?;
@@ -226,27 +225,15 @@ impl Runner<'_> {
     }
 }
 
-/// One input partition's pipeline and where it stands.
+/// Batches of records a partition's pipeline may hold before the runner waits for it: one
+/// being processed while the next waits, so the operator is never idle while the runner
+/// polls and produces.
+const IN_FLIGHT: usize = 2;
+
+/// One input partition's pipeline (on its own thread) and where it stands.
 struct Part {
-    pipeline: Pipeline,
-    /// Next offset to process; -1 until the first record when there was no checkpoint.
-    next_offset: i64,
-    /// Epoch of the next checkpoint.
-    epoch: u64,
-    /// Records processed over the pipeline's life (carried by checkpoints).
-    records_in: u64,
-    /// Changed since the last checkpoint.
-    dirty: bool,
-    /// The links of the last committed checkpoint's snapshot chain, oldest first.
-    chain: Vec<LinkRef>,
-    /// Chunk keys on the checkpoint topic that no checkpoint needs (left by interrupted
-    /// checkpoints): the next checkpoint writes their tombstones.
-    stale: Vec<String>,
-    /// The chain once the checkpoint being committed is.
-    next_chain: Option<Vec<LinkRef>>,
-    /// Had the end-of-input watermark and read nothing since (kept in checkpoints, so that a
-    /// partition handed to another process after it finished is not finished twice).
-    finished: bool,
+    worker: Worker,
+    s: PartState,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -442,90 +429,77 @@ impl<'r, 'a> Session<'r, 'a> {
         Ok(recs)
     }
 
+    /// Hands each partition's records to its pipeline's thread. A partition keeps at most
+    /// [`IN_FLIGHT`] batches in flight: with more, this waits for (and emits) the oldest.
     fn process(&mut self, batch: Vec<Record>) -> Result<()> {
         let mut groups: BTreeMap<(String, i32), Vec<Record>> = BTreeMap::new();
         for r in batch {
             let key = (r.topic.clone(), r.partition);
-            // Records of partitions no longer ours, or already processed (a fetch that raced
+            // Records of partitions no longer ours, or already handed in (a fetch that raced
             // a seek), are skipped.
             let Some(part) = self.parts.get(&key) else { continue };
-            if part.next_offset >= 0 && r.offset < part.next_offset {
+            if r.offset < part.s.queued_offset() {
                 continue;
             }
             groups.entry(key).or_default().push(r);
         }
-        let mut work: Vec<((String, i32), &mut Part, Vec<Record>)> = Vec::new();
-        for (key, part) in self.parts.iter_mut() {
-            if let Some(recs) = groups.remove(key) {
-                work.push((key.clone(), part, recs));
+        for (key, recs) in groups {
+            while self.parts[&key].worker.in_flight() >= IN_FLIGHT {
+                self.collect_one(&key, true)?;
             }
+            let part = self.parts.get_mut(&key).expect("grouped by assigned partition");
+            if let Some(last) = recs.last() {
+                part.s.handed(last.offset);
+            }
+            part.worker.submit(recs)?;
         }
-        let run = |part: &mut Part, recs: Vec<Record>| {
-            let before = part.pipeline.rows_in();
-            let (out, res) = part.pipeline.process(&recs);
-            with_rows(&part.pipeline, before, (recs, out, res))
-        };
-        type Done = ((String, i32), Vec<Record>, PipelineOutput, eddy_host::Result<()>, u64);
-        let results: Vec<Done> = if work.len() == 1 {
-            work.into_iter()
-                .map(|(k, p, recs)| {
-                    let (recs, out, res, rows) = run(p, recs);
-                    (k, recs, out, res, rows)
-                })
-                .collect()
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = work
-                    .into_iter()
-                    .map(|(k, p, recs)| {
-                        s.spawn(move || {
-                            let (recs, out, res, rows) = run(p, recs);
-                            (k, recs, out, res, rows)
-                        })
-                    })
-                    .collect();
-                handles.into_iter().map(|h| h.join().expect("partition thread panicked")).collect()
-            })
-        };
-        let mut failure = None;
-        for (key, recs, out, res, rows) in results {
-            self.r.totals.rows_in += rows;
-            let done = match &res {
-                Ok(()) => recs.len(),
-                Err(HostError::BadRecord { origin, .. }) => recs.iter().take_while(|r| r.offset < origin.offset).count(),
-                Err(_) => 0,
-            };
-            self.emit(&key, out)?;
-            let part = self.parts.get_mut(&key).expect("part of the batch");
-            if done > 0 {
-                part.next_offset = recs[done - 1].offset + 1;
-                part.records_in += done as u64;
-                part.dirty = true;
-                part.finished = false;
-            }
-            if let Err(HostError::BadRecord { origin, .. }) = &res {
-                part.next_offset = origin.offset;
-                part.dirty = true;
-            }
-            self.since.records_in += done as u64;
-            self.r.totals.records_in += done as u64;
-            let next = part.next_offset;
-            self.r.metrics.partition(&key.0, key.1, |m| {
-                m.records_in += done as u64;
-                m.next_offset = next;
-            });
-            if let Err(e) = res {
-                failure.get_or_insert(e);
-            }
+        self.collect(false)
+    }
+
+    /// Takes (and emits) the outputs of every batch that is done; with `wait`, of every
+    /// batch handed in.
+    fn collect(&mut self, wait: bool) -> Result<()> {
+        let keys: Vec<(String, i32)> = self.parts.iter().filter(|(_, p)| p.worker.in_flight() > 0).map(|(k, _)| k.clone()).collect();
+        for key in keys {
+            while self.collect_one(&key, wait)? {}
         }
-        match failure {
-            None => Ok(()),
-            Some(e @ HostError::BadRecord { .. }) => {
-                // Commit everything before the bad record, then stop (there is no dead-letter topic).
+        Ok(())
+    }
+
+    /// Takes the outputs of `key`'s oldest batch in flight, if done (or waiting for it with
+    /// `wait`): emits them and moves the partition's offsets on. Whether there was one.
+    fn collect_one(&mut self, key: &(String, i32), wait: bool) -> Result<bool> {
+        let Some(done) = self.parts.get_mut(key).expect("assigned").worker.next_done(wait)? else { return Ok(false) };
+        if done.skipped {
+            // An earlier batch failed; that failure is being handled.
+            return Ok(true);
+        }
+        let worker::Done { records: recs, output: out, result: res, rows, .. } = done;
+        self.r.totals.rows_in += rows;
+        self.emit(key, out)?;
+        let stopped_at = match &res {
+            Err(HostError::BadRecord { origin, .. }) => Some(origin.offset),
+            _ => None,
+        };
+        let offsets: Vec<i64> = recs.iter().map(|r| r.offset).collect();
+        let part = self.parts.get_mut(key).expect("assigned");
+        let done = part.s.processed(&offsets, stopped_at, res.is_err());
+        self.since.records_in += done;
+        self.r.totals.records_in += done;
+        let next = part.s.next_offset;
+        self.r.metrics.partition(&key.0, key.1, |m| {
+            m.records_in += done;
+            m.next_offset = next;
+        });
+        match res {
+            Ok(()) => Ok(true),
+            Err(e @ HostError::BadRecord { .. }) => {
+                // Commit everything before the bad record, then stop (there is no dead-letter
+                // topic). The pipeline ran nothing after it.
                 self.checkpoint()?;
                 Err(e.into())
             }
-            Some(e) => {
+            Err(e) => {
                 self.sink.abort();
                 Err(e.into())
             }
@@ -598,8 +572,11 @@ impl<'r, 'a> Session<'r, 'a> {
     /// Snapshots every changed pipeline and commits one transaction with the snapshots,
     /// everything sent since the last checkpoint, and the consumer offsets.
     fn checkpoint(&mut self) -> Result<()> {
+        // Everything handed to the pipelines is processed and its outputs are in the
+        // transaction before the snapshots are taken.
+        self.collect(true)?;
         let t0 = Instant::now();
-        let dirty: Vec<(String, i32)> = self.parts.iter().filter(|(_, p)| p.dirty).map(|(k, _)| k.clone()).collect();
+        let dirty: Vec<(String, i32)> = self.parts.iter().filter(|(_, p)| p.s.dirty).map(|(k, _)| k.clone()).collect();
         if dirty.is_empty() && !self.sink.in_transaction() {
             self.last_checkpoint = Instant::now();
             return Ok(());
@@ -609,51 +586,44 @@ impl<'r, 'a> Session<'r, 'a> {
         let mut deltas = 0usize;
         for key in &dirty {
             let part = self.parts.get_mut(key).expect("dirty part");
+            let base = checkpoint_key(&self.r.k.source.group, &key.0, key.1);
             // An incremental snapshot: operators with large states may return only what
             // changed since the last one, and the checkpoint then stores only that link.
-            let mut snap = part.pipeline.snapshot_incremental()?;
+            let mut snap = part.worker.call(|p| p.snapshot_incremental())??;
             let mut full_stages: Vec<bool> = snap.stages.iter().map(|s| s.kind == SnapshotKind::Full).collect();
-            let mut flags: Vec<&[bool]> = part.chain.iter().map(|l| l.full_stages.as_slice()).collect();
-            flags.push(&full_stages);
-            let from = match chain_start(&flags) {
-                Some(from) => from,
+            let plan = match part.s.plan(&base, &full_stages) {
+                Some(plan) => plan,
                 None => {
                     // A delta with no stored base (cannot happen with a well-behaved
                     // operator): store the whole state instead.
-                    snap = part.pipeline.snapshot()?;
+                    snap = part.worker.call(|p| p.snapshot())??;
                     full_stages = vec![true; snap.stages.len()];
-                    part.chain.len()
+                    part.s.plan_whole(&base)
                 }
             };
-            let base = checkpoint_key(&self.r.k.source.group, &key.0, key.1);
-            let mut obsolete: Vec<String> = part.chain[..from].iter().flat_map(|l| link_keys(&base, l)).collect();
-            obsolete.extend(part.stale.iter().cloned());
-            let earlier = part.chain[from..].to_vec();
             let cp = Checkpoint {
                 group: self.r.k.source.group.clone(),
                 topic: key.0.clone(),
                 partition: key.1,
-                epoch: part.epoch,
-                offset: part.next_offset,
+                epoch: part.s.epoch,
+                offset: part.s.next_offset,
                 operator: info.0.clone(),
                 version: info.1.clone(),
-                records_in: part.records_in,
+                records_in: part.s.records_in,
                 created_ms: Sink::now_ms(),
-                earlier,
+                earlier: plan.earlier,
                 earlier_snapshots: Vec::new(),
                 full_stages,
                 snapshot: snap.to_bytes(),
                 stored: None,
-                finished: part.finished,
+                finished: part.s.finished,
             };
-            let (written, link) = self.store.save(&cp, &obsolete)?;
+            let (written, link) = self.store.save(&cp, &plan.obsolete)?;
             bytes += written;
             if link.full_stages.iter().any(|f| !f) {
                 deltas += 1;
             }
-            let mut chain = cp.earlier;
-            chain.push(link);
-            part.next_chain = Some(chain);
+            part.s.stored(cp.earlier, link);
         }
         let topic = self.store.topic().to_owned();
         for (p, rec) in self.store.drain() {
@@ -662,8 +632,8 @@ impl<'r, 'a> Session<'r, 'a> {
         }
         let mut offsets = TopicPartitionList::new();
         for ((t, p), part) in &self.parts {
-            if part.next_offset >= 0 {
-                offsets.add_partition_offset(t, *p, Offset::Offset(part.next_offset)).map_err(|e| Error::kafka("offsets", e))?;
+            if part.s.next_offset >= 0 {
+                offsets.add_partition_offset(t, *p, Offset::Offset(part.s.next_offset)).map_err(|e| Error::kafka("offsets", e))?;
             }
         }
         if self.r.k.sinks.exactly_once {
@@ -682,13 +652,7 @@ impl<'r, 'a> Session<'r, 'a> {
             }
         }
         for key in &dirty {
-            let part = self.parts.get_mut(key).expect("dirty part");
-            part.epoch += 1;
-            part.dirty = false;
-            part.stale.clear();
-            if let Some(chain) = part.next_chain.take() {
-                part.chain = chain;
-            }
+            self.parts.get_mut(key).expect("dirty part").s.committed();
         }
         let took = t0.elapsed();
         self.r.checkpoint_no += 1;
@@ -826,20 +790,8 @@ impl<'r, 'a> Session<'r, 'a> {
                     );
                     self.r.totals.restores += 1;
                     self.r.metrics.lock().restores += 1;
-                    let mut chain = cp.earlier.clone();
-                    chain.extend(cp.stored.clone());
                     let stale = self.store.stale(&group, t, *p);
-                    Part {
-                        pipeline,
-                        next_offset: cp.offset,
-                        epoch: cp.epoch + 1,
-                        records_in: cp.records_in,
-                        dirty: !stale.is_empty(),
-                        chain,
-                        stale,
-                        next_chain: None,
-                        finished: cp.finished,
-                    }
+                    Part { worker: self.r.worker(pipeline, t, *p)?, s: PartState::restored(cp, stale) }
                 }
                 None => {
                     let start = self.r.k.source.start;
@@ -851,20 +803,10 @@ impl<'r, 'a> Session<'r, 'a> {
                         self.store.topic(),
                         if start == StartAt::Latest { "latest" } else { "earliest" },
                     );
-                    Part {
-                        pipeline,
-                        next_offset: -1,
-                        epoch: 0,
-                        records_in: 0,
-                        dirty: false,
-                        chain: Vec::new(),
-                        stale: Vec::new(),
-                        next_chain: None,
-                        finished: false,
-                    }
+                    Part { worker: self.r.worker(pipeline, t, *p)?, s: PartState::fresh() }
                 }
             };
-            let next = part.next_offset;
+            let next = part.s.next_offset;
             self.r.metrics.partition(t, *p, |m| {
                 m.assigned = true;
                 m.next_offset = next.max(0);
@@ -884,8 +826,8 @@ impl<'r, 'a> Session<'r, 'a> {
         Ok(self.parts.iter().all(|((t, p), part)| {
             let (lo, hi) = ends.get(&(t.clone(), *p)).copied().unwrap_or((0, 0));
             let at = match pos.find_partition(t, *p).map(|e| e.offset()) {
-                Some(Offset::Offset(o)) => o.max(part.next_offset),
-                _ => part.next_offset,
+                Some(Offset::Offset(o)) => o.max(part.s.next_offset),
+                _ => part.s.next_offset,
             };
             hi <= lo || at >= hi
         }))
@@ -893,17 +835,17 @@ impl<'r, 'a> Session<'r, 'a> {
 
     /// A last checkpoint (after the end-of-input watermark when `end_of_input`) and the summary.
     fn finish(mut self, end_of_input: bool) -> Result<KafkaSummary> {
+        self.collect(true)?;
         let keys: Vec<(String, i32)> = if end_of_input { self.parts.keys().cloned().collect() } else { Vec::new() };
         for key in &keys {
             let part = self.parts.get_mut(key).expect("part");
-            if part.finished {
+            if part.s.finished {
                 tracing::info!(target: "eddy_kafka", "{}[{}] already had the end-of-input watermark and nothing came since", key.0, key.1);
                 continue;
             }
             tracing::info!(target: "eddy_kafka", "end of input: the end-of-input watermark for {}[{}]", key.0, key.1);
-            let (out, res) = part.pipeline.finish();
-            part.dirty = true;
-            part.finished = true;
+            let (out, res) = part.worker.call(|p| p.finish())?;
+            part.s.input_ended();
             self.emit(key, out)?;
             res?;
         }
@@ -911,7 +853,7 @@ impl<'r, 'a> Session<'r, 'a> {
         self.publish_summaries();
         let mut pre = Prequential::default();
         for part in self.parts.values() {
-            pre.merge(part.pipeline.metrics());
+            pre.merge(&part.worker.call(|p| p.metrics().clone())?);
         }
         let t = self.r.totals;
         Ok(KafkaSummary {
@@ -933,8 +875,10 @@ impl<'r, 'a> Session<'r, 'a> {
 
     fn publish_summaries(&mut self) {
         for ((t, p), part) in &self.parts {
-            let s = part.pipeline.metrics().summary();
-            self.r.metrics.partition(t, *p, |m| m.summary = Some(s));
+            // A pipeline whose thread is gone reports that on its next batch.
+            if let Ok(s) = part.worker.call(|p| p.metrics().summary()) {
+                self.r.metrics.partition(t, *p, |m| m.summary = Some(s));
+            }
         }
         self.last_summary = Instant::now();
     }
@@ -975,7 +919,7 @@ fn names(list: &[(String, i32)]) -> String {
 
 fn offsets_text(parts: &BTreeMap<(String, i32), Part>) -> String {
     let mut v: Vec<String> =
-        parts.iter().filter(|(_, p)| p.next_offset >= 0).map(|((t, p), part)| format!("{t}[{p}]@{}", part.next_offset)).collect();
+        parts.iter().filter(|(_, p)| p.s.next_offset >= 0).map(|((t, p), part)| format!("{t}[{p}]@{}", part.s.next_offset)).collect();
     if v.len() > 8 {
         let more = v.len() - 8;
         v.truncate(8);
