@@ -94,9 +94,7 @@ impl RunSummary {
 
 /// Record chunks in flight per partition: the bound on what a run holds in memory besides
 /// the operators themselves.
-fn chunks_in_flight() -> usize {
-    std::env::var("XCH").ok().and_then(|v| v.parse().ok()).unwrap_or(2)
-}
+const CHUNKS_IN_FLIGHT: usize = 2;
 
 /// The four sinks of a job, in one order everywhere.
 const SINKS: usize = 4;
@@ -167,8 +165,8 @@ fn run_partition(
     };
     // Records decode on one thread, the operators run on another, and the sinks write on a
     // third, so the three overlap; the channels bound what waits between them.
-    let (tx, rx) = sync_channel::<PipelineOutput>(chunks_in_flight());
-    let (dtx, drx) = sync_channel::<(Vec<Record>, Vec<Decoded>)>(chunks_in_flight());
+    let (tx, rx) = sync_channel::<PipelineOutput>(CHUNKS_IN_FLIGHT);
+    let (dtx, drx) = sync_channel::<(Vec<Record>, Vec<Decoded>)>(CHUNKS_IN_FLIGHT);
     let mut predecoder = pipeline.predecoder();
     let (sinks, write_error, failed) = std::thread::scope(|s| {
         s.spawn(move || {
@@ -261,7 +259,7 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
             }
             for (p, recs) in by_partition {
                 let tx = senders.entry(p).or_insert_with(|| {
-                    let (tx, rx) = sync_channel(chunks_in_flight());
+                    let (tx, rx) = sync_channel(CHUNKS_IN_FLIGHT);
                     let (components, progress, first, done) = (&components, &progress, handles.is_empty(), done_tx.clone());
                     handles.push(s.spawn(move || {
                         let run = run_partition(components, job, p, first, rx, progress);
