@@ -170,10 +170,21 @@ fn run_partition(
     let mut predecoder = pipeline.predecoder();
     let (sinks, write_error, failed) = std::thread::scope(|s| {
         s.spawn(move || {
-            for chunk in chunks.iter() {
+            // One message per call (an Arrow record of thousands of rows is a call of its
+            // own): the operators start on the first call while the next ones decode, and
+            // the sinks get each call's outputs as soon as it is done.
+            'chunks: for chunk in chunks.iter() {
                 let calls = predecoder.decode(&chunk);
-                if dtx.send((chunk, calls)).is_err() {
-                    break;
+                let last = calls.len().saturating_sub(1);
+                let mut rest = chunk;
+                for (i, call) in calls.into_iter().enumerate() {
+                    // The last call takes the records after it too (those after a bad record
+                    // the pipeline stops at).
+                    let tail = if i == last { Vec::new() } else { rest.split_off(call.consumed.min(rest.len())) };
+                    if dtx.send((rest, vec![call])).is_err() {
+                        break 'chunks;
+                    }
+                    rest = tail;
                 }
             }
             // Dropping the receiver makes the reader stop sending to a partition that failed.

@@ -121,12 +121,20 @@ impl JsonRowParser {
 /// The column a key at position `pos` of an object names, if any: `hint` remembers, for each
 /// position, the column found there last time (producers write their keys in one order, so
 /// this is usually one comparison).
+#[inline(always)]
 fn lookup(hint: &mut Vec<Option<usize>>, names: &[Vec<u8>], index: &HashMap<Vec<u8>, usize>, pos: usize, key: &[u8]) -> Option<usize> {
     if let Some(Some(i)) = hint.get(pos)
         && same_bytes(&names[*i], key)
     {
         return Some(*i);
     }
+    lookup_slow(hint, index, pos, key)
+}
+
+/// [`lookup`] when the key at `pos` is not the one seen there last time.
+#[cold]
+#[inline(never)]
+fn lookup_slow(hint: &mut Vec<Option<usize>>, index: &HashMap<Vec<u8>, usize>, pos: usize, key: &[u8]) -> Option<usize> {
     let found = index.get(key).copied();
     if found.is_some() {
         if hint.len() <= pos {
