@@ -176,7 +176,7 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--scale-check", action="store_true", help="also run Arrow values on a 10x stream and compare peak RSS")
-    ap.add_argument("--repeat", type=int, default=3, help="rounds of VW, eddy JSON and eddy Arrow, one after the other; the median of each is reported")
+    ap.add_argument("--repeat", type=int, default=5, help="rounds of VW, eddy JSON and eddy Arrow, one after the other; the median of each is reported")
     a = ap.parse_args()
     n = a.rows
     data_dir = os.path.join(DATA, f"n{n}-s{a.seed}")

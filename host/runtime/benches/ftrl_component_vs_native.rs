@@ -21,7 +21,12 @@
 //!   one second to the next, weighs on both alike.
 //!
 //! Besides wall-clock time it reports the thread's CPU time (on Linux), which other processes
-//! on a shared machine disturb less.
+//! on a shared machine disturb less. Both sides run with the allocator the `eddy` binary uses
+//! (mimalloc).
+
+/// The `eddy` binary's allocator, so the host's side of the boundary costs here what it costs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::path::Path;
 use std::sync::Arc;
