@@ -11,6 +11,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 pub fn run(job_path: &Path, overrides: &[String], json: bool, quiet: bool) -> anyhow::Result<()> {
     let job = Job::load(job_path, overrides)?;
+    let k = &job.sinks;
+    if job.source.kafka.is_none() && k.predictions.is_none() && k.models.is_none() && k.dead_letters.is_none() && k.embeddings.is_none() {
+        eprintln!(
+            "note: the job has no [sinks]: nothing is written, the counts below are what would have been (set sinks.predictions = \"FILE\" to keep the predictions)"
+        );
+    }
     let rt = Runtime::new(Limits { ..job.limits }).context("starting the wasm runtime")?;
     let bar = (!quiet && job.source.kafka.is_none() && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new(0);

@@ -57,7 +57,7 @@ pub fn component(spec: &str) -> Result<OperatorComponent> {
     } else if let Some(op) = eddy_bundle::find(spec).filter(|_| !spec.ends_with(".wasm")) {
         rt.load(op.bytes, Path::new(op.name))?
     } else {
-        let names: Vec<&str> = eddy_bundle::OPERATORS.iter().map(|o| o.name).collect();
+        let names: Vec<&str> = eddy_bundle::shipped().map(|o| o.name).collect();
         return Err(HostError::Load {
             path: path.into(),
             message: format!("no such file, and not an operator eddy ships ({})", names.join(", ")),

@@ -42,7 +42,8 @@ pub struct Job {
     /// added to the rows the next one reads.
     #[serde(default)]
     pub operators: Vec<OperatorSpec>,
-    /// Where outputs go.
+    /// Where outputs go (none by default: the run then only reports its metrics).
+    #[serde(default)]
     pub sinks: Sinks,
     /// Execution settings.
     #[serde(default)]
@@ -80,7 +81,7 @@ pub struct OperatorSpec {
 }
 
 /// `[sinks]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sinks {
     /// Prediction records.
@@ -222,6 +223,13 @@ mod tests {
         assert_eq!(j.operator_config()["labelCol"], "y");
         assert_eq!(j.resolve(j.source.replay.as_ref().unwrap()), PathBuf::from("/jobs/in.replay"));
         assert_eq!(j.source.format, Format::Json);
+    }
+
+    #[test]
+    fn sinks_are_optional() {
+        let a = JOB.find("[sinks]").unwrap();
+        let j = Job::parse(&JOB[..a], Path::new("."), &[]).unwrap();
+        assert!(j.sinks.predictions.is_none() && j.sinks.models.is_none() && j.sinks.dead_letters.is_none() && j.sinks.kafka.is_none());
     }
 
     #[test]

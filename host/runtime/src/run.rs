@@ -51,7 +51,7 @@ pub fn load_component(rt: &Runtime, job: &Job, c: &str) -> Result<OperatorCompon
     match eddy_bundle::find(c) {
         Some(op) => rt.load(op.bytes, Path::new(op.name)),
         None => {
-            let names: Vec<&str> = eddy_bundle::OPERATORS.iter().map(|o| o.name).collect();
+            let names: Vec<&str> = eddy_bundle::shipped().map(|o| o.name).collect();
             Err(HostError::Job(format!("operator.component = {c:?} is neither a shipped operator ({}) nor a .wasm file", names.join(", "))))
         }
     }
