@@ -96,6 +96,18 @@ pub fn param_infos() -> Vec<ParamInfo> {
             "Output column for the version of the model that assigned the row.",
         ),
         ParamInfo::new(
+            "batchStrategy",
+            "string",
+            Some("\"count\""),
+            "How rows are gathered into global batches: Flink ML's only strategy, \"count\" (globalBatchSize rows each); accepted for compatibility.",
+        ),
+        ParamInfo::new(
+            "seed",
+            "long",
+            None,
+            "Accepted for compatibility with Flink ML's OnlineKMeans, which declares it; the online update draws no random numbers (the initial model's random = { seed } sets the starting centroids).",
+        ),
+        ParamInfo::new(
             "initialModel",
             "{random: {seed, dim?, weight?}} | {centroids, weights?}",
             None,
@@ -123,6 +135,17 @@ impl Params {
                 ));
             }
         };
+        let strategy: String = c.get("batchStrategy", "count".to_owned())?;
+        if !strategy.eq_ignore_ascii_case("count") {
+            return Err(OperatorError::config(
+                "batchStrategy",
+                format!(
+                    "{strategy:?} is not a batch strategy: Flink ML's OnlineKMeans has only \"count\" (batches of globalBatchSize rows)"
+                ),
+            ));
+        }
+        // Read for its type only: nothing random happens after the initial model.
+        let _seed: Option<i64> = c.get_opt("seed")?;
         let features = c.get("featuresCol", FeaturesCol::Vector("features".into()))?;
         if let FeaturesCol::Columns(cols) = &features
             && cols.is_empty()

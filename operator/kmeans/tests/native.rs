@@ -355,6 +355,8 @@ fn bad_config_names_the_parameter() {
         (json!({"initialModel": {"centroids": [[1.0], [2.0]], "weights": [1.0]}}), "initialModel.weights"),
         (json!({"distanceMeasure": "cosine", "initialModel": {"centroids": [[1.0], [0.0]]}}), "initialModel.centroids[1]"),
         (json!({"featuresCol": ["a", "b", "c"], "initialModel": init}), "initialModel"),
+        (json!({"initialModel": init, "batchStrategy": "time"}), "batchStrategy"),
+        (json!({"initialModel": init, "seed": "x"}), "seed"),
     ] {
         match OnlineKMeans::open_json(&cfg.to_string()) {
             Err(OperatorError::InvalidConfig(c)) => assert_eq!(c.parameter, param, "{cfg}: {}", c.message),
@@ -362,6 +364,15 @@ fn bad_config_names_the_parameter() {
             Ok(_) => panic!("{cfg}: accepted"),
         }
     }
+}
+
+#[test]
+fn flink_ml_batch_strategy_and_seed_are_accepted() {
+    let init = json!({"random": {"seed": 0, "dim": 2}});
+    let plain = OnlineKMeans::open_json(&json!({"initialModel": init}).to_string()).unwrap();
+    let flink = OnlineKMeans::open_json(&json!({"initialModel": init, "batchStrategy": "COUNT", "seed": 42}).to_string()).unwrap();
+    let (a, b) = (plain.snapshot().unwrap(), flink.snapshot().unwrap());
+    assert_eq!(a, b, "neither changes the model");
 }
 
 #[test]
