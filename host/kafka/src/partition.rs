@@ -89,15 +89,17 @@ impl PartState {
     /// A batch with these record offsets was processed, up to the record at `stopped_at`
     /// (the bad record the job stops at) when there is one, or none of it when `failed`
     /// otherwise. Returns how many records are done.
-    pub fn processed(&mut self, offsets: &[i64], stopped_at: Option<i64>, failed: bool) -> u64 {
-        let done = match stopped_at {
-            Some(at) => offsets.iter().take_while(|o| **o < at).count(),
-            None if failed => 0,
-            None => offsets.len(),
-        };
-        if done > 0 {
-            self.next_offset = offsets[done - 1] + 1;
-            self.records_in += done as u64;
+    pub fn processed(&mut self, offsets: impl IntoIterator<Item = i64>, stopped_at: Option<i64>, failed: bool) -> u64 {
+        let (mut done, mut last) = (0u64, None);
+        if stopped_at.is_some() || !failed {
+            for o in offsets.into_iter().take_while(|o| stopped_at.is_none_or(|at| *o < at)) {
+                done += 1;
+                last = Some(o);
+            }
+        }
+        if let Some(last) = last {
+            self.next_offset = last + 1;
+            self.records_in += done;
             self.dirty = true;
             self.finished = false;
         }
@@ -105,7 +107,7 @@ impl PartState {
             self.next_offset = at;
             self.dirty = true;
         }
-        done as u64
+        done
     }
 
     /// The end-of-input watermark went through the pipeline.
@@ -168,7 +170,7 @@ mod tests {
         assert_eq!(s.queued_offset(), -1, "without a checkpoint, any record is new");
         s.handed(9);
         assert_eq!(s.queued_offset(), 10);
-        assert_eq!(s.processed(&[0, 1, 9], None, false), 3);
+        assert_eq!(s.processed([0, 1, 9], None, false), 3);
         assert_eq!((s.next_offset, s.records_in, s.dirty), (10, 3, true));
         assert_eq!(s.queued_offset(), 10);
     }
@@ -177,15 +179,15 @@ mod tests {
     fn a_bad_record_stops_the_partition_before_it() {
         let mut s = PartState::fresh();
         s.finished = true;
-        assert_eq!(s.processed(&[4, 5, 6, 7], Some(6), true), 2);
+        assert_eq!(s.processed([4, 5, 6, 7], Some(6), true), 2);
         assert_eq!((s.next_offset, s.records_in, s.finished), (6, 2, false));
         // The first record bad: nothing done, and the job resumes at it.
         let mut s = PartState::fresh();
-        assert_eq!(s.processed(&[4, 5], Some(4), true), 0);
+        assert_eq!(s.processed([4, 5], Some(4), true), 0);
         assert_eq!((s.next_offset, s.records_in, s.dirty), (4, 0, true));
         // Any other failure: nothing done, nothing moves.
         let mut s = PartState::fresh();
-        assert_eq!(s.processed(&[4, 5], None, true), 0);
+        assert_eq!(s.processed([4, 5], None, true), 0);
         assert_eq!((s.next_offset, s.dirty), (-1, false));
     }
 

@@ -481,9 +481,8 @@ impl<'r, 'a> Session<'r, 'a> {
             Err(HostError::BadRecord { origin, .. }) => Some(origin.offset),
             _ => None,
         };
-        let offsets: Vec<i64> = recs.iter().map(|r| r.offset).collect();
         let part = self.parts.get_mut(key).expect("assigned");
-        let done = part.s.processed(&offsets, stopped_at, res.is_err());
+        let done = part.s.processed(recs.iter().map(|r| r.offset), stopped_at, res.is_err());
         self.since.records_in += done;
         self.r.totals.records_in += done;
         let next = part.s.next_offset;
@@ -539,8 +538,9 @@ impl<'r, 'a> Session<'r, 'a> {
                 self.sink.send_output(topic, Some(recs.partition(i).rem_euclid(n)), recs, i)?;
             }
         }
-        if let Some(m) = out.models.last() {
-            version = serde_json::from_slice::<Value>(&m.value).ok().and_then(|v| v.get("modelVersion").and_then(Value::as_i64));
+        if let Some(last) = out.models.len().checked_sub(1) {
+            version =
+                serde_json::from_slice::<Value>(out.models.value(last)).ok().and_then(|v| v.get("modelVersion").and_then(Value::as_i64));
         }
         let c = Counts {
             records_in: 0,

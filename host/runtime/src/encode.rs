@@ -142,17 +142,9 @@ impl<'a> JsonSplicer<'a> {
         }
     }
 
-    /// The prediction value for output row `row` answering the JSON object `input`: the
-    /// input's fields in their order and bytes, minus any the outputs replace, then the
-    /// outputs.
-    pub fn splice(&mut self, input: &[u8], row: usize) -> Result<Vec<u8>, HostError> {
-        let mut out = Vec::with_capacity(input.len() + 32 * self.names.len().max(1));
-        self.splice_into(input, row, &mut out)?;
-        Ok(out)
-    }
-
-    /// [`JsonSplicer::splice`], appending the value to `out` (on error, `out` may hold part
-    /// of it).
+    /// Appends to `out` the prediction value for output row `row` answering the JSON object
+    /// `input`: the input's fields in their order and bytes, minus any the outputs replace,
+    /// then the outputs (on error, `out` may hold part of it).
     pub fn splice_into(&mut self, input: &[u8], row: usize, out: &mut Vec<u8>) -> Result<(), HostError> {
         let collides = self.finders.iter().any(|f| f.find(input).is_some());
         if !collides {
@@ -224,16 +216,9 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for OrderedObject<'a> {
     }
 }
 
-/// One Arrow prediction value: rows `rows` of the input record's batch with the output
+/// Appends to `out` one Arrow prediction value: rows `rows` of the input record's batch with the output
 /// columns (`outputs`, one row per entry of `rows`) added; an output column replaces an input
 /// column of the same name.
-pub fn arrow_prediction(input: &RecordBatch, rows: &[u32], outputs: &RecordBatch) -> Result<Vec<u8>, HostError> {
-    let mut out = Vec::new();
-    arrow_prediction_into(input, rows, outputs, &mut out)?;
-    Ok(out)
-}
-
-/// [`arrow_prediction`], appended to `out`.
 pub fn arrow_prediction_into(input: &RecordBatch, rows: &[u32], outputs: &RecordBatch, out: &mut Vec<u8>) -> Result<(), HostError> {
     let whole = rows.len() == input.num_rows() && rows.iter().enumerate().all(|(i, r)| *r as usize == i);
     let idx = UInt32Array::from(rows.to_vec());
@@ -289,7 +274,9 @@ mod tests {
         let schema = out.schema();
         let opts = json_options();
         let mut s = JsonSplicer::new(&out, schema.fields(), &opts).unwrap();
-        String::from_utf8(s.splice(input.as_bytes(), row).unwrap()).unwrap()
+        let mut v = Vec::new();
+        s.splice_into(input.as_bytes(), row, &mut v).unwrap();
+        String::from_utf8(v).unwrap()
     }
 
     #[test]

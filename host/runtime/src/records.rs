@@ -293,11 +293,6 @@ impl Records {
         }
     }
 
-    /// The last record.
-    pub fn last(&self) -> Option<Record> {
-        self.len().checked_sub(1).map(|i| self.get(i))
-    }
-
     /// Every record, whole, in order.
     pub fn iter(&self) -> Iter<'_> {
         Iter { records: self, next: 0 }

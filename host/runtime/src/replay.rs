@@ -189,10 +189,9 @@ impl ReplayWriter {
     /// Appends output records. When the writer holds none and `records` fill at most one
     /// batch, they become that batch as they are (no copy).
     pub fn append_records(&mut self, records: Records) -> Result<()> {
-        let rows_left = BATCH_ROWS - self.buffer.len();
-        let fits = records.len() < rows_left && self.buffer.value_bytes() + records.value_bytes() < BATCH_BYTES;
-        let fills = records.len() == rows_left && records.value_bytes() < BATCH_BYTES;
-        if self.buffer.is_empty() && (fits || fills) {
+        // Whole, they end a batch exactly where record by record would: below both bounds, or
+        // at the row bound with their last record.
+        if self.buffer.is_empty() && records.len() <= BATCH_ROWS && records.value_bytes() < BATCH_BYTES {
             self.buffer = records;
             if self.full() {
                 self.flush()?;
@@ -287,5 +286,40 @@ mod tests {
         assert_eq!(back[5].headers, recs[5].headers);
         assert_eq!(back[0].topic, "t");
         assert_eq!(back[7].value, recs[7].value);
+    }
+
+    #[test]
+    fn files_do_not_depend_on_how_records_were_handed_in() {
+        // Values of 100 B, then 3-5 KB: batches end at the row bound early on, at the byte bound later.
+        let recs: Vec<Record> = (0..9000)
+            .map(|i: i64| Record {
+                partition: (i % 2) as i32,
+                offset: -1,
+                timestamp: i,
+                key: (i % 3 == 0).then(|| vec![b'k']),
+                value: vec![b'x'; if i < 5000 { 100 } else { 3000 + (i as usize % 2000) }],
+                ..Record::default()
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, chunk: usize| {
+            let p = dir.path().join(name);
+            let mut w = ReplayWriter::create(&p, "t").unwrap();
+            for c in recs.chunks(chunk) {
+                w.append_records(Records::from(c.to_vec())).unwrap();
+            }
+            w.finish().unwrap();
+            std::fs::read(&p).unwrap()
+        };
+        let one_by_one = {
+            let p = dir.path().join("plain.replay");
+            let mut w = ReplayWriter::create(&p, "t").unwrap();
+            w.append(recs.clone()).unwrap();
+            w.finish().unwrap();
+            std::fs::read(&p).unwrap()
+        };
+        for chunk in [1, 7, 1000, 4096, 9000] {
+            assert!(write(&format!("c{chunk}.replay"), chunk) == one_by_one, "chunks of {chunk}");
+        }
     }
 }
