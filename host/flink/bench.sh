@@ -6,6 +6,8 @@
 #   host/flink/bench.sh [ROWS] [REPEATS]      (default 100000 rows, best of 3)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+# Where cargo puts what it builds (CARGO_TARGET_DIR when set, as cargo itself reads it).
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 cd "$ROOT"
 cargo build --release -p eddy-jni -p eddy >&2
 cd host/flink
@@ -15,8 +17,8 @@ exec java -Xmx2g -XX:+UseParallelGC \
   --add-opens=java.base/java.nio=ALL-UNNAMED \
   -Dlog4j.configurationFile=src/test/resources/log4j2-test.properties \
   -Deddy.test.repo="$ROOT" \
-  -Deddy.test.native.lib="$ROOT/target/release/libeddy_jni.so" \
-  -Deddy.test.bin="$ROOT/target/release/eddy" \
+  -Deddy.test.native.lib="$TARGET/release/libeddy_jni.so" \
+  -Deddy.test.bin="$TARGET/release/eddy" \
   -Deddy.test.native.required=true \
   -cp "target/classes:target/test-classes:$(cat target/bench.classpath)" \
   dev.eddy.flink.OverheadBenchmark "$@"

@@ -13,6 +13,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+# Where cargo puts what it builds (CARGO_TARGET_DIR when set, as cargo itself reads it).
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 PROFILE=debug
 EXAMPLE=1
 for arg in "$@"; do
@@ -32,8 +34,8 @@ else
 fi
 
 MVN=(mvn -B -q
-  "-Deddy.native.lib=$ROOT/target/$PROFILE/libeddy_jni.so"
-  "-Deddy.bin=$ROOT/target/$PROFILE/eddy"
+  "-Deddy.native.lib=$TARGET/$PROFILE/libeddy_jni.so"
+  "-Deddy.bin=$TARGET/$PROFILE/eddy"
   -Deddy.native.required=true)
 
 rm -rf host/flink/target/surefire-reports examples/flink/target/surefire-reports
