@@ -30,11 +30,21 @@ pub struct Adapter<T> {
     ipc: RefCell<Ipc>,
 }
 
-#[derive(Default)]
 struct Ipc {
+    /// Inputs come from eddy's host only, laid out from batches arrow has checked.
     input: ipc::Decoder,
     outputs: ipc::Encoder,
     models: ipc::Encoder,
+}
+
+impl Default for Ipc {
+    fn default() -> Self {
+        // SAFETY: the host writes every input stream from a record batch it holds (arrow checked
+        // the arrays when they were built or decoded); nothing else can call `process`.
+        #[expect(unsafe_code, reason = "the host is the only writer of input streams")]
+        let input = unsafe { ipc::Decoder::trusting_the_writer() };
+        Self { input, outputs: ipc::Encoder::default(), models: ipc::Encoder::default() }
+    }
 }
 
 /// The WIT `describe` for `T`.
