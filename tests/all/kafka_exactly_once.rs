@@ -1,7 +1,8 @@
 //! Exactly once through crashes: `eddy run` on a real broker is killed with SIGKILL at random
 //! points, at least five times, and restarted; afterwards the read_committed predictions topic
 //! holds exactly one prediction per input record, and predictions and model versions are byte
-//! for byte those of an uninterrupted run.
+//! for byte those of an uninterrupted run, and the last run's summary reports the metrics of
+//! the whole stream (checkpoints carry them), equal to the uninterrupted run's.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -50,10 +51,14 @@ fn sigkill_at_random_points_changes_nothing() {
         eprintln!("sigkill test (seed {seed}): kill {kills} after {:.1} s", started.elapsed().as_secs_f64());
     }
     assert!(!finished, "the job finished before it was killed five times; give it more input");
-    let mut e = Eddy::start(&job, &[], &log);
+    let summary = dir.join("summary.json");
+    let mut e = Eddy::start_with_summary(&job, &[], &log, &summary);
     assert!(e.wait(Duration::from_secs(120)), "the last run failed:\n{}", e.log_text());
     let text = e.log_text();
     assert!(text.matches("recovered sigkill-in[").count() >= 3, "restarts restored from checkpoints:\n{text}");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).expect("the summary is JSON");
+    assert_eq!(summary["metrics"]["rows"], json!(input.len()), "the last run's metrics cover every row, not only its own");
+    assert_eq!(summary["metrics"], reference.metrics, "metrics after five kills are the uninterrupted run's, bit for bit");
 
     let predictions = read_topic_at_least(b, &n.predictions, input.len());
     assert_exactly_once(&predictions, &input);

@@ -55,13 +55,29 @@ pub struct Eddy {
 impl Eddy {
     /// Starts `eddy run JOB [--set ...]`, logging to `log`.
     pub fn start(job: &Path, sets: &[String], log: &Path) -> Self {
+        Self::spawn(job, sets, log, None)
+    }
+
+    /// [`Eddy::start`] with `--json`: the summary goes to the file `summary`.
+    pub fn start_with_summary(job: &Path, sets: &[String], log: &Path, summary: &Path) -> Self {
+        Self::spawn(job, sets, log, Some(summary))
+    }
+
+    fn spawn(job: &Path, sets: &[String], log: &Path, summary: Option<&Path>) -> Self {
         let f = File::options().create(true).append(true).open(log).expect("log file");
         let mut cmd = Command::new(eddy_bin());
         cmd.arg("run").arg(job).arg("--quiet");
         for s in sets {
             cmd.arg("--set").arg(s);
         }
-        let child = cmd.stdout(Stdio::null()).stderr(Stdio::from(f)).env_remove("EDDY_LOG").spawn().expect("spawn eddy");
+        let stdout = match summary {
+            Some(p) => {
+                cmd.arg("--json");
+                Stdio::from(File::create(p).expect("summary file"))
+            }
+            None => Stdio::null(),
+        };
+        let child = cmd.stdout(stdout).stderr(Stdio::from(f)).env_remove("EDDY_LOG").spawn().expect("spawn eddy");
         Self { child, log: log.to_path_buf() }
     }
 
@@ -260,6 +276,8 @@ pub fn read_topic_at_least(brokers: &str, topic: &str, n: usize) -> Vec<Record> 
 /// What a replay run wrote to each sink, read back from its files.
 #[derive(Debug, Default)]
 pub struct Reference {
+    /// The replay run's prequential metrics, as `eddy run --json` prints them.
+    pub metrics: serde_json::Value,
     pub predictions: Vec<Record>,
     pub models: Vec<Record>,
     pub dead_letters: Vec<Record>,
@@ -282,12 +300,14 @@ pub fn replay_reference_with(input: &[Record], operator: &str, extra_sinks: &str
         "[source]\nreplay = \"in.replay\"\nformat = \"json\"\n{operator}\n[sinks]\npredictions = \"p.replay\"\nmodels = \"m.replay\"\n{dl}\n"
     );
     let job = Job::parse(&text, dir.path(), &[]).expect("reference job");
-    run_replay(runtime(), &job, &|_, _| {}).expect("reference run");
+    let summary = run_replay(runtime(), &job, &|_, _| {}).expect("reference run");
     let read = |f: &str| {
         let p = dir.path().join(f);
         if p.exists() { eddy_host::replay::read(&p).expect("read") } else { Vec::new() }
     };
-    Reference { predictions: read("p.replay"), models: read("m.replay"), dead_letters: read("dl.replay"), embeddings: read("e.replay") }
+    Reference {
+        metrics: serde_json::to_value(&summary.metrics).expect("metrics as JSON"),
+        predictions: read("p.replay"), models: read("m.replay"), dead_letters: read("dl.replay"), embeddings: read("e.replay") }
 }
 
 /// The key, value, headers and timestamp of a record: what must match between a live output

@@ -111,6 +111,7 @@ fn every_operator_restores_bit_for_bit_through_its_component() {
             assert!(got.predictions == want.predictions, "{name}: predictions differ after a restore at {cut} (batches of {chunk})");
             assert!(got.models == want.models, "{name}: models differ after a restore at {cut}");
             assert!(got.embeddings == want.embeddings, "{name}: embeddings differ after a restore at {cut}");
+            assert_eq!(b.metrics(), straight.metrics(), "{name}: metrics after a restore at {cut} are not the whole stream's");
             assert_eq!(b.snapshot().unwrap().to_bytes(), want_state, "{name}: final state differs after a restore at {cut}");
         }
     }

@@ -30,7 +30,8 @@ pub struct PartitionMetrics {
     pub end_offset: Option<i64>,
     /// Latest model version published, if the model records carry `modelVersion`.
     pub model_version: Option<i64>,
-    /// Prequential metrics since this process took the partition.
+    /// Prequential metrics of the partition's whole stream (they are restored with its
+    /// checkpoint).
     pub summary: Option<Summary>,
 }
 

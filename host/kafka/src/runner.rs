@@ -80,7 +80,8 @@ pub struct KafkaSummary {
     pub restarts: u64,
     /// Wall time.
     pub elapsed: Duration,
-    /// Prequential metrics of the pipelines at the end (since each was last restored).
+    /// Prequential metrics of the pipelines at the end, over each partition's whole stream
+    /// (checkpoints carry them across restarts).
     pub metrics: Summary,
     /// Where metrics were served.
     pub metrics_addr: Option<SocketAddr>,

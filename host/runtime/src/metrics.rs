@@ -2,13 +2,16 @@
 //! model learns from it, so these are honest out-of-sample numbers. Accuracy, log loss and ROC
 //! AUC for classifiers (macro F1 too), MAE and RMSE for regressors, hit rate at 10 and mean
 //! reciprocal rank for embedders.
+//!
+//! The running counts are part of every pipeline snapshot, so that a job restored from a
+//! checkpoint reports metrics over the whole stream, exactly what an uninterrupted run reports.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// Running prequential metrics.
-#[derive(Debug, Clone, Default)]
+/// Running prequential metrics. Serializable: they travel in pipeline snapshots.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Prequential {
     rows: u64,
     labelled: u64,
@@ -137,8 +140,9 @@ impl Prequential {
     }
 }
 
-/// Scored rows kept exactly up to this many (16 MiB); beyond, in [`AUC_BINS`] bins.
-const AUC_EXACT_LIMIT: usize = 1 << 20;
+/// Scored rows kept exactly up to this many (1 MiB, also in every snapshot); beyond, in
+/// [`AUC_BINS`] bins.
+const AUC_EXACT_LIMIT: usize = 1 << 16;
 /// Bins of the positive-class probability once the exact list is full (1 MiB of counts).
 const AUC_BINS: usize = 1 << 16;
 
@@ -146,14 +150,45 @@ const AUC_BINS: usize = 1 << 16;
 /// [`AUC_EXACT_LIMIT`] scored rows (so bounded runs get the exact value), then counts of
 /// positives and negatives per probability bin of width 2^-16 (pairs within one bin count as
 /// ties, which moves the AUC by far less than its sampling error). A job on an endless stream
-/// thus neither grows without bound nor sorts everything at every summary.
-#[derive(Debug, Clone, Default)]
+/// thus neither grows without bound nor sorts everything at every summary. When the list turns
+/// into counts depends on the rows alone, never on snapshots, so a restored run computes the
+/// same value as an uninterrupted one; a snapshot holds at most 1 MiB of pairs, or the
+/// non-empty bins.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct AucScores {
     /// Rows scored.
     n: u64,
     exact: Vec<(f64, bool)>,
     /// `[negatives, positives]` per bin, once the exact list overflowed.
+    #[serde(with = "sparse_bins")]
     bins: Option<Vec<[u64; 2]>>,
+}
+
+/// The bins as (index, negatives, positives) of the non-empty ones: a snapshot carries what
+/// the stream filled, not 1 MiB of zeros. An index outside the bins is refused (snapshots are
+/// read from a checkpoint topic, which anyone with write access can fill).
+mod sparse_bins {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::AUC_BINS;
+
+    pub fn serialize<S: Serializer>(bins: &Option<Vec<[u64; 2]>>, s: S) -> Result<S::Ok, S::Error> {
+        let sparse: Option<Vec<(u32, u64, u64)>> = bins.as_ref().map(|b| {
+            b.iter().enumerate().filter(|(_, c)| c[0] != 0 || c[1] != 0).map(|(i, c)| (i as u32, c[0], c[1])).collect()
+        });
+        sparse.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<[u64; 2]>>, D::Error> {
+        let Some(sparse) = Option::<Vec<(u32, u64, u64)>>::deserialize(d)? else { return Ok(None) };
+        let mut bins = vec![[0; 2]; AUC_BINS];
+        for (i, negatives, positives) in sparse {
+            let bin = bins.get_mut(i as usize).ok_or_else(|| D::Error::custom(format!("ROC AUC bin {i} is outside 0..{AUC_BINS}")))?;
+            *bin = [negatives, positives];
+        }
+        Ok(Some(bins))
+    }
 }
 
 impl AucScores {
@@ -290,6 +325,44 @@ mod tests {
             a.push(*p, *positive);
         }
         assert!(a.exact.is_empty(), "once binned, pairs are never kept again");
+    }
+
+    #[test]
+    fn metrics_round_trip_through_snapshot_bytes_and_go_on_counting_alike() {
+        let mut x: u64 = 7;
+        let mut rnd = || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let rows: Vec<(f64, f64)> = (0..AUC_EXACT_LIMIT + 5000).map(|_| (rnd(), if rnd() < 0.3 { 1.0 } else { 0.0 })).collect();
+        // Snapshots in the exact phase and in the binned phase.
+        for cut in [10, AUC_EXACT_LIMIT / 2, AUC_EXACT_LIMIT + 100] {
+            let (mut whole, mut first) = (Prequential::default(), Prequential::default());
+            for (i, (p, label)) in rows.iter().enumerate() {
+                whole.classified(Some(if *p >= 0.5 { 1.0 } else { 0.0 }), Some(*p), *label);
+                if i < cut {
+                    first.classified(Some(if *p >= 0.5 { 1.0 } else { 0.0 }), Some(*p), *label);
+                }
+            }
+            let bytes = postcard::to_stdvec(&first).unwrap();
+            assert!(bytes.len() < 1 << 21, "a snapshot's metrics stay small: {} bytes", bytes.len());
+            let mut restored: Prequential = postcard::from_bytes(&bytes).unwrap();
+            assert_eq!(restored, first, "cut {cut}: the bytes give the same counts back");
+            for (p, label) in &rows[cut..] {
+                restored.classified(Some(if *p >= 0.5 { 1.0 } else { 0.0 }), Some(*p), *label);
+            }
+            assert_eq!(restored, whole, "cut {cut}: counting on from a restore is counting straight through");
+            assert_eq!(restored.summary(), whole.summary());
+        }
+        // A bin index outside the bins is an error, not a panic.
+        let mut bad = Prequential::default();
+        bad.scores.bins = Some(vec![[0; 2]; AUC_BINS]);
+        bad.scores.bins.as_mut().unwrap()[AUC_BINS - 1] = [1, 1];
+        let mut bytes = postcard::to_stdvec(&bad).unwrap();
+        let tail = postcard::to_stdvec(&(AUC_BINS as u32 - 1, 1u64, 1u64)).unwrap();
+        let at = bytes.windows(tail.len()).rposition(|w| w == tail.as_slice()).unwrap();
+        bytes.splice(at..at + tail.len(), postcard::to_stdvec(&(AUC_BINS as u32, 1u64, 1u64)).unwrap());
+        assert!(postcard::from_bytes::<Prequential>(&bytes).is_err());
     }
 
     #[test]

@@ -687,7 +687,7 @@ impl Pipeline {
             }
             stages.push(StageSnapshot { operator: info.name.clone(), version: info.version.clone(), kind, state, pending });
         }
-        Ok(PipelineSnapshot { stages, next_seq: self.next_seq, last_timestamp: self.last_timestamp })
+        Ok(PipelineSnapshot { stages, next_seq: self.next_seq, last_timestamp: self.last_timestamp, metrics: self.metrics.clone() })
     }
 
     /// Restores a snapshot taken by [`Pipeline::snapshot`] of the same chain of operators.
@@ -730,6 +730,7 @@ impl Pipeline {
         }
         self.next_seq = snap.next_seq;
         self.last_timestamp = snap.last_timestamp;
+        self.metrics = snap.metrics.clone();
         Ok(())
     }
 

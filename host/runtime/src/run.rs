@@ -309,16 +309,22 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
     let elapsed = start.elapsed();
 
     // The first partition seen wrote the sink files; the others are appended in order.
-    let mut metrics = Prequential::default();
     let mut first_error = read_error;
     let mut counts = [0u64; SINKS];
     let mut rows_in = 0;
     let head = if runs.is_empty() { None } else { Some(runs.remove(0)) };
     runs.sort_by_key(|r| r.partition);
+    // Metrics are merged in partition order (as the Kafka runner merges them), so that sums of
+    // floats come out with the same bits whichever partition was seen first.
+    let mut metrics = Prequential::default();
+    let mut by_partition: Vec<&PartitionRun> = head.iter().chain(&runs).collect();
+    by_partition.sort_by_key(|r| r.partition);
+    for r in by_partition {
+        metrics.merge(&r.metrics);
+    }
     let paths = sink_paths(job);
     let mut finals: [Option<ReplayWriter>; SINKS] = Default::default();
     for (n, r) in head.into_iter().chain(runs).enumerate() {
-        metrics.merge(&r.metrics);
         rows_in += r.rows_in;
         if let Some(s) = r.sinks {
             for (i, c) in s.counts.iter().enumerate() {

@@ -1,10 +1,11 @@
 //! What a pipeline's snapshot holds (every stage's operator state and the rows it has not
-//! answered, the numbering, the latest timestamp) and the pure rules of snapshot chains
-//! (which links a restore still needs).
+//! answered, the numbering, the latest timestamp, the prequential metrics) and the pure rules
+//! of snapshot chains (which links a restore still needs).
 
 use eddy_sdk::SnapshotKind;
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::Prequential;
 use crate::{HostError, Record, Result};
 
 /// One stage's part of a [`PipelineSnapshot`].
@@ -34,6 +35,19 @@ pub struct PipelineSnapshot {
     pub next_seq: u64,
     /// Latest record timestamp seen (stamps model records that name no input row).
     pub last_timestamp: i64,
+    /// The prequential metrics of every row answered before the snapshot, so that a restored
+    /// job's summary and gauges cover the whole stream. Snapshots written before eddy kept them
+    /// restore with empty metrics (then counting starts at the restore, as it used to).
+    pub metrics: Prequential,
+}
+
+/// A snapshot as eddy wrote them before metrics were part of it (the same fields, in the same
+/// order, without the last).
+#[derive(Deserialize)]
+struct SnapshotWithoutMetrics {
+    stages: Vec<StageSnapshot>,
+    next_seq: u64,
+    last_timestamp: i64,
 }
 
 impl PipelineSnapshot {
@@ -42,9 +56,24 @@ impl PipelineSnapshot {
         postcard::to_stdvec(self).expect("snapshot serializes")
     }
 
-    /// Parses bytes written by [`PipelineSnapshot::to_bytes`].
+    /// Parses bytes written by [`PipelineSnapshot::to_bytes`] (of this version of eddy, or of
+    /// one from before metrics were kept, see [`PipelineSnapshot::metrics`]). Trailing bytes
+    /// are refused.
     pub fn from_bytes(b: &[u8]) -> Result<Self> {
-        postcard::from_bytes(b).map_err(|e| HostError::Restore(format!("not a pipeline snapshot: {e}")))
+        let err = |e: postcard::Error| HostError::Restore(format!("not a pipeline snapshot: {e}"));
+        match postcard::take_from_bytes::<Self>(b) {
+            Ok((s, [])) => Ok(s),
+            Ok((_, rest)) => Err(HostError::Restore(format!("not a pipeline snapshot: {} bytes after its end", rest.len()))),
+            Err(new) => match postcard::take_from_bytes::<SnapshotWithoutMetrics>(b) {
+                Ok((old, [])) => Ok(Self {
+                    stages: old.stages,
+                    next_seq: old.next_seq,
+                    last_timestamp: old.last_timestamp,
+                    metrics: Prequential::default(),
+                }),
+                _ => Err(err(new)),
+            },
+        }
     }
 
     /// Whether every stage's state is whole, so that this snapshot restores alone.
@@ -92,7 +121,55 @@ pub fn chain_start(full_stages: &[&[bool]]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::chain_start;
+    use super::*;
+
+    fn sample() -> PipelineSnapshot {
+        let mut metrics = Prequential::default();
+        metrics.classified(Some(1.0), Some(0.8), 1.0);
+        metrics.classified(Some(1.0), Some(0.6), 0.0);
+        PipelineSnapshot {
+            stages: vec![StageSnapshot {
+                operator: "OnlineLogisticRegression".into(),
+                version: "1.2.0".into(),
+                kind: SnapshotKind::Full,
+                state: vec![1, 2, 3],
+                pending: Vec::new(),
+            }],
+            next_seq: 17,
+            last_timestamp: 1234,
+            metrics,
+        }
+    }
+
+    #[test]
+    fn snapshots_keep_metrics_and_read_those_written_before_they_did() {
+        let s = sample();
+        let back = PipelineSnapshot::from_bytes(&s.to_bytes()).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.metrics.summary().accuracy, Some(0.5));
+        // The bytes an older eddy wrote: the same fields without the metrics.
+        #[derive(Serialize)]
+        struct Old<'a> {
+            stages: &'a [StageSnapshot],
+            next_seq: u64,
+            last_timestamp: i64,
+        }
+        let old = postcard::to_stdvec(&Old { stages: &s.stages, next_seq: 17, last_timestamp: 1234 }).unwrap();
+        let back = PipelineSnapshot::from_bytes(&old).unwrap();
+        assert_eq!((back.stages, back.next_seq, back.last_timestamp), (s.stages.clone(), 17, 1234));
+        assert_eq!(back.metrics, Prequential::default());
+        // Trailing bytes and cut snapshots are refused.
+        let mut long = s.to_bytes();
+        long.push(0);
+        assert!(PipelineSnapshot::from_bytes(&long).is_err());
+        let bytes = s.to_bytes();
+        for cut in 0..bytes.len() {
+            if let Ok(back) = PipelineSnapshot::from_bytes(&bytes[..cut]) {
+                // Only the old format can end early: a cut exactly after last_timestamp.
+                assert_eq!(back.metrics, Prequential::default(), "cut {cut}");
+            }
+        }
+    }
 
     #[test]
     fn chain_start_keeps_every_stage_s_last_full_state() {
