@@ -174,9 +174,9 @@ mod sparse_bins {
     use super::AUC_BINS;
 
     pub fn serialize<S: Serializer>(bins: &Option<Vec<[u64; 2]>>, s: S) -> Result<S::Ok, S::Error> {
-        let sparse: Option<Vec<(u32, u64, u64)>> = bins.as_ref().map(|b| {
-            b.iter().enumerate().filter(|(_, c)| c[0] != 0 || c[1] != 0).map(|(i, c)| (i as u32, c[0], c[1])).collect()
-        });
+        let sparse: Option<Vec<(u32, u64, u64)>> = bins
+            .as_ref()
+            .map(|b| b.iter().enumerate().filter(|(_, c)| c[0] != 0 || c[1] != 0).map(|(i, c)| (i as u32, c[0], c[1])).collect());
         sparse.serialize(s)
     }
 
