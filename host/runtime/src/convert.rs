@@ -16,6 +16,7 @@ pub(crate) fn convert_info(i: types::OperatorInfo) -> OperatorInfo {
             types::OperatorKind::Clusterer => OperatorKind::Clusterer,
             types::OperatorKind::Transformer => OperatorKind::Transformer,
             types::OperatorKind::Embedder => OperatorKind::Embedder,
+            types::OperatorKind::AnomalyDetector => OperatorKind::AnomalyDetector,
         },
         description: i.description,
         params: i

@@ -1,7 +1,7 @@
 //! Prequential metrics computed by the host from the labels: every row is scored before the
 //! model learns from it, so these are honest out-of-sample numbers. Accuracy, log loss and ROC
 //! AUC for classifiers (macro F1 too), MAE and RMSE for regressors, hit rate at 10 and mean
-//! reciprocal rank for embedders.
+//! reciprocal rank for embedders, ROC AUC of the anomaly score for anomaly detectors.
 //!
 //! The running counts are part of every pipeline snapshot, so that a job restored from a
 //! checkpoint reports metrics over the whole stream, exactly what an uninterrupted run reports.
@@ -89,6 +89,17 @@ impl Prequential {
         self.sq_err += e * e;
     }
 
+    /// An anomaly detector's answer: its score (higher: more anomalous; in [0, 1]) and the
+    /// label (1: anomaly, 0: normal), for ROC AUC.
+    pub fn anomaly_scored(&mut self, score: f64, label: f64) {
+        self.rows += 1;
+        self.labelled += 1;
+        if label != 0.0 && label != 1.0 {
+            self.not_binary = true;
+        }
+        self.scores.push(score, label == 1.0);
+    }
+
     /// An embedder's answer: the 1-based rank of the true item, if it could be ranked.
     pub fn ranked(&mut self, rank: Option<i64>) {
         self.rows += 1;
@@ -124,12 +135,12 @@ impl Prequential {
     pub fn summary(&self) -> Summary {
         let l = self.labelled as f64;
         let classified = !self.confusion.is_empty();
-        let regressed = self.labelled > 0 && !classified && self.ranked == 0;
+        let regressed = self.labelled > 0 && !classified && self.ranked == 0 && self.scores.n == 0;
         Summary {
             rows: self.rows,
             labelled: self.labelled,
             accuracy: classified.then(|| self.correct as f64 / l),
-            log_loss: (self.scores.n > 0 && !self.not_binary).then(|| self.log_loss_sum / self.scores.n as f64),
+            log_loss: (classified && self.scores.n > 0 && !self.not_binary).then(|| self.log_loss_sum / self.scores.n as f64),
             roc_auc: if self.not_binary { None } else { self.scores.auc() },
             macro_f1: classified.then(|| macro_f1(&self.confusion)),
             mae: regressed.then(|| self.abs_err / l),
@@ -363,6 +374,18 @@ mod tests {
         let at = bytes.windows(tail.len()).rposition(|w| w == tail.as_slice()).unwrap();
         bytes.splice(at..at + tail.len(), postcard::to_stdvec(&(AUC_BINS as u32, 1u64, 1u64)).unwrap());
         assert!(postcard::from_bytes::<Prequential>(&bytes).is_err());
+    }
+
+    #[test]
+    fn anomaly_summary_is_roc_auc_alone() {
+        let mut p = Prequential::default();
+        for (score, label) in [(0.1, 0.0), (0.9, 1.0), (0.3, 0.0), (0.2, 1.0)] {
+            p.anomaly_scored(score, label);
+        }
+        p.unlabelled();
+        let s = p.summary();
+        assert_eq!((s.rows, s.labelled, s.roc_auc), (5, 4, Some(0.75)));
+        assert_eq!((s.accuracy, s.log_loss, s.macro_f1, s.mae, s.rmse), (None, None, None, None, None));
     }
 
     #[test]

@@ -234,7 +234,10 @@ impl Pipeline {
         let metric_cols = MetricCols {
             kind: last.info().kind,
             label: config_str(last_config, "labelCol", "label"),
-            prediction: config_str(last_config, "predictionCol", "prediction"),
+            prediction: match last.info().kind {
+                OperatorKind::AnomalyDetector => config_str(last_config, "scoreCol", "anomalyScore"),
+                _ => config_str(last_config, "predictionCol", "prediction"),
+            },
             raw: config_str(last_config, "rawPredictionCol", "rawPrediction"),
         };
         let name = opened.iter().map(|s| s.instance.info().name.clone()).collect::<Vec<_>>().join(" | ");
@@ -648,6 +651,15 @@ impl Pipeline {
                 let rank = outputs.column_by_name("rank").and_then(|a| a.as_any().downcast_ref::<Int64Array>().cloned());
                 for i in 0..answered.len() {
                     self.metrics.ranked(rank.as_ref().and_then(|r| r.is_valid(i).then(|| r.value(i))));
+                }
+            }
+            OperatorKind::AnomalyDetector => {
+                let Some(score) = f64_col(&c.prediction) else { return };
+                for i in 0..answered.len() {
+                    match label(i).filter(|_| score.is_valid(i)) {
+                        Some(label) => self.metrics.anomaly_scored(score.value(i), label),
+                        None => self.metrics.unlabelled(),
+                    }
                 }
             }
             OperatorKind::Clusterer | OperatorKind::Transformer => {

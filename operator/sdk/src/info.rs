@@ -14,6 +14,9 @@ pub enum OperatorKind {
     Transformer,
     /// Learns embeddings.
     Embedder,
+    /// Scores how anomalous each row is, unsupervised (higher: more anomalous); the host
+    /// scores that score against a 0/1 label by ROC AUC.
+    AnomalyDetector,
 }
 
 /// One configuration parameter.

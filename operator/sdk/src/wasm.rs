@@ -59,6 +59,7 @@ pub fn describe<T: Operator>() -> t::OperatorInfo {
             OperatorKind::Clusterer => t::OperatorKind::Clusterer,
             OperatorKind::Transformer => t::OperatorKind::Transformer,
             OperatorKind::Embedder => t::OperatorKind::Embedder,
+            OperatorKind::AnomalyDetector => t::OperatorKind::AnomalyDetector,
         },
         description: i.description,
         params: i
