@@ -1,7 +1,9 @@
 //! Faults and bad input against the real broker: the broker goes away mid-run and comes back
 //! (eddy waits, says so, and ends with the same result); undecodable records go to the
 //! dead-letter topic in the same transactions as the predictions, with reason and origin in
-//! headers; a checkpoint of another operator stops the job with a clear error.
+//! headers; a checkpoint of another operator stops the job with a clear error; a bounded job
+//! whose brokers or input topic are not there fails at start-up, naming them, while an
+//! unbounded one waits.
 
 use std::time::{Duration, Instant};
 
@@ -236,4 +238,39 @@ fn stop_at_end_waits_for_a_transaction_open_when_it_starts() {
     assert_eq!(input.len(), 300);
     let predictions = read_topic_at_least(b, &n.predictions, input.len());
     assert_exactly_once(&predictions, &input);
+}
+
+#[test]
+fn a_bounded_job_fails_at_start_up_naming_what_is_missing_and_an_unbounded_one_waits() {
+    let broker = shared();
+    let b = broker.bootstrap();
+    let dir = workdir("startup");
+    let quick = ["source.kafka.startup_timeout_ms=3000".to_string()];
+
+    // Nothing listens on port 1.
+    let n = Names::new("startup-nobroker");
+    let job = kafka_job(&dir, "127.0.0.1:1", &n, FTRL, true, "");
+    let started = Instant::now();
+    let mut e = Eddy::start(&job, &quick, &dir.join("nobroker.log"));
+    assert!(!e.wait(Duration::from_secs(90)), "a bounded job without a broker must fail");
+    let log = e.log_text();
+    assert!(log.contains("127.0.0.1:1") && log.contains("startup_timeout_ms = 3000"), "the error names the broker and the setting:\n{log}");
+    eprintln!("no broker: failed after {:.1} s", started.elapsed().as_secs_f64());
+
+    // A broker, but no input topic.
+    let n = Names::new("startup-notopic");
+    let job = kafka_job(&dir, b, &n, FTRL, true, "");
+    let mut e = Eddy::start(&job, &quick, &dir.join("notopic.log"));
+    assert!(!e.wait(Duration::from_secs(90)), "a bounded job without its input topic must fail");
+    let log = e.log_text();
+    assert!(log.contains(&format!("input topic {} does not exist on {b}", n.input)), "the error names the topic:\n{log}");
+
+    // Unbounded, the same job waits for the topic (and says so).
+    let n = Names::new("startup-waits");
+    let job = kafka_job(&dir, b, &n, FTRL, false, "");
+    let mut e = Eddy::start(&job, &quick, &dir.join("waits.log"));
+    e.wait_for_log("does not exist (yet); waiting for it", 1, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(e.child.try_wait().unwrap().is_none(), "an unbounded job keeps waiting past the start-up timeout:\n{}", e.log_text());
+    e.kill();
 }

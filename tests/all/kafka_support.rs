@@ -307,7 +307,11 @@ pub fn replay_reference_with(input: &[Record], operator: &str, extra_sinks: &str
     };
     Reference {
         metrics: serde_json::to_value(&summary.metrics).expect("metrics as JSON"),
-        predictions: read("p.replay"), models: read("m.replay"), dead_letters: read("dl.replay"), embeddings: read("e.replay") }
+        predictions: read("p.replay"),
+        models: read("m.replay"),
+        dead_letters: read("dl.replay"),
+        embeddings: read("e.replay"),
+    }
 }
 
 /// The key, value, headers and timestamp of a record: what must match between a live output

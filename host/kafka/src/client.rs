@@ -30,6 +30,38 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// 10 s, and one line when it ends.
 static LAST_TROUBLE: Mutex<Option<Instant>> = Mutex::new(None);
 
+/// While a bounded job starts: when start-up began and how long it may take (see
+/// [`start_up_within`]). Process-wide, like [`LAST_TROUBLE`]: every client of the run waits
+/// on the same brokers.
+static START_UP: Mutex<Option<(Instant, Duration)>> = Mutex::new(None);
+
+/// From now on, waiting for brokers or topics fails after `limit` ([`BrokerWatch::waiting`],
+/// [`starting_up`]); `None` waits as long as it takes. Until [`started`].
+pub fn start_up_within(limit: Option<Duration>) {
+    *START_UP.lock().unwrap_or_else(|p| p.into_inner()) = limit.map(|l| (Instant::now(), l));
+}
+
+/// Start-up is over (the consumer got its partitions): waiting no longer fails.
+pub fn started() {
+    *START_UP.lock().unwrap_or_else(|p| p.into_inner()) = None;
+}
+
+/// `Err(Error::Startup)` once a bounded job's start-up took longer than it may, saying what
+/// it was waiting for (`what`, a sentence naming the brokers or the topic).
+pub fn starting_up(what: impl FnOnce() -> String) -> Result<()> {
+    let limit = *START_UP.lock().unwrap_or_else(|p| p.into_inner());
+    match limit {
+        Some((since, limit)) if since.elapsed() >= limit => Err(Error::Startup(format!(
+            "{} after {:.0} s of start-up; a stop_at_end job gives up after source.kafka.startup_timeout_ms = {} \
+             (raise it to wait longer)",
+            what(),
+            since.elapsed().as_secs_f64(),
+            limit.as_millis()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Rate-limited reporting of broker trouble, shared by a client's callbacks.
 #[derive(Debug)]
 pub struct BrokerWatch {
@@ -53,6 +85,13 @@ impl BrokerWatch {
             *last = Some(Instant::now());
             tracing::warn!(target: "eddy_kafka", "Kafka broker {} unreachable or failing ({what}); eddy waits and keeps retrying", self.brokers);
         }
+    }
+
+    /// Reports trouble as [`BrokerWatch::trouble`] does, from a loop that waits for the
+    /// brokers: past a bounded job's start-up time it fails instead ([`starting_up`]).
+    pub fn waiting(&self, what: &str) -> Result<()> {
+        self.trouble(what);
+        starting_up(|| format!("Kafka broker {} still unreachable or failing ({what})", self.brokers))
     }
 
     /// Notes that the broker answered a request.
@@ -244,7 +283,7 @@ pub fn partition_count<C: ClientContext>(client: &Client<C>, topic: &str, watch:
                     },
                 };
             }
-            Err(e) if is_transient(&e) => watch.trouble(&format!("metadata of topic {topic}: {e}")),
+            Err(e) if is_transient(&e) => watch.waiting(&format!("metadata of topic {topic}: {e}"))?,
             Err(e) => return Err(Error::kafka(format!("metadata of topic {topic}"), e)),
         }
     }
@@ -317,13 +356,13 @@ pub fn ensure_topics(config: &ClientConfig, brokers: &str, topics: &[TopicSpec],
                             }
                             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                             Err((name, code)) if is_transient(&KafkaError::AdminOp(code)) => {
-                                watch.trouble(&format!("creating topic {name}: {code}"));
+                                watch.waiting(&format!("creating topic {name}: {code}"))?;
                             }
                             Err((name, code)) => return Err(Error::kafka(format!("creating topic {name}"), KafkaError::AdminOp(code))),
                         }
                     }
                 }
-                Err(e) if is_transient(&e) => watch.trouble(&format!("creating topic {}: {e}", t.name)),
+                Err(e) if is_transient(&e) => watch.waiting(&format!("creating topic {}: {e}", t.name))?,
                 Err(e) => return Err(Error::kafka(format!("creating topic {}", t.name), e)),
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -386,7 +425,7 @@ pub fn watermarks<C: ClientContext>(client: &Client<C>, topic: &str, partition: 
                 watch.ok();
                 return Ok(w);
             }
-            Err(e) if is_transient(&e) => watch.trouble(&format!("watermarks of {topic}[{partition}]: {e}")),
+            Err(e) if is_transient(&e) => watch.waiting(&format!("watermarks of {topic}[{partition}]: {e}"))?,
             Err(e) => return Err(Error::kafka(format!("watermarks of {topic}[{partition}]"), e)),
         }
         std::thread::sleep(Duration::from_millis(200));

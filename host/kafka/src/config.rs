@@ -10,6 +10,7 @@
 //! group = "eddy-clicks"                    # consumer group; also names the checkpoints
 //! start = "earliest"                       # where a partition without a checkpoint starts: earliest | latest
 //! stop_at_end = false                      # true: stop once caught up with the end offsets seen at start
+//! startup_timeout_ms = 30000               # stop_at_end jobs: fail if brokers or input topics are not there by then
 //! [source.kafka.properties]                # any librdkafka setting, for every client (TLS, SASL, ...)
 //! "security.protocol" = "SASL_SSL"
 //!
@@ -68,9 +69,18 @@ pub struct SourceConfig {
     /// Stop once every assigned partition reached the end offset seen at start.
     #[serde(default)]
     pub stop_at_end: bool,
+    /// With `stop_at_end`: how long start-up may wait for unreachable brokers or a missing
+    /// input topic before the job fails, naming them (a script running a bounded job gets an
+    /// error instead of a hang). Jobs without `stop_at_end` wait as long as it takes.
+    #[serde(default = "default_startup_timeout_ms")]
+    pub startup_timeout_ms: u64,
     /// librdkafka settings for every client of the job.
     #[serde(default)]
     pub properties: BTreeMap<String, toml::Value>,
+}
+
+fn default_startup_timeout_ms() -> u64 {
+    30_000
 }
 
 /// `[sinks.kafka]`.

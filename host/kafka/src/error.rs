@@ -38,6 +38,10 @@ pub enum Error {
     /// Anything else from outside (files).
     #[error("{0}")]
     Io(String),
+    /// A bounded (`stop_at_end`) job could not start within `startup_timeout_ms`: brokers
+    /// unreachable, or an input topic missing. Not retried: the job stops, saying which.
+    #[error("{0}")]
+    Startup(String),
 }
 
 impl Error {
@@ -51,7 +55,7 @@ impl Error {
         match self {
             Self::Config(_) => Fault::User,
             Self::Host(h) => h.fault(),
-            Self::Kafka { .. } | Self::Io(_) | Self::Restart(_) | Self::Fenced(_) => Fault::External,
+            Self::Kafka { .. } | Self::Io(_) | Self::Restart(_) | Self::Fenced(_) | Self::Startup(_) => Fault::External,
             Self::Checkpoint(_) => Fault::User,
         }
     }

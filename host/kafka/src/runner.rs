@@ -34,7 +34,7 @@ use serde_json::Value;
 use crate::checkpoint::{Checkpoint, CheckpointStore, check_compatible, key as checkpoint_key};
 use crate::client::{
     BrokerWatch, Rebalance, SourceContext, TopicSpec, ensure_topics, high_watermarks, is_transient, partition_count, record_of,
-    time_retention,
+    start_up_within, started, starting_up, time_retention,
 };
 use crate::config::{KafkaJob, StartAt};
 use crate::metrics::Metrics;
@@ -193,6 +193,7 @@ impl Runner<'_> {
             self.k.sinks.checkpoints,
             if self.k.source.stop_at_end { ", stopping at the end" } else { "" },
         );
+        start_up_within(self.k.source.stop_at_end.then(|| Duration::from_millis(self.k.source.startup_timeout_ms)));
         let mut backoff = Duration::from_millis(500);
         loop {
             let began = Instant::now();
@@ -211,6 +212,7 @@ impl Runner<'_> {
                     )));
                 }
                 Err(e) if e.retriable() => {
+                    starting_up(|| format!("the job could not start ({e})"))?;
                     if began.elapsed() > Duration::from_secs(60) {
                         backoff = Duration::from_millis(500);
                     }
@@ -290,6 +292,7 @@ impl<'r, 'a> Session<'r, 'a> {
                     tracing::warn!(target: "eddy_kafka", "input topic {t} does not exist (yet); waiting for it");
                     said = true;
                 }
+                starting_up(|| format!("input topic {t} does not exist on {}", k.source.brokers))?;
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
@@ -365,6 +368,10 @@ impl<'r, 'a> Session<'r, 'a> {
             }
             for ev in self.consumer.context().take_events() {
                 self.rebalance(ev)?;
+            }
+            if !self.assigned_once {
+                let group = &self.r.k.source.group;
+                starting_up(|| format!("the consumer group {group} assigned no partitions (is its coordinator available?)"))?;
             }
             if self.r.k.source.stop_at_end && self.caught_up()? {
                 tracing::info!(target: "eddy_kafka", "caught up with the end offsets seen at start: finishing");
@@ -701,6 +708,7 @@ impl<'r, 'a> Session<'r, 'a> {
                     }
                 }
                 self.assigned_once = true;
+                started();
             }
             Rebalance::Revoke(list) => {
                 if self.consumer.assignment_lost() {
@@ -738,7 +746,7 @@ impl<'r, 'a> Session<'r, 'a> {
         let committed = loop {
             match self.consumer.committed_offsets(asked.clone(), Duration::from_secs(30)) {
                 Ok(c) => break c,
-                Err(e) if is_transient(&e) => self.consumer.context().watch.trouble(&format!("reading committed offsets: {e}")),
+                Err(e) if is_transient(&e) => self.consumer.context().watch.waiting(&format!("reading committed offsets: {e}"))?,
                 Err(e) => return Err(Error::kafka("reading committed offsets", e)),
             }
         };

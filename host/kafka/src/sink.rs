@@ -96,7 +96,7 @@ impl Sink {
                     self.watch().ok();
                     return Ok(());
                 }
-                Err(KafkaError::Transaction(e)) if e.is_retriable() => self.watch().trouble(&format!("initializing transactions: {e}")),
+                Err(KafkaError::Transaction(e)) if e.is_retriable() => self.watch().waiting(&format!("initializing transactions: {e}"))?,
                 Err(e) => return Err(Error::kafka("initializing transactions", e)),
             }
         }

@@ -82,7 +82,7 @@ impl KafkaStore {
                     self.index.apply(&r);
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) | None => {}
-                Some(Err(e)) => self.reader.context().watch.trouble(&format!("reading checkpoints: {e}")),
+                Some(Err(e)) => self.reader.context().watch.waiting(&format!("reading checkpoints: {e}"))?,
             }
             if !said && start.elapsed() > Duration::from_secs(10) {
                 said = true;
