@@ -128,6 +128,17 @@ fn masses_and_window_swap_by_hand() {
     let mut op = HalfSpaceTrees::open_json(config).unwrap();
     let out = op.process(&dense_batch(&[row(0.0), row(0.0), row(0.0), row(1.0)], 0)).unwrap();
     assert_eq!(f64_col(&out.outputs, "anomalyScore")[3], Some(1.0 - 3.0 / 21.0));
+
+    // With windows of 20 the size limit is 2: after 19 rows down the left edge and one down
+    // the right, 1.0 meets node 2 with mass 1, adds 1 * 2 and stops there (its leaf, also of
+    // mass 1, is not added), out of 1 tree * 20 rows * 7.
+    let mut op = HalfSpaceTrees::open_json(r#"{"nTrees": 1, "height": 2, "windowSize": 20}"#).unwrap();
+    let mut rows = vec![row(0.0); 19];
+    rows.push(row(1.0));
+    op.process(&dense_batch(&rows, 0)).unwrap();
+    assert_eq!(op.forest().unwrap().r_mass, [20, 19, 1, 19, 0, 0, 1]);
+    let out = op.process(&dense_batch(&[row(1.0)], 20)).unwrap();
+    assert_eq!(f64_col(&out.outputs, "anomalyScore"), vec![Some(1.0 - (20.0 + 1.0 * 2.0) / 140.0)]);
 }
 
 #[test]
