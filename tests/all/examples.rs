@@ -32,6 +32,17 @@ fn bananas_naive_bayes_and_kmeans() {
 }
 
 #[test]
+fn bananas_hoeffding_tree() {
+    // river 0.26.1's HoeffdingTreeClassifier(grace_period=50, delta=1e-3, tau=0.1) on the same
+    // 5,300 points: 79.91% prequential accuracy, 20 splits. The majority class is 55.2%.
+    let s = run("examples/bananas/hoeffding-tree.toml");
+    assert_eq!(s.operator, "HoeffdingTreeClassifier");
+    let acc = s.metrics.accuracy.unwrap();
+    assert!(acc > 0.552 && (acc - 0.7991).abs() < 0.01, "accuracy {acc}");
+    assert_eq!(s.models, 20, "a model version per split, as many splits as river's tree");
+}
+
+#[test]
 fn segment_softmax_multiclass() {
     let s = run("examples/segment/job.toml");
     let m = &s.metrics;
