@@ -43,6 +43,17 @@ fn bananas_hoeffding_tree() {
 }
 
 #[test]
+fn shuttle_half_space_trees_anomaly_scores() {
+    let s = run("examples/anomaly/job.toml");
+    assert_eq!((s.operator.as_str(), s.records_in, s.models), ("HalfSpaceTrees", 5000, 5000 / 250), "a model version per window");
+    let m = &s.metrics;
+    let auc = m.roc_auc.unwrap();
+    // river 0.26.1's HalfSpaceTrees, same parameters and seed, on the same rows: 0.92427.
+    assert!(auc > 0.9 && (auc - 0.92427).abs() < 0.001, "ROC AUC {auc}");
+    assert_eq!((m.labelled, m.accuracy, m.log_loss, m.mae), (5000, None, None, None), "ROC AUC alone: {m:?}");
+}
+
+#[test]
 fn segment_softmax_multiclass() {
     let s = run("examples/segment/job.toml");
     let m = &s.metrics;

@@ -52,6 +52,7 @@ fn cases() -> Vec<(&'static str, Value, Vec<Record>)> {
         ("softmax-regression", json!({"featuresCol": f, "labelCol": "is_phishing", "globalBatchSize": 5}), phishing()),
         ("linear-regression", json!({"featuresCol": f, "labelCol": "age_of_domain", "optimizer": "adagrad"}), phishing()),
         ("hoeffding-tree", json!({"featuresCol": f, "labelCol": "is_phishing", "gracePeriod": 50, "delta": 1e-3, "tau": 0.1}), phishing()),
+        ("half-space-trees", json!({"featuresCol": f, "labelCol": "is_phishing", "nTrees": 4, "height": 5, "windowSize": 100, "seed": 3}), phishing()),
         (
             "kmeans",
             json!({"featuresCol": f, "k": 3, "globalBatchSize": 16, "decayFactor": 0.5, "initialModel": {"random": {"seed": 1, "dim": 9, "weight": 0.0}}}),

@@ -58,7 +58,7 @@ pub fn param_infos() -> Vec<ParamInfo> {
         ),
         ParamInfo::new(
             "limits",
-            "list<[double, double]> | map<string, [double, double]>",
+            "list | map",
             None,
             "Range [lo, hi] of each feature that the split points are drawn in: a list in feature order, or (with a list of feature columns) an object of column name to range, unnamed columns keeping [0, 1]. Unset: every feature in [0, 1]. Values outside are not refused: they follow the outermost branches.",
         ),
