@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from river import datasets, linear_model, naive_bayes, optim, preprocessing
+from river import datasets, linear_model, naive_bayes, optim, preprocessing, tree
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EDDY = os.environ.get("EDDY_BIN", os.path.join(ROOT, "target", "release", "eddy"))
@@ -88,7 +88,9 @@ def main():
     classes = sorted({y for _, y in segment_raw})
     segment = materialize(segment_raw, lambda y: classes.index(y))
     trump = materialize(datasets.TrumpApproval())
+    bananas = materialize(datasets.Bananas(), lambda y: int(y))
     data = {"phishing": phishing, "segment": segment, "trump": trump}
+    data["bananas"] = bananas
     replays = {k: to_replay(k, *v, workdir) for k, v in data.items()}
     cols = {k: [f"f{i}" for i in range(len(v[0]))] for k, v in data.items()}
 
@@ -114,6 +116,23 @@ def main():
          lambda: naive_bayes.GaussianNB(),
          "naive-bayes",
          [("naive-bayes", {"featuresCol": cols["segment"], "labelCol": "label"})], "classifier"),
+        ("bananas", "HoeffdingTreeClassifier",
+         lambda: tree.HoeffdingTreeClassifier(),
+         "hoeffding-tree",
+         [("hoeffding-tree", {"featuresCol": cols["bananas"], "labelCol": "label"})], "classifier"),
+        ("bananas", "HoeffdingTreeClassifier (grace 50, delta 1e-3, tau 0.1)",
+         lambda: tree.HoeffdingTreeClassifier(grace_period=50, delta=1e-3, tau=0.1),
+         "hoeffding-tree (gracePeriod 50, delta 1e-3, tau 0.1)",
+         [("hoeffding-tree", {"featuresCol": cols["bananas"], "labelCol": "label", "gracePeriod": 50, "delta": 1e-3, "tau": 0.1})],
+         "classifier"),
+        ("phishing", "HoeffdingTreeClassifier",
+         lambda: tree.HoeffdingTreeClassifier(),
+         "hoeffding-tree",
+         [("hoeffding-tree", {"featuresCol": cols["phishing"], "labelCol": "label"})], "classifier"),
+        ("segment", "HoeffdingTreeClassifier",
+         lambda: tree.HoeffdingTreeClassifier(),
+         "hoeffding-tree",
+         [("hoeffding-tree", {"featuresCol": cols["segment"], "labelCol": "label"})], "classifier"),
         ("trump", "StandardScaler | LinearRegression (SGD 0.01)",
          lambda: preprocessing.StandardScaler() | linear_model.LinearRegression(optimizer=optim.SGD(0.01)),
          "scaler | linear-regression (sgd 0.01)",
