@@ -1,7 +1,7 @@
 //! HoeffdingTreeClassifier natively: a split decision derived by hand (information gain and the
-//! Hoeffding bound), tie-breaking with `tau`, prequential scoring and model versions, declared
-//! classes, batch-size independence and restore mid-stream, the memory bound, publishing
-//! switched off, and refusals of bad rows and configs.
+//! Hoeffding bound), tie-breaking with `tau`, `removePoorAttrs`, prequential scoring and model
+//! versions, declared classes, batch-size independence and restore mid-stream, the memory
+//! bound, publishing switched off, the model data, and refusals of bad rows and configs.
 
 use eddy_hoeffding_tree::{HoeffdingTree, Node, Tree};
 use eddy_sdk::Operator;
@@ -66,6 +66,11 @@ fn information_gain_split_decided_by_the_hoeffding_bound_by_hand() {
     assert_eq!(feature, 0);
     assert_eq!(threshold, 0.0 + (1.5 - 0.0) / 11.0 * 4.0);
     assert_eq!((left, right), (vec![(0, 6.0)], vec![(1, 6.0)]), "class ids: 0 is class 0, 1 is class 1");
+    // `x[feature] <= threshold` goes left: a row exactly at the threshold is class 0's, the
+    // next float up class 1's.
+    let probes = [(vec![threshold, 0.0], None), (vec![threshold.next_up(), 0.0], None)];
+    let out = op.process(&dense_batch(&probes, 12)).unwrap().outputs;
+    assert_eq!(f64_col(&out, "prediction"), vec![Some(0.0), Some(1.0)]);
 
     // With delta = 1e-6, ln(1/delta) = 13.816 and the bound after 8 rows is
     // sqrt(13.816 / 16) = 0.929 < 1: the same split comes one attempt earlier (max 1.3 then, so
@@ -104,6 +109,33 @@ fn tau_breaks_a_tie_between_identical_features() {
     let mut op = HoeffdingTree::open_json(r#"{"tau": 0}"#).unwrap();
     assert!(op.process(&dense_batch(&rows, 0)).unwrap().models.is_none());
     assert_eq!(op.tree().version, 0, "without tau the tie is never broken");
+}
+
+#[test]
+fn remove_poor_attrs_stops_watching_a_useless_feature() {
+    // Two copies of an informative feature (they tie, and with tau = 0 the leaf never splits)
+    // and one of noise. At the first attempt (200 rows) the copies gain about 0.28 bits, the
+    // noise about 0, and the bound is sqrt(16.118 / 400) = 0.2: the noise trails the best by
+    // more than the bound, so a majority-class leaf stops observing it for good. Naive Bayes
+    // leaves keep every feature (river's `disable_attribute` does nothing there).
+    let mut g = Lcg::new(8);
+    let rows: Vec<LabeledRow> = (0..1000)
+        .map(|_| {
+            let u = g.next_f64();
+            let label = if (u < 0.5) != (g.next_f64() < 0.2) { 0.0 } else { 1.0 };
+            (vec![u, u, g.next_f64()], Some(label))
+        })
+        .collect();
+    let observed = |cfg: &str| {
+        let mut op = HoeffdingTree::open_json(cfg).unwrap();
+        op.process(&dense_batch(&rows, 0)).unwrap();
+        assert_eq!(op.tree().version, 0);
+        let Node::Leaf(root) = &op.tree().nodes[0] else { panic!("the root split") };
+        (root.splitters.as_ref().unwrap().iter().map(|s| s.feature).collect::<Vec<_>>(), root.disabled.clone())
+    };
+    assert_eq!(observed(r#"{"tau": 0, "leafPrediction": "mc", "removePoorAttrs": true}"#), (vec![0, 1], vec![2]));
+    assert_eq!(observed(r#"{"tau": 0, "leafPrediction": "mc"}"#), (vec![0, 1, 2], vec![]));
+    assert_eq!(observed(r#"{"tau": 0, "removePoorAttrs": true}"#), (vec![0, 1, 2], vec![]));
 }
 
 #[test]
