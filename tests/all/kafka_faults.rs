@@ -274,3 +274,52 @@ fn a_bounded_job_fails_at_start_up_naming_what_is_missing_and_an_unbounded_one_w
     assert!(e.child.try_wait().unwrap().is_none(), "an unbounded job keeps waiting past the start-up timeout:\n{}", e.log_text());
     e.kill();
 }
+
+/// A tiny learner (the running sum of `x`) that traps on every attempt at `x = 666`.
+const POISONED: &str = "[operator]\ncomponent = \"hostile\"\n[operator.config]\nmode = \"poison\"\n";
+
+#[test]
+fn a_poison_record_goes_to_dead_letters_once_through_a_kill() {
+    let broker = shared();
+    let b = broker.bootstrap();
+    let n = Names::new("poison");
+    let mut recs = synthetic(&n.input, 2, 6000, 5);
+    for r in recs.iter_mut() {
+        let x = if (r.partition, r.offset) == (1, 4321) { 666.0 } else { json_of(r)["f0"].as_f64().unwrap() };
+        r.value = serde_json::to_vec(&json!({ "x": x })).unwrap();
+    }
+    let input = produce(b, &n.input, &recs);
+    let dir = workdir("poison");
+    let dl = format!("dead_letters = \"{}\"", n.dead_letters);
+    let job = kafka_job(&dir, b, &n, POISONED, true, &dl);
+    let log = dir.join("eddy.log");
+    let mut e = Eddy::start(&job, &[], &log);
+    assert!(e.wait_for_log("committed in", 1, Duration::from_secs(60)), "{}", e.log_text());
+    assert!(e.child.try_wait().unwrap().is_none(), "the job finished before the kill; give it more input:\n{}", e.log_text());
+    e.kill();
+    let mut e = Eddy::start(&job, &[], &log);
+    assert!(e.wait(Duration::from_secs(180)), "{}", e.log_text());
+
+    let dead = read_topic_at_least(b, &n.dead_letters, 1);
+    assert_eq!(dead.len(), 1, "exactly one dead letter; eddy's log:\n{}", e.log_text());
+    let d = &dead[0];
+    assert_eq!((d.header("eddy.origin.partition").as_deref(), d.header("eddy.origin.offset").as_deref()), (Some("1"), Some("4321")));
+    let reason = d.header("eddy.error.reason").unwrap();
+    assert!(reason.contains("poisoned by x = 666") && reason.contains("fresh instance"), "the trap message: {reason}");
+    let good: Vec<Record> = input.iter().filter(|r| (r.partition, r.offset) != (1, 4321)).cloned().collect();
+    let predictions = read_topic_at_least(b, &n.predictions, good.len());
+    assert_exactly_once(&predictions, &good);
+    // The replay of the same input: the same dead letter, and predictions (the sums learned
+    // so far) of a model that never learned the poison record.
+    let reference = replay_reference(&input, POISONED, true);
+    assert_same("predictions", &predictions, &reference.predictions);
+    assert_same("dead letters", &dead, &reference.dead_letters);
+    let after: Vec<f64> = reference
+        .predictions
+        .iter()
+        .filter(|p| p.header("eddy.origin.partition").as_deref() == Some("1"))
+        .map(|p| json_of(p)["prediction"].as_f64().unwrap())
+        .collect();
+    let sum_before: f64 = good.iter().filter(|r| r.partition == 1 && r.offset < 4321).map(|r| json_of(r)["x"].as_f64().unwrap()).sum();
+    assert_eq!(after[4321], sum_before, "the row after the poison record sees the sum without it");
+}

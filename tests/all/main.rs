@@ -14,6 +14,7 @@ mod kafka_group;
 mod kafka_replays;
 mod kafka_support;
 mod make_test;
+mod poison;
 mod restore;
 mod sandbox;
 mod wit;

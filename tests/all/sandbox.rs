@@ -1,6 +1,8 @@
 //! Hostile components are contained: a trap, an endless loop and unbounded allocation each fail
 //! the call with an error naming the operator and the records in flight, the host stays up,
-//! and malformed output is refused.
+//! and malformed output is refused. (A failed call is first retried record by record on fresh
+//! instances, see poison.rs; an operator that fails on every record is then at fault: the
+//! pipeline stops with its failure.)
 
 use std::time::{Duration, Instant};
 

@@ -25,6 +25,7 @@ mod outputs;
 mod pipeline;
 mod record;
 mod records;
+mod recovery;
 pub mod replay;
 pub mod run;
 mod runtime;

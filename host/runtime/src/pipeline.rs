@@ -20,6 +20,7 @@ use crate::frame::{Pending, Rows, Source};
 use crate::instance::{CallError, Processed};
 use crate::metrics::Prequential;
 use crate::outputs::{dead_letter, embedding_record, model_record, predictions, range_of};
+use crate::recovery::Recovery;
 
 use crate::snapshot::{PipelineSnapshot, StageSnapshot};
 use crate::{HostError, OperatorComponent, OperatorInstance, Record, Records, Result};
@@ -139,7 +140,14 @@ struct MetricCols {
 struct Stage {
     instance: OperatorInstance,
     pending: Pending,
+    /// The way back to the state before the current call, should it break the instance.
+    recovery: Recovery,
 }
+
+/// Records in a row that fail alone on fresh instances before the operator, not the records,
+/// is taken to be at fault (see [`Pipeline::isolate`]): the first ones went to the dead
+/// letters, the job then stops.
+const POISON_IN_A_ROW: usize = 3;
 
 /// One partition's pipeline: a chain of one or more operators.
 pub struct Pipeline {
@@ -228,7 +236,8 @@ impl Pipeline {
         let (_, last_config) = stages.last().ok_or_else(|| HostError::Job("a pipeline needs at least one operator".into()))?;
         let mut opened = Vec::with_capacity(stages.len());
         for (c, cfg) in stages {
-            opened.push(Stage { instance: c.instantiate(&cfg.to_string())?, pending: Pending::default() });
+            let config = cfg.to_string();
+            opened.push(Stage { instance: c.instantiate(&config)?, pending: Pending::default(), recovery: Recovery::new(c, config) });
         }
         let last = &opened.last().expect("non-empty").instance;
         let metric_cols = MetricCols {
@@ -275,6 +284,16 @@ impl Pipeline {
     /// on it.
     pub fn set_batch_rows(&mut self, rows: usize) {
         self.batch_rows = rows.max(1);
+    }
+
+    /// How many bytes of input each stage keeps, after its last snapshot, to rebuild its
+    /// instance should a call break it (default 32 MiB); past it, the stage's state is taken
+    /// whole instead (and the next incremental snapshot of it is full). Results do not depend
+    /// on it.
+    pub fn set_retry_log_bytes(&mut self, bytes: usize) {
+        for st in &mut self.stages {
+            st.recovery.set_log_limit(bytes);
+        }
     }
 
     /// Whether model versions become records in [`PipelineOutput::models`] (default on). A host
@@ -461,7 +480,24 @@ impl Pipeline {
         crate::decode::convert_column(&one, spec).map_err(|e| (e.row.unwrap_or(0), e.column, e.message))
     }
 
-    fn run_stage(&mut self, stage: usize, mut rows: Rows, out: &mut PipelineOutput) -> Result<()> {
+    /// Runs `rows` through stage `stage` (and, as they are answered, the stages after it).
+    /// A call that breaks the instance (a trap, the time or memory limit) is retried on a
+    /// fresh instance at the state before it, one record at a time: a record that fails again
+    /// is a poison record, set aside like a bad one (see [`Pipeline::isolate`]).
+    fn run_stage(&mut self, stage: usize, rows: Rows, out: &mut PipelineOutput) -> Result<()> {
+        match self.try_stage(stage, rows, out)? {
+            Some((rows, failure)) if self.stages[stage].recovery.gave_up() => {
+                let name = self.stages[stage].instance.info().name.clone();
+                Err(HostError::OperatorFailed { operator: name, range: range_of(&rows), message: failure })
+            }
+            Some((rows, failure)) => self.isolate(stage, rows, failure, out),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Pipeline::run_stage`] without the retry: a call that broke the instance gives back
+    /// the rows it held and what happened.
+    fn try_stage(&mut self, stage: usize, mut rows: Rows, out: &mut PipelineOutput) -> Result<Option<(Rows, String)>> {
         while !rows.is_empty() {
             let batch = match self.stage_input(stage, &rows) {
                 Ok(b) => b,
@@ -476,7 +512,11 @@ impl Pipeline {
             let pending = &st.pending;
             let result = st.instance.process(&batch, |s| pending.contains(s));
             match result {
-                Ok(p) => return self.answer(stage, p, out),
+                Ok(p) => {
+                    let name = st.instance.info().name.clone();
+                    st.recovery.processed(&mut st.instance, batch).map_err(|e| call_err(&name, "snapshot".into(), e))?;
+                    return self.answer(stage, p, out).map(|()| None);
+                }
                 Err(err) => {
                     let st = &mut self.stages[stage];
                     rows = st.pending.pop().expect("pushed above");
@@ -486,12 +526,91 @@ impl Pipeline {
                         CallError::Operator(OperatorError::InvalidInput(i)) if (i.row as usize) < rows.len() => {
                             self.refuse(stage, &mut rows, i.row as usize, &name, i.column, i.message, out)?;
                         }
+                        CallError::Failed(message) => return Ok(Some((rows, format!("{message} ({range})")))),
                         other => return Err(call_err(&name, range, other)),
                     }
                 }
             }
         }
+        Ok(None)
+    }
+
+    /// After a call of stage `stage` on `rows` broke its instance (`failure`): a fresh
+    /// instance, rebuilt at the state before the call, processes the rows again, one record
+    /// at a time. A record whose call fails again is a poison record: it goes to the dead
+    /// letters with the failure as its reason (and a fresh instance takes over for the
+    /// records after it); without a dead-letter sink the pipeline stops there, naming its
+    /// origin, as for a bad record. Outputs are those of an uninterrupted run without the
+    /// poison record, because results do not depend on how rows are batched. When
+    /// [`POISON_IN_A_ROW`] records in a row fail, the operator is at fault, not them: the
+    /// pipeline stops with the failure.
+    fn isolate(&mut self, stage: usize, rows: Rows, failure: String, out: &mut PipelineOutput) -> Result<()> {
+        let name = self.stages[stage].instance.info().name.clone();
+        tracing::warn!(
+            target: "eddy",
+            "{name} failed on partition {}: {failure}; retrying record by record on a fresh instance from the last good state",
+            self.partition
+        );
+        self.rebuild(stage, &failure, &rows)?;
+        let mut in_a_row = Vec::new();
+        let mut start = 0;
+        while start < rows.len() {
+            let source = rows.src[start].0.clone();
+            let end = rows.src[start..].iter().position(|(s, _)| !Arc::ptr_eq(s, &source)).map_or(rows.len(), |k| start + k);
+            let record = rows.slice(start, end - start);
+            start = end;
+            let Some((record, again)) = self.try_stage(stage, record, out)? else {
+                in_a_row.clear();
+                continue;
+            };
+            in_a_row.push(source.record.origin().to_string());
+            if in_a_row.len() >= POISON_IN_A_ROW {
+                // Not a record: the operator fails on everything. The instance stays broken.
+                self.stages[stage].recovery.give_up();
+                return Err(HostError::OperatorFailed {
+                    operator: name,
+                    range: range_of(&rows),
+                    message: format!(
+                        "{failure}; then, on fresh instances at the state before it, on each of {} records in a row ({}): {again}. \
+                         The operator, not a record, is at fault",
+                        in_a_row.len(),
+                        in_a_row.join("; ")
+                    ),
+                });
+            }
+            self.rebuild(stage, &again, &record)?;
+            let reason = format!("the operator failed on this record, and again on a fresh instance at the state before it: {again}");
+            tracing::warn!(target: "eddy", "poison record at {}: {reason}", source.record.origin());
+            if !self.dead_letters {
+                return Err(HostError::BadRecord { origin: source.record.origin(), column: None, message: reason });
+            }
+            dead_letter(&mut out.dead_letters, &source.record, &name, None, &reason);
+        }
         Ok(())
+    }
+
+    /// Replaces stage `stage`'s broken instance with a fresh one at the state before the call
+    /// that broke it (see [`Recovery::rebuild`]).
+    fn rebuild(&mut self, stage: usize, failure: &str, rows: &Rows) -> Result<()> {
+        let st = &mut self.stages[stage];
+        let name = st.instance.info().name.clone();
+        match st.recovery.rebuild(st.instance.publishes_models())? {
+            Ok(fresh) => {
+                st.instance = fresh;
+                Ok(())
+            }
+            Err(e) => Err(HostError::OperatorFailed {
+                operator: name,
+                range: range_of(rows),
+                message: format!(
+                    "{failure}; a fresh instance could not be brought back to the state before it: {}",
+                    match e {
+                        CallError::Operator(e) => e.to_string(),
+                        CallError::Failed(m) => m,
+                    }
+                ),
+            }),
+        }
     }
 
     /// Handles a refused row: dead-letter its record and drop its rows, or (with no
@@ -687,7 +806,9 @@ impl Pipeline {
         let mut stages = Vec::with_capacity(self.stages.len());
         for st in &mut self.stages {
             let name = st.instance.info().name.clone();
-            let (kind, state) = st.instance.snapshot(full).map_err(|e| call_err(&name, "snapshot".into(), e))?;
+            let whole = full || st.recovery.needs_full_snapshot();
+            let (kind, state) = st.instance.snapshot(whole).map_err(|e| call_err(&name, "snapshot".into(), e))?;
+            st.recovery.snapshot_taken(kind == SnapshotKind::Full, &state);
             let info = st.instance.info();
             let mut pending = Vec::new();
             for (seq, src, row, extra) in st.pending.waiting() {
@@ -735,6 +856,7 @@ impl Pipeline {
                     CallError::Failed(m) => m,
                 })
             })?;
+            st.recovery.restored(states);
             st.pending.clear();
             if let Some(rows) = rows {
                 st.pending.push(rows);
