@@ -121,3 +121,47 @@ fn scaler_event_time_windows_through_the_component() {
     }
     assert_eq!(out.predictions.len(), recs.len(), "every row is answered, some after the end-of-input watermark");
 }
+
+/// Flink ML's sparse cases (without and with `weightCol`), kept in this repository
+/// (tests/conformance/ftrl_sparse.json, copied from its OnlineLogisticRegressionTest).
+#[test]
+fn ftrl_sparse_and_weighted_through_the_component() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance").join("ftrl_sparse.json");
+    let c: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let comp = component(runtime(), "ftrl");
+    for (case, weighted) in [("unweighted", false), ("weightCol", true)] {
+        let mut config = c["params"].clone();
+        config["initialModel"] = json!({ "coefficient": c["initialModel"]["coefficient"] });
+        if weighted {
+            config["weightCol"] = json!("weight");
+        }
+        let mut p = eddy_host::Pipeline::new(&comp, &config, 0, Format::Json, false).unwrap();
+        let train: Vec<Value> =
+            c["train"].as_array().unwrap().iter().map(|r| json!({"features": r[0], "label": r[1], "weight": r[2]})).collect();
+        let predict: Vec<Value> = c["predictRows"].as_array().unwrap().iter().map(|x| json!({"features": x})).collect();
+        let mut done = 0;
+        for exp in c["expected"][case].as_array().unwrap() {
+            let upto = exp["afterRows"].as_u64().unwrap() as usize;
+            let (out, r) = p.process(&json_records("train", &train[done..upto]));
+            r.unwrap();
+            done = upto;
+            assert_eq!(out.models.len(), 1, "{case}: one model version per global batch of 9");
+            let (out, r) = p.process(&json_records("predict", &predict));
+            r.unwrap();
+            let mut raw: Vec<[f64; 2]> = out
+                .predictions
+                .iter()
+                .map(|rec| {
+                    let v: Value = serde_json::from_slice(&rec.value).unwrap();
+                    [f(&v["rawPrediction"][0]), f(&v["rawPrediction"][1])]
+                })
+                .collect();
+            raw.sort_by(|a, b| a[0].total_cmp(&b[0]));
+            for (g, e) in raw.iter().zip(exp["rawPredictionSorted"].as_array().unwrap()) {
+                for j in 0..2 {
+                    assert!((g[j] - f(&e[j])).abs() < 1e-9, "{case} after {upto} rows: rawPrediction {g:?} vs {e}");
+                }
+            }
+        }
+    }
+}
