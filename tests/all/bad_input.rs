@@ -52,8 +52,16 @@ fn check_bad_json(bad_value: &[u8], expect_column: Option<&str>, expect_reason: 
     check_policies(recs, "json", bad, expect_column, expect_reason);
 }
 
-fn check_policies(recs: Vec<Record>, format: &str, bad: usize, expect_column: Option<&str>, expect_reason: &str) {
+fn check_policies(mut recs: Vec<Record>, format: &str, bad: usize, expect_column: Option<&str>, expect_reason: &str) {
     let n = recs.len();
+    // Keys, timestamps and headers of their own (bytes that are not UTF-8 too), which a dead
+    // letter must keep byte for byte.
+    for r in recs.iter_mut() {
+        r.key = Some(format!("key-{}", r.offset).into_bytes());
+        r.timestamp = 1_700_000_000_000 + 7 * r.offset;
+        r.headers.push(("trace".into(), Some(vec![0xff, 0, r.offset as u8])));
+        r.headers.push(("empty".into(), None));
+    }
     // With a dead-letter sink: the record goes there, the run goes on.
     let dir = tempfile::tempdir().unwrap();
     write_replay(&dir.path().join("in.replay"), recs.clone());
@@ -63,6 +71,11 @@ fn check_policies(recs: Vec<Record>, format: &str, bad: usize, expect_column: Op
     let dl = eddy_host::replay::read(&dir.path().join("d.replay")).unwrap();
     let d = &dl[0];
     assert_eq!(d.value, recs[bad].value, "the dead letter keeps the original value");
+    assert_eq!(d.key, recs[bad].key, "the dead letter keeps the original key");
+    assert_eq!(d.timestamp, recs[bad].timestamp, "the dead letter keeps the original timestamp");
+    for h in &recs[bad].headers {
+        assert!(d.headers.contains(h), "the dead letter keeps the original header {h:?}: {:?}", d.headers);
+    }
     assert_eq!(d.header(headers::ORIGIN_TOPIC).as_deref(), Some("events"));
     assert_eq!(d.header(headers::ORIGIN_PARTITION).as_deref(), Some("0"));
     assert_eq!(d.header(headers::ORIGIN_OFFSET).as_deref(), Some(bad.to_string().as_str()));

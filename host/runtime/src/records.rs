@@ -155,14 +155,18 @@ impl Records {
         Ok(())
     }
 
-    /// Appends a dead letter: `input`'s key and value, its origin and `headers` after it.
+    /// Appends a dead letter: `input`'s key, value and timestamp, its origin, its own headers
+    /// (byte for byte, in order) and `headers` after them.
     pub fn push_refused(&mut self, input: &Record, headers: Vec<(String, Option<Vec<u8>>)>) {
         self.push_answer::<std::convert::Infallible>(input, |v| {
             v.extend_from_slice(&input.value);
             Ok(())
         })
         .expect("infallible");
-        *self.extra.last_mut().expect("just pushed") = headers;
+        let mut all = Vec::with_capacity(input.headers.len() + headers.len());
+        all.extend(input.headers.iter().cloned());
+        all.extend(headers);
+        *self.extra.last_mut().expect("just pushed") = all;
     }
 
     /// Appends every record of `other`.
