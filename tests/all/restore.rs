@@ -52,7 +52,11 @@ fn cases() -> Vec<(&'static str, Value, Vec<Record>)> {
         ("softmax-regression", json!({"featuresCol": f, "labelCol": "is_phishing", "globalBatchSize": 5}), phishing()),
         ("linear-regression", json!({"featuresCol": f, "labelCol": "age_of_domain", "optimizer": "adagrad"}), phishing()),
         ("hoeffding-tree", json!({"featuresCol": f, "labelCol": "is_phishing", "gracePeriod": 50, "delta": 1e-3, "tau": 0.1}), phishing()),
-        ("half-space-trees", json!({"featuresCol": f, "labelCol": "is_phishing", "nTrees": 4, "height": 5, "windowSize": 100, "seed": 3}), phishing()),
+        (
+            "half-space-trees",
+            json!({"featuresCol": f, "labelCol": "is_phishing", "nTrees": 4, "height": 5, "windowSize": 100, "seed": 3}),
+            phishing(),
+        ),
         (
             "kmeans",
             json!({"featuresCol": f, "k": 3, "globalBatchSize": 16, "decayFactor": 0.5, "initialModel": {"random": {"seed": 1, "dim": 9, "weight": 0.0}}}),
@@ -208,4 +212,31 @@ fn incremental_snapshots_cost_what_changed_and_restore_as_chains() {
     let skipping = [chain[0].clone(), chain[2].clone()];
     let err = open().restore_chain(&skipping).unwrap_err().to_string();
     assert!(err.contains("another parent"), "{err}");
+}
+
+/// A restore followed directly by the end of input: the models published then name no input
+/// row, so they carry the latest timestamp seen before the snapshot (which the snapshot keeps),
+/// not 0, even when timestamps arrived out of order.
+#[test]
+fn a_restore_then_the_end_of_input_stamps_models_with_the_latest_timestamp() {
+    let comp = component(runtime(), "scaler");
+    let cfg = json!({"inputCol": ["x"], "windows": {"eventTimeTumblingMs": 1_000_000}});
+    let mut recs = json_records("ts", &(0..6).map(|i| json!({"x": i as f64})).collect::<Vec<_>>());
+    for (r, ts) in recs.iter_mut().zip([5_000, 9_000, 3_000, 7_000, 2_000, 4_000]) {
+        r.timestamp = ts;
+    }
+    let mut a = Pipeline::new(&comp, &cfg, 0, Format::Json, false).unwrap();
+    let (_, r) = a.process(&recs);
+    r.unwrap();
+    let snap = PipelineSnapshot::from_bytes(&a.snapshot().unwrap().to_bytes()).unwrap();
+    let (straight, r) = a.finish();
+    r.unwrap();
+    let mut b = Pipeline::new(&comp, &cfg, 0, Format::Json, false).unwrap();
+    b.restore(&snap).unwrap();
+    let (restored, r) = b.finish();
+    r.unwrap();
+    assert!(!restored.models.is_empty(), "the end of input closes the window and publishes a model");
+    let stamps: Vec<i64> = restored.models.iter().map(|m| m.timestamp).collect();
+    assert!(stamps.iter().all(|t| *t == 9_000), "models after a restore carry the latest timestamp: {stamps:?}");
+    assert!(restored.models == straight.models, "the same models as without the restore");
 }
