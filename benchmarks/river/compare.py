@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Compare eddy's learners with their river counterparts on data that river ships.
 
-Prequential (score, then learn) on each dataset, in the same run: accuracy (classifiers) or MAE
-(regressors), and rows per second, side by side. river is a benchmark dependency only: run this
-through run.sh, which installs river 0.26.1 into a virtualenv under target/ and builds eddy.
+Prequential (score, then learn) on each dataset, in the same run: accuracy (classifiers), MAE
+(regressors) or ROC AUC of the anomaly score against the label (anomaly detectors), and rows per
+second, side by side. river is a benchmark dependency only: run this through run.sh, which
+installs river 0.26.1 into a virtualenv under target/ and builds eddy.
 
     benchmarks/river/run.sh            # prints a markdown table
 """
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from river import datasets, linear_model, naive_bayes, optim, preprocessing, tree
+from river import anomaly, datasets, linear_model, naive_bayes, optim, preprocessing, tree
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EDDY = os.environ.get("EDDY_BIN", os.path.join(ROOT, "target", "release", "eddy"))
@@ -64,10 +65,33 @@ def eddy_run(replay, stages, workdir, tag):
     return json.loads(out.stdout)
 
 
+def roc_auc(scores, labels):
+    """ROC AUC by the rank-sum formula, ties counted half (as eddy's host computes it)."""
+    s = sorted(zip(scores, labels))
+    pos = sum(labels)
+    neg = len(labels) - pos
+    i = 0
+    rank_sum = 0.0
+    while i < len(s):
+        j = i
+        while j < len(s) and s[j][0] == s[i][0]:
+            j += 1
+        rank_sum += (i + 1 + j) / 2 * sum(y for _, y in s[i:j])
+        i = j
+    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+
+
 def river_run(model, rows, kind):
     correct = n = 0
     abs_err = 0.0
     t = time.perf_counter()
+    if kind == "anomaly":
+        scores = []
+        for x, _ in rows:
+            scores.append(model.score_one(x))
+            model.learn_one(x)
+        secs = time.perf_counter() - t
+        return roc_auc(scores, [y for _, y in rows]), len(rows) / secs
     for x, y in rows:
         p = model.predict_one(x)
         if kind == "classifier":
@@ -88,8 +112,9 @@ def main():
     classes = sorted({y for _, y in segment_raw})
     segment = materialize(segment_raw, lambda y: classes.index(y))
     trump = materialize(datasets.TrumpApproval())
+    shuttle = materialize(datasets.Shuttle())
     bananas = materialize(datasets.Bananas(), lambda y: int(y))
-    data = {"phishing": phishing, "segment": segment, "trump": trump}
+    data = {"phishing": phishing, "segment": segment, "trump": trump, "shuttle": shuttle}
     data["bananas"] = bananas
     replays = {k: to_replay(k, *v, workdir) for k, v in data.items()}
     cols = {k: [f"f{i}" for i in range(len(v[0]))] for k, v in data.items()}
@@ -98,6 +123,19 @@ def main():
         scaler = {"inputCol": cols[name], "outputCol": "scaled", "withMean": True, "withStd": True,
                   "windows": {"countTumbling": 1}, "modelVersionCol": ""}
         return [("scaler", scaler), (learner, dict(config, featuresCol="scaled", labelCol="label"))]
+
+    def hst(name, seed, limits):
+        # river grows its trees over the features in sorted name order: eddy lists them so.
+        names = data[name][0]
+        order = sorted(names)
+        config = {"featuresCol": [cols[name][names.index(n)] for n in order], "labelCol": "label", "seed": seed}
+        if limits:
+            config["limits"] = [list(limits[n]) for n in order]
+        return [("half-space-trees", config)]
+
+    # Shuttle's features are raw sensor readings: both get each feature's range over the data.
+    shuttle_limits = {n: (float(min(x[n] for x, _ in shuttle[1])), float(max(x[n] for x, _ in shuttle[1])))
+                      for n in shuttle[0]}
 
     cases = [
         ("phishing", "StandardScaler | LogisticRegression (SGD 0.01)",
@@ -137,6 +175,12 @@ def main():
          lambda: preprocessing.StandardScaler() | linear_model.LinearRegression(optimizer=optim.SGD(0.01)),
          "scaler | linear-regression (sgd 0.01)",
          scaled("trump", "linear-regression", {"optimizer": "sgd", "learningRate": 0.01}), "regressor"),
+        ("shuttle", "HalfSpaceTrees (seed 42, limits: data range)",
+         lambda: anomaly.HalfSpaceTrees(seed=42, limits=shuttle_limits),
+         "half-space-trees (seed 42, same limits)", hst("shuttle", 42, shuttle_limits), "anomaly"),
+        ("phishing", "HalfSpaceTrees (seed 42), is_phishing as the anomaly",
+         lambda: anomaly.HalfSpaceTrees(seed=42),
+         "half-space-trees (seed 42)", hst("phishing", 42, None), "anomaly"),
     ]
     print(f"river 0.26.1 vs eddy, prequential, rows/s measured in the same run (workdir {workdir})\n")
     print("| data | river model | river score | river rows/s | eddy job | eddy score | eddy rows/s | speed ratio eddy/river |")
@@ -146,9 +190,10 @@ def main():
         rscore, rrate = river_run(rmodel(), rows, kind)
         summary = eddy_run(replays[name], stages, workdir, f"case{i}")
         m = summary["metrics"]
-        escore = m["accuracy"] if kind == "classifier" else m["mae"]
+        escore = {"classifier": m.get("accuracy"), "regressor": m.get("mae"), "anomaly": m.get("roc_auc")}[kind]
         erate = summary["records_per_second"]
-        fmt = (lambda v: f"{v * 100:.2f}%") if kind == "classifier" else (lambda v: f"MAE {v:.4f}")
+        fmt = {"classifier": lambda v: f"{v * 100:.2f}%", "regressor": lambda v: f"MAE {v:.4f}",
+               "anomaly": lambda v: f"ROC AUC {v:.4f}"}[kind]
         rdesc, edesc = rdesc.replace("|", "\\|"), edesc.replace("|", "\\|")
         print(f"| {name} ({len(rows)}) | {rdesc} | {fmt(rscore)} | {rrate:,.0f} | {edesc} | {fmt(escore)} | {erate:,.0f} | {erate / rrate:.2f}x |")
         sys.stdout.flush()
