@@ -85,3 +85,34 @@ fn the_host_survives_and_runs_the_next_instance() {
     r.unwrap();
     assert_eq!(out.predictions.len(), 10);
 }
+
+/// What a guest sees of the world: a wall clock stopped at 0, a monotonic clock that does not
+/// move, no environment, no arguments, no file system, and random numbers that are the same
+/// in every instance (so that results are deterministic).
+#[test]
+fn the_guest_sees_no_clock_environment_files_or_real_randomness() {
+    let probe = |rt: &eddy_host::Runtime| {
+        let c = component(rt, "hostile");
+        let mut p = Pipeline::new(&c, &json!({"mode": "probe"}), 0, Format::Json, false).unwrap();
+        let (out, r) = p.process(&records()[..1]);
+        r.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(out.predictions.value(0)).unwrap();
+        v
+    };
+    let seen = probe(runtime());
+    for (k, want) in [("clockMs", 0.0), ("monotonicNs", 0.0), ("envVars", 0.0), ("args", 0.0), ("fsRoot", 0.0), ("fsFile", 0.0)] {
+        assert_eq!(seen[k].as_f64(), Some(want), "{k}: {seen}");
+    }
+    let other = probe(&runtime_with(Limits::default()));
+    assert_eq!(seen["random"], other["random"], "random numbers are a fixed sequence, the same in every instance");
+}
+
+/// A component importing an interface operators are not granted (here a socket network) is
+/// refused at load, naming the import.
+#[test]
+fn a_component_that_imports_sockets_is_refused_at_load() {
+    let bytes = wat::parse_str(r#"(component (import "wasi:sockets/network@0.2.0" (instance)))"#).unwrap();
+    let err = runtime().load(&bytes, std::path::Path::new("sneaky.wasm")).unwrap_err().to_string();
+    assert!(err.contains("sneaky.wasm") && err.contains("wasi:sockets/network@0.2.0"), "{err}");
+    assert!(err.contains("does not grant"), "{err}");
+}

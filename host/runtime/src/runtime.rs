@@ -93,6 +93,7 @@ impl Runtime {
     pub fn load(&self, bytes: &[u8], label: &Path) -> Result<OperatorComponent> {
         let load_err = |e: wasmtime::Error| HostError::Load { path: label.into(), message: format!("{e:#}") };
         let component = self.compile_cached(bytes).map_err(load_err)?;
+        check_imports(&component, &self.engine).map_err(|message| HostError::Load { path: label.into(), message })?;
         let pre = self.linker.instantiate_pre(&component).map_err(load_err)?;
         let pre = OperatorWorldPre::new(pre).map_err(load_err)?;
         OperatorComponent::new(&self.engine, self.limits, pre, label)
@@ -136,6 +137,27 @@ impl Drop for Runtime {
             let _ = t.join();
         }
     }
+}
+
+/// The interfaces an operator may import, by prefix: eddy's own, and the WASI ones that Rust's
+/// standard library imports, each given nothing (no preopened directories, a clock stopped at
+/// 0, a fixed random sequence, no environment). Anything else (sockets, HTTP, other worlds) is
+/// refused at load.
+const ALLOWED_IMPORTS: [&str; 6] = ["eddy:operator/", "wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/"];
+
+/// Refuses a component that imports an interface outside [`ALLOWED_IMPORTS`], naming it.
+fn check_imports(component: &Component, engine: &Engine) -> std::result::Result<(), String> {
+    let ty = component.component_type();
+    let refused: Vec<&str> =
+        ty.imports(engine).map(|(name, _)| name).filter(|n| !ALLOWED_IMPORTS.iter().any(|p| n.starts_with(p))).collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the component imports {}, which eddy does not grant to operators (they get logging and a WASI with nothing in it: {})",
+        refused.join(", "),
+        ALLOWED_IMPORTS.join(" ")
+    ))
 }
 
 /// `$EDDY_CACHE_DIR`, else `$XDG_CACHE_HOME/eddy/components`, else `~/.cache/eddy/components`.
