@@ -1,4 +1,4 @@
-# The two commands of the README. `make example` builds everything and runs the phishing
+# The two commands of the README. `make example` builds everything and runs the phishing chain
 # job on its recorded topic; `make test` runs every test (what CI runs).
 
 .PHONY: example test setup
@@ -7,7 +7,7 @@ setup:
 	@scripts/setup.sh
 
 example: setup
-	cargo run -q -p eddy -- run examples/phishing/job.toml
+	cargo run -q -p eddy -- run examples/phishing-chain/job.toml
 
 test:
 	@scripts/setup.sh --tests
