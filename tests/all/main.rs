@@ -5,6 +5,7 @@ mod bad_input;
 mod chain;
 mod conformance;
 mod determinism;
+mod drift;
 mod embeddings;
 mod examples;
 mod guide;

@@ -29,6 +29,7 @@ pub fn run(rt: &Runtime, job: &Job) -> anyhow::Result<RunSummary> {
         embeddings: s.embeddings,
         elapsed: s.elapsed,
         metrics: s.metrics,
+        drift: s.drift,
     })
 }
 

@@ -12,7 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub fn run(job_path: &Path, overrides: &[String], json: bool, quiet: bool) -> anyhow::Result<()> {
     let job = Job::load(job_path, overrides)?;
     let k = &job.sinks;
-    if job.source.kafka.is_none() && k.predictions.is_none() && k.models.is_none() && k.dead_letters.is_none() && k.embeddings.is_none() {
+    let no_sinks = [&k.predictions, &k.models, &k.dead_letters, &k.embeddings, &k.drift].iter().all(|s| s.is_none());
+    if job.source.kafka.is_none() && no_sinks {
         eprintln!(
             "note: the job has no [sinks]: nothing is written, the counts below are what would have been (set sinks.predictions = \"FILE\" to keep the predictions)"
         );
@@ -56,6 +57,7 @@ fn summary_json(s: &RunSummary) -> serde_json::Value {
         "rows": s.rows_in,
         "rows_per_second": s.rows_per_second(),
         "metrics": s.metrics,
+        "drift": s.drift.as_ref().map(|d| d.to_json()),
     })
 }
 
@@ -95,5 +97,33 @@ fn print_summary(s: &RunSummary) {
         if let Some(v) = v {
             println!("{name:<13} {v}  (prequential, {} labelled rows)", m.labelled);
         }
+    }
+    print_drift(s);
+}
+
+/// The drift line and one line per kept detection (nothing when drift detection is off or
+/// the operator feeds it no error).
+fn print_drift(s: &RunSummary) {
+    let Some(d) = s.drift.as_ref().filter(|d| d.rows > 0) else { return };
+    match d.detections {
+        0 => println!("drift         none detected (ADWIN on the prequential error of {} rows)", d.rows),
+        n => println!("drift         {n} detected (ADWIN on the prequential error of {} rows):", d.rows),
+    }
+    for x in &d.kept {
+        println!(
+            "  {}[{}] offset {}{}: error {:.4} -> {:.4} ({}; window {} rows){}",
+            x.topic,
+            x.partition,
+            x.offset,
+            if x.row > 0 { format!(" row {}", x.row) } else { String::new() },
+            x.error_before,
+            x.error_after,
+            if x.error_after > x.error_before { "rose" } else { "fell" },
+            x.width,
+            x.model_version.map_or(String::new(), |v| format!(", model version {v}")),
+        );
+    }
+    if d.detections > d.kept.len() as u64 {
+        println!("  ... and {} more (the drift sink has every one)", d.detections - d.kept.len() as u64);
     }
 }

@@ -19,6 +19,7 @@
 //! models = "clicks-models"
 //! dead_letters = "clicks-dead-letters"     # without it a bad record stops the job
 //! embeddings = "clicks-embeddings"         # embedders: changed vectors (compacted)
+//! drift = "clicks-drift"                   # one record per drift detection ([drift] in the job)
 //! checkpoints = "clicks-checkpoints"       # compacted; created so when missing
 //! exactly_once = true                      # one transaction per checkpoint (default)
 //! checkpoint_interval_ms = 1000
@@ -103,6 +104,10 @@ pub struct SinkConfig {
     /// compacted). Without it they go to `models`.
     #[serde(default)]
     pub embeddings: Option<String>,
+    /// Drift detections, one record per detection, key the input partition (needs `[drift]
+    /// enabled`, the default).
+    #[serde(default)]
+    pub drift: Option<String>,
     /// Checkpoint topic (compacted).
     pub checkpoints: String,
     /// Transactions on (exactly once) or off (at least once).
@@ -163,6 +168,7 @@ impl KafkaJob {
             ("models", &job.sinks.models),
             ("dead_letters", &job.sinks.dead_letters),
             ("embeddings", &job.sinks.embeddings),
+            ("drift", &job.sinks.drift),
         ];
         for (name, set) in files {
             if set.is_some() {
@@ -184,7 +190,7 @@ impl KafkaJob {
         if k.sinks.chunk_bytes < 64 {
             return Err(Error::Config("sinks.kafka.chunk_bytes must be at least 64".into()));
         }
-        let outputs = [&k.sinks.predictions, &k.sinks.models, &k.sinks.dead_letters, &k.sinks.embeddings];
+        let outputs = [&k.sinks.predictions, &k.sinks.models, &k.sinks.dead_letters, &k.sinks.embeddings, &k.sinks.drift];
         for t in outputs.iter().filter_map(|t| t.as_ref()).chain([&k.sinks.checkpoints]) {
             if k.topics().contains(t) {
                 return Err(Error::Config(format!("topic {t:?} is both an input and an output")));
@@ -362,6 +368,9 @@ mod tests {
         assert!(e.to_string().contains("exactly_onc"), "{e}");
         let e = KafkaJob::from_job(&job("models = \"in\"")).unwrap_err();
         assert!(e.to_string().contains("both an input and an output"), "{e}");
+        let e = KafkaJob::from_job(&job("drift = \"in\"")).unwrap_err();
+        assert!(e.to_string().contains("both an input and an output"), "{e}");
+        assert_eq!(KafkaJob::from_job(&job("drift = \"d\"")).unwrap().sinks.drift.as_deref(), Some("d"));
         let j = Job::parse(
             "[source.kafka]\nbrokers='b'\ntopic='t'\ngroup='g'\n[operator]\ncomponent='ftrl'\n[sinks]\npredictions='x.replay'\n[sinks.kafka]\ncheckpoints='c'",
             Path::new("."),

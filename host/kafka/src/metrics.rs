@@ -24,6 +24,8 @@ pub struct PartitionMetrics {
     pub models: u64,
     /// Dead letters written.
     pub dead_letters: u64,
+    /// Drift detections on the partition's prequential error (by this process).
+    pub drift_detections: u64,
     /// Next offset to process.
     pub next_offset: i64,
     /// The partition's end as the consumer last saw it (last stable offset).
@@ -96,6 +98,12 @@ impl Metrics {
         family("eddy_predictions_out_total", "counter", "Prediction records written.", per(&|m| Some(m.predictions as f64)));
         family("eddy_models_out_total", "counter", "Model version records written.", per(&|m| Some(m.models as f64)));
         family("eddy_dead_letters_total", "counter", "Records sent to the dead-letter topic.", per(&|m| Some(m.dead_letters as f64)));
+        family(
+            "eddy_drift_detections_total",
+            "counter",
+            "Drifts ADWIN detected on the partition's prequential error.",
+            per(&|m| Some(m.drift_detections as f64)),
+        );
         family(
             "eddy_partition_assigned",
             "gauge",
@@ -229,12 +237,14 @@ mod tests {
             p.next_offset = 5;
             p.end_offset = Some(8);
             p.model_version = Some(2);
+            p.drift_detections = 1;
         });
         m.lock().checkpoints = 3;
         let text = m.render();
         assert!(text.contains("eddy_records_in_total{topic=\"in\",partition=\"0\"} 5"), "{text}");
         assert!(text.contains("eddy_consumer_lag{topic=\"in\",partition=\"0\"} 3"), "{text}");
         assert!(text.contains("eddy_model_version{topic=\"in\",partition=\"0\"} 2"), "{text}");
+        assert!(text.contains("eddy_drift_detections_total{topic=\"in\",partition=\"0\"} 1"), "{text}");
         assert!(text.contains("eddy_checkpoints_total 3"), "{text}");
         let addr = m.serve("127.0.0.1:0").unwrap();
         let mut s = TcpStream::connect(addr).unwrap();

@@ -1,7 +1,7 @@
 //! The Kafka runner: a consumer-group member that runs one [`Pipeline`] per assigned input
 //! partition and commits, once per checkpoint interval, one transaction holding the
-//! predictions, model versions and dead letters produced since the last one, every changed
-//! pipeline's snapshot (on the checkpoint topic) and the consumer offsets.
+//! predictions, model versions, dead letters and drift detections produced since the last
+//! one, every changed pipeline's snapshot (on the checkpoint topic) and the consumer offsets.
 //!
 //! Recovery is the same path whatever happened (a crash, SIGKILL, a rebalance, an aborted
 //! transaction, a broker that went away): a *session* (producer, consumer, checkpoint reader)
@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use eddy_host::drift::DriftSummary;
 use eddy_host::job::Job;
 use eddy_host::metrics::{Prequential, Summary};
 use eddy_host::run::load_operators;
@@ -83,6 +84,9 @@ pub struct KafkaSummary {
     /// Prequential metrics of the pipelines at the end, over each partition's whole stream
     /// (checkpoints carry them across restarts).
     pub metrics: Summary,
+    /// Drift detections of the pipelines at the end, over each partition's whole stream
+    /// (checkpoints carry the detector; none when `[drift] enabled = false`).
+    pub drift: Option<DriftSummary>,
     /// Where metrics were served.
     pub metrics_addr: Option<SocketAddr>,
 }
@@ -177,6 +181,7 @@ impl Runner<'_> {
         // Without a models topic, operators do not build model versions (the model version
         // gauge then stays empty).
         p.set_models(self.k.sinks.models.is_some())?;
+        p.set_drift(&self.job.drift)?;
         Ok(p)
     }
 
@@ -246,6 +251,7 @@ struct Counts {
     models: u64,
     dead_letters: u64,
     embeddings: u64,
+    drift: u64,
 }
 
 struct Session<'r, 'a> {
@@ -298,7 +304,7 @@ impl<'r, 'a> Session<'r, 'a> {
         }
 
         let mut specs = Vec::new();
-        for t in [&k.sinks.predictions, &k.sinks.models, &k.sinks.dead_letters].into_iter().flatten() {
+        for t in [&k.sinks.predictions, &k.sinks.models, &k.sinks.dead_letters, &k.sinks.drift].into_iter().flatten() {
             specs.push(TopicSpec { name: t.clone(), partitions: in_partitions, configs: vec![] });
         }
         if let Some(t) = &k.sinks.embeddings {
@@ -522,6 +528,7 @@ impl<'r, 'a> Session<'r, 'a> {
             (&s.models, &out.models),
             (&s.dead_letters, &out.dead_letters),
             (&s.embeddings, &out.embeddings),
+            (&s.drift, &out.drift),
         ];
         for (topic, recs) in routes {
             let Some(topic) = topic else { continue };
@@ -556,8 +563,10 @@ impl<'r, 'a> Session<'r, 'a> {
             models: out.models.len() as u64,
             dead_letters: out.dead_letters.len() as u64,
             embeddings: out.embeddings.len() as u64,
+            drift: out.drift.len() as u64,
         };
         self.since.predictions += c.predictions;
+        self.since.drift += c.drift;
         self.since.models += c.models;
         self.since.dead_letters += c.dead_letters;
         self.since.embeddings += c.embeddings;
@@ -570,6 +579,7 @@ impl<'r, 'a> Session<'r, 'a> {
             m.predictions += c.predictions;
             m.models += c.models;
             m.dead_letters += c.dead_letters;
+            m.drift_detections += c.drift;
             if version.is_some() {
                 m.model_version = version;
             }
@@ -676,7 +686,7 @@ impl<'r, 'a> Session<'r, 'a> {
         let c = std::mem::take(&mut self.since);
         tracing::info!(
             target: "eddy_kafka",
-            "checkpoint {} committed in {} ms: {} records in, {} predictions, {} model versions, {} dead letters{}; {} of snapshots for {} partitions{}; resume at {}",
+            "checkpoint {} committed in {} ms: {} records in, {} predictions, {} model versions, {} dead letters{}{}; {} of snapshots for {} partitions{}; resume at {}",
             self.r.checkpoint_no,
             took.as_millis(),
             c.records_in,
@@ -684,6 +694,7 @@ impl<'r, 'a> Session<'r, 'a> {
             c.models,
             c.dead_letters,
             if c.embeddings > 0 { format!(", {} embeddings", c.embeddings) } else { String::new() },
+            if c.drift > 0 { format!(", {} drift detections", c.drift) } else { String::new() },
             human_bytes(bytes),
             dirty.len(),
             if deltas > 0 { format!(" ({deltas} incremental)") } else { String::new() },
@@ -861,8 +872,12 @@ impl<'r, 'a> Session<'r, 'a> {
         self.checkpoint()?;
         self.publish_summaries();
         let mut pre = Prequential::default();
+        let mut drift = self.r.job.drift.enabled.then(DriftSummary::default);
         for part in self.parts.values() {
             pre.merge(&part.worker.call(|p| p.metrics().clone())?);
+            if let (Some(d), Some(s)) = (&mut drift, part.worker.call(|p| p.drift().cloned())?) {
+                d.merge(&s);
+            }
         }
         let t = self.r.totals;
         Ok(KafkaSummary {
@@ -878,6 +893,7 @@ impl<'r, 'a> Session<'r, 'a> {
             restarts: t.restarts,
             elapsed: self.r.started.elapsed(),
             metrics: pre.summary(),
+            drift,
             metrics_addr: self.r.metrics_addr,
         })
     }

@@ -13,12 +13,20 @@
 //! predictions = "out/predictions.replay"
 //! models = "out/models.replay"
 //! dead_letters = "out/dead-letters.replay"   # optional
+//! drift = "out/drift.replay"          # optional: one record per drift detection
 //! [run]
 //! batch_size = 4096                   # rows per call into the operator
 //! metrics_addr = "127.0.0.1:9464"     # Kafka jobs: serve Prometheus metrics here
 //! [limits]
 //! memory_mib = 512
 //! call_timeout_ms = 30000
+//! [drift]                             # ADWIN on the prequential error (river's parameters)
+//! enabled = true
+//! delta = 0.002
+//! clock = 32
+//! max_buckets = 5
+//! min_window_length = 5
+//! grace_period = 10
 //! ```
 //!
 //! Relative paths are relative to the job file. `--set key.path=value` overrides any value
@@ -28,6 +36,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::drift::DriftSettings;
 use crate::{Format, HostError, Limits, Result};
 
 /// A parsed job.
@@ -51,6 +60,9 @@ pub struct Job {
     /// Sandbox limits for every operator instance.
     #[serde(default)]
     pub limits: Limits,
+    /// Drift detection on the prequential error (`[drift]`; on by default).
+    #[serde(default)]
+    pub drift: DriftSettings,
     /// Directory relative paths are resolved against (the job file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -93,6 +105,9 @@ pub struct Sinks {
     /// Changed embeddings of an embedder, keyed by id, tombstones for evicted ids (a compacted
     /// topic of these is the current table). Without it they go to `models`.
     pub embeddings: Option<PathBuf>,
+    /// Drift detections, one record per detection (see [`crate::drift`]); needs
+    /// `[drift] enabled`.
+    pub drift: Option<PathBuf>,
     /// Kafka sink settings (`[sinks.kafka]`), read by the Kafka runner.
     pub kafka: Option<toml::Table>,
 }
@@ -141,6 +156,11 @@ impl Job {
         }
         if job.run.batch_size == 0 {
             return Err(HostError::Job("run.batch_size must be at least 1".into()));
+        }
+        job.drift.validate().map_err(HostError::Job)?;
+        let drift_sink = job.sinks.drift.is_some() || job.sinks.kafka.as_ref().is_some_and(|k| k.contains_key("drift"));
+        if drift_sink && !job.drift.enabled {
+            return Err(HostError::Job("a drift sink is set but drift.enabled = false: nothing would be written to it".into()));
         }
         Ok(job)
     }
@@ -245,5 +265,33 @@ mod tests {
         let j = Job::parse(&chain, Path::new("."), &["operators.1.config.alpha=0.5".into()]).unwrap();
         assert_eq!(j.operator_config()["alpha"], 0.5);
         assert!(Job::parse(&chain, Path::new("."), &["operators.5.config.alpha=0.5".into()]).is_err());
+    }
+
+    #[test]
+    fn drift_is_on_by_default_and_bad_settings_name_their_key() {
+        let j = Job::parse(JOB, Path::new("."), &[]).unwrap();
+        assert_eq!(j.drift, DriftSettings::default());
+        assert!(j.drift.enabled && j.sinks.drift.is_none());
+        let j = Job::parse(JOB, Path::new("."), &["drift.delta=0.01".into(), "drift.clock=1".into(), "sinks.drift=\"d.replay\"".into()])
+            .unwrap();
+        assert_eq!((j.drift.adwin().delta, j.drift.adwin().clock, j.drift.adwin().grace_period), (0.01, 1, 10));
+        assert_eq!(j.sinks.drift, Some(PathBuf::from("d.replay")));
+        for (set, key) in [
+            ("drift.delta=0", "drift.delta"),
+            ("drift.delta=1.5", "drift.delta"),
+            ("drift.clock=0", "drift.clock"),
+            ("drift.max_buckets=1", "drift.max_buckets"),
+            ("drift.clock=-1", "clock"),
+            ("drift.delta=\"small\"", "delta"),
+            ("drift.detla=0.1", "detla"),
+            ("drift.on_drift=\"reset\"", "on_drift"),
+        ] {
+            let e = Job::parse(JOB, Path::new("."), &[set.into()]).unwrap_err().to_string();
+            assert!(e.contains(key), "{set}: {e}");
+        }
+        let e = Job::parse(JOB, Path::new("."), &["drift.enabled=false".into(), "sinks.drift=\"d.replay\"".into()]).unwrap_err();
+        assert!(e.to_string().contains("drift.enabled = false"), "{e}");
+        let j = Job::parse(JOB, Path::new("."), &["drift.enabled=false".into()]).unwrap();
+        assert!(!j.drift.enabled);
     }
 }

@@ -7,12 +7,14 @@
 //! `__seq` (take, never a per-row map), routes bad records to dead letters, and encodes
 //! predictions and model versions only at the sink ([`encode`]). [`replay`] reads and writes
 //! recorded topics as streams; [`job`] parses job files; [`run`] runs a job over a replay in
-//! bounded memory; [`metrics`] computes prequential metrics. The `eddy` CLI and the Flink adapter are thin layers over this crate.
+//! bounded memory; [`metrics`] computes prequential metrics and [`drift`] detects where their
+//! error changes. The `eddy` CLI and the Flink adapter are thin layers over this crate.
 
 mod bindings;
 mod component;
 mod convert;
 pub mod decode;
+pub mod drift;
 pub mod encode;
 mod error;
 mod frame;

@@ -3,8 +3,8 @@
 //! call; each stage gets its columns by projection, answers come back by `__seq` and are
 //! joined to their rows by take; the last stage's answers become records at the sink
 //! encoders. It owns the `__seq` numbering, the rows waiting for an answer, the dead-letter
-//! policy and the prequential metrics, and snapshots all of it with the operators' own state,
-//! so a restore continues bit for bit.
+//! policy, the prequential metrics and the drift detector on their error, and snapshots all of
+//! it with the operators' own state, so a restore continues bit for bit.
 
 use std::sync::Arc;
 
@@ -15,11 +15,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::decode::{DecodeCol, Decoded, RecordDecoder};
+use crate::drift::{DriftSettings, DriftState, RowAt};
 use crate::encode::{rows_to_json, without_seq};
 use crate::frame::{Pending, Rows, Source};
 use crate::instance::{CallError, Processed};
 use crate::metrics::Prequential;
 use crate::outputs::{dead_letter, embedding_record, model_record, predictions, range_of};
+use crate::record::headers as h;
 use crate::recovery::Recovery;
 
 use crate::snapshot::{PipelineSnapshot, StageSnapshot};
@@ -53,6 +55,10 @@ pub struct PipelineOutput {
     /// key `kind:id`, value `{kind, id, vector, modelVersion, eventTime}`; an evicted id is a
     /// tombstone, a record with an empty value (a Kafka sink writes a null value).
     pub embeddings: Records,
+    /// One per drift detection (when drift detection is on, see [`Pipeline::set_drift`]):
+    /// key the partition, value the detection as JSON ([`crate::drift::Detection::to_json`]),
+    /// the detected row's record timestamp and origin headers.
+    pub drift: Records,
 }
 
 impl PipelineOutput {
@@ -62,11 +68,16 @@ impl PipelineOutput {
         self.models.extend(o.models);
         self.dead_letters.extend(o.dead_letters);
         self.embeddings.extend(o.embeddings);
+        self.drift.extend(o.drift);
     }
 
     /// Whether nothing was produced.
     pub fn is_empty(&self) -> bool {
-        self.predictions.is_empty() && self.models.is_empty() && self.dead_letters.is_empty() && self.embeddings.is_empty()
+        self.predictions.is_empty()
+            && self.models.is_empty()
+            && self.dead_letters.is_empty()
+            && self.embeddings.is_empty()
+            && self.drift.is_empty()
     }
 }
 
@@ -135,6 +146,7 @@ struct MetricCols {
     label: String,
     prediction: String,
     raw: String,
+    model_version: String,
 }
 
 struct Stage {
@@ -165,6 +177,8 @@ pub struct Pipeline {
     rows_in: u64,
     metric_cols: MetricCols,
     metrics: Prequential,
+    /// The drift detector on the prequential error (none when off, the default).
+    drift: Option<DriftState>,
     last_timestamp: i64,
     route_embeddings: bool,
     /// For each model (or embedding) record of the call in progress: (the `__seq` of the row
@@ -248,6 +262,7 @@ impl Pipeline {
                 _ => config_str(last_config, "predictionCol", "prediction"),
             },
             raw: config_str(last_config, "rawPredictionCol", "rawPrediction"),
+            model_version: config_str(last_config, "modelVersionCol", "modelVersion"),
         };
         let name = opened.iter().map(|s| s.instance.info().name.clone()).collect::<Vec<_>>().join(" | ");
         let (cols, first_stage_cols) = decode_cols(&opened);
@@ -265,6 +280,7 @@ impl Pipeline {
             rows_in: 0,
             metric_cols,
             metrics: Prequential::default(),
+            drift: None,
             last_timestamp: 0,
             route_embeddings: false,
             model_keys: Vec::new(),
@@ -319,6 +335,22 @@ impl Pipeline {
     /// Prequential metrics of the rows answered so far.
     pub fn metrics(&self) -> &Prequential {
         &self.metrics
+    }
+
+    /// Turns drift detection on the prequential error on (with the settings' ADWIN
+    /// parameters, an empty window) or off (the default). See [`crate::drift`] for what each
+    /// row feeds; detections become [`PipelineOutput::drift`] records and are logged.
+    pub fn set_drift(&mut self, settings: &DriftSettings) -> Result<()> {
+        self.drift = match settings.enabled {
+            true => Some(DriftState::new(settings.adwin()).map_err(|e| HostError::Job(format!("[drift]: {e}")))?),
+            false => None,
+        };
+        Ok(())
+    }
+
+    /// The drift detector and its detections so far (none when drift detection is off).
+    pub fn drift(&self) -> Option<&DriftState> {
+        self.drift.as_ref()
     }
 
     /// Rows of the records this pipeline decoded (an Arrow record holds several), since it
@@ -690,7 +722,7 @@ impl Pipeline {
         if stage + 1 < self.stages.len() {
             return self.run_stage(stage + 1, answered.with_outputs(&outputs), out);
         }
-        self.observe(&outputs, &answered);
+        self.observe(&outputs, &answered, out);
         self.predictions(&answered, &outputs, out)
     }
 
@@ -735,7 +767,12 @@ impl Pipeline {
         predictions(self.format, answered, &fields, &mut out.predictions)
     }
 
-    fn observe(&mut self, outputs: &RecordBatch, answered: &Rows) {
+    /// Counts the last stage's answers in the prequential metrics and feeds their errors to
+    /// the drift detector.
+    fn observe(&mut self, outputs: &RecordBatch, answered: &Rows, out: &mut PipelineOutput) {
+        // (row in `answered`, error) of the rows the drift detector takes, in order.
+        let mut errors: Vec<(usize, f64)> = Vec::new();
+        let track = self.drift.is_some();
         let c = &self.metric_cols;
         let f64_col = |name: &str| outputs.column_by_name(name).and_then(|a| a.as_any().downcast_ref::<Float64Array>().cloned());
         let labels: Option<Float64Array> = answered
@@ -752,7 +789,12 @@ impl Pipeline {
                     match label(i) {
                         None => self.metrics.unlabelled(),
                         Some(label) if c.kind == OperatorKind::Regressor => match pred.is_valid(i) {
-                            true => self.metrics.regressed(pred.value(i), label),
+                            true => {
+                                self.metrics.regressed(pred.value(i), label);
+                                if track {
+                                    errors.push((i, (pred.value(i) - label).abs()));
+                                }
+                            }
                             false => self.metrics.unlabelled(),
                         },
                         Some(label) => {
@@ -761,7 +803,12 @@ impl Pipeline {
                                 let v = r.values().as_any().downcast_ref::<Float64Array>()?;
                                 (e - s == 2).then(|| v.value(s + 1))
                             });
-                            self.metrics.classified(pred.is_valid(i).then(|| pred.value(i)), prob, label);
+                            let predicted = pred.is_valid(i).then(|| pred.value(i));
+                            if track {
+                                // A missing prediction is a wrong one.
+                                errors.push((i, if predicted == Some(label) { 0.0 } else { 1.0 }));
+                            }
+                            self.metrics.classified(predicted, prob, label);
                         }
                     }
                 }
@@ -769,7 +816,11 @@ impl Pipeline {
             OperatorKind::Embedder => {
                 let rank = outputs.column_by_name("rank").and_then(|a| a.as_any().downcast_ref::<Int64Array>().cloned());
                 for i in 0..answered.len() {
-                    self.metrics.ranked(rank.as_ref().and_then(|r| r.is_valid(i).then(|| r.value(i))));
+                    let r = rank.as_ref().and_then(|r| r.is_valid(i).then(|| r.value(i)));
+                    if track {
+                        errors.push((i, if r.is_some_and(|r| (1..=10).contains(&r)) { 0.0 } else { 1.0 }));
+                    }
+                    self.metrics.ranked(r);
                 }
             }
             OperatorKind::AnomalyDetector => {
@@ -786,6 +837,57 @@ impl Pipeline {
                     self.metrics.unlabelled();
                 }
             }
+        }
+        if !errors.is_empty() {
+            self.detect(outputs, answered, &errors, out);
+        }
+    }
+
+    /// Feeds the drift detector the errors of answered rows (`(row in answered, error)`, in
+    /// order); each detection is logged and becomes a drift record.
+    fn detect(&mut self, outputs: &RecordBatch, answered: &Rows, errors: &[(usize, f64)], out: &mut PipelineOutput) {
+        let Some(drift) = &mut self.drift else { return };
+        let versions =
+            outputs.column_by_name(&self.metric_cols.model_version).and_then(|a| a.as_any().downcast_ref::<Int64Array>().cloned());
+        for &(i, error) in errors {
+            let (src, row) = &answered.src[i];
+            let r = &src.record;
+            let at = RowAt {
+                topic: &r.topic,
+                partition: r.partition,
+                offset: r.offset,
+                row: *row,
+                timestamp: r.timestamp,
+                model_version: versions.as_ref().filter(|v| v.is_valid(i)).map(|v| v.value(i)),
+            };
+            let Some(d) = drift.update(error, &at) else { continue };
+            tracing::info!(
+                target: "eddy_drift",
+                "drift detected on {}[{}] at offset {}{}: prequential error {:.4} before, {:.4} over the last {} rows{}; detection {} of the partition",
+                d.topic,
+                d.partition,
+                d.offset,
+                if src.rows > 1 { format!(" (row {})", d.row) } else { String::new() },
+                d.error_before,
+                d.error_after,
+                d.width,
+                d.model_version.map_or(String::new(), |v| format!(" (model version {v})")),
+                drift.detections(),
+            );
+            let origin = vec![
+                (h::ORIGIN_TOPIC.to_owned(), Some(r.topic.as_bytes().to_vec())),
+                (h::ORIGIN_PARTITION.to_owned(), Some(r.partition.to_string().into_bytes())),
+                (h::ORIGIN_OFFSET.to_owned(), Some(r.offset.to_string().into_bytes())),
+            ];
+            out.drift.push(Record {
+                topic: String::new(),
+                partition: self.partition,
+                offset: -1,
+                timestamp: r.timestamp,
+                key: Some(self.partition.to_string().into_bytes()),
+                value: serde_json::to_vec(&d.to_json()).expect("JSON"),
+                headers: origin,
+            });
         }
     }
 
@@ -820,7 +922,13 @@ impl Pipeline {
             }
             stages.push(StageSnapshot { operator: info.name.clone(), version: info.version.clone(), kind, state, pending });
         }
-        Ok(PipelineSnapshot { stages, next_seq: self.next_seq, last_timestamp: self.last_timestamp, metrics: self.metrics.clone() })
+        Ok(PipelineSnapshot {
+            stages,
+            next_seq: self.next_seq,
+            last_timestamp: self.last_timestamp,
+            metrics: self.metrics.clone(),
+            drift: self.drift.clone(),
+        })
     }
 
     /// Restores a snapshot taken by [`Pipeline::snapshot`] of the same chain of operators.
@@ -865,6 +973,32 @@ impl Pipeline {
         self.next_seq = snap.next_seq;
         self.last_timestamp = snap.last_timestamp;
         self.metrics = snap.metrics.clone();
+        self.restore_drift(snap.drift.as_ref())?;
+        Ok(())
+    }
+
+    /// Takes the snapshot's drift detector when this pipeline detects with the same
+    /// parameters; with other parameters, its history (counts, kept detections) with a new
+    /// window; without one in the snapshot (drift was off, or an older eddy wrote it), a new
+    /// detector. A pipeline that does not detect drops it.
+    fn restore_drift(&mut self, snap: Option<&DriftState>) -> Result<()> {
+        let Some(mine) = &self.drift else { return Ok(()) };
+        let config = *mine.config();
+        let bad = |e: eddy_drift::ConfigError| HostError::Job(format!("[drift]: {e}"));
+        self.drift = Some(match snap {
+            Some(theirs) if *theirs.config() == config => theirs.clone(),
+            Some(theirs) => {
+                tracing::warn!(
+                    target: "eddy_drift",
+                    "partition {}: the checkpoint's drift detector has other parameters ({:?}) than the job's [drift] ({config:?}): \
+                     detection goes on with an empty window",
+                    self.partition,
+                    theirs.config(),
+                );
+                theirs.with_config(config).map_err(bad)?
+            }
+            None => DriftState::new(config).map_err(bad)?,
+        });
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use crate::decode::Decoded;
+use crate::drift::DriftSummary;
 use crate::job::Job;
 use crate::metrics::{Prequential, Summary};
 use crate::replay::{ReplayReader, ReplayWriter};
@@ -39,6 +40,7 @@ pub fn open_pipeline(job: &Job, components: &[OperatorComponent], partition: i32
     p.route_embeddings(job.sinks.embeddings.is_some());
     p.set_batch_rows(job.run.batch_size);
     p.set_models(job.sinks.models.is_some())?;
+    p.set_drift(&job.drift)?;
     Ok(p)
 }
 
@@ -78,6 +80,8 @@ pub struct RunSummary {
     pub elapsed: Duration,
     /// Prequential metrics over every partition.
     pub metrics: Summary,
+    /// Drift detections over every partition (none when `[drift] enabled = false`).
+    pub drift: Option<DriftSummary>,
 }
 
 impl RunSummary {
@@ -96,11 +100,12 @@ impl RunSummary {
 /// the operators themselves.
 const CHUNKS_IN_FLIGHT: usize = 2;
 
-/// The four sinks of a job, in one order everywhere.
-const SINKS: usize = 4;
+/// The five sinks of a job, in one order everywhere.
+const SINKS: usize = 5;
 
 fn sink_paths(job: &Job) -> [Option<PathBuf>; SINKS] {
-    [job.sinks.predictions.clone(), job.sinks.models.clone(), job.sinks.dead_letters.clone(), job.sinks.embeddings.clone()]
+    let s = &job.sinks;
+    [s.predictions.clone(), s.models.clone(), s.dead_letters.clone(), s.embeddings.clone(), s.drift.clone()]
         .map(|p| p.map(|p| job.resolve(&p)))
 }
 
@@ -127,8 +132,8 @@ impl PartitionSinks {
     }
 
     fn write(&mut self, out: PipelineOutput) -> Result<()> {
-        let PipelineOutput { predictions, models, dead_letters, embeddings } = out;
-        for (i, recs) in [predictions, models, dead_letters, embeddings].into_iter().enumerate() {
+        let PipelineOutput { predictions, models, dead_letters, embeddings, drift } = out;
+        for (i, recs) in [predictions, models, dead_letters, embeddings, drift].into_iter().enumerate() {
             self.counts[i] += recs.len() as u64;
             if let Some(w) = &mut self.writers[i] {
                 w.append_records(recs)?;
@@ -142,6 +147,7 @@ struct PartitionRun {
     partition: i32,
     sinks: Option<PartitionSinks>,
     metrics: Prequential,
+    drift: Option<crate::drift::DriftState>,
     rows_in: u64,
     error: Option<HostError>,
 }
@@ -154,7 +160,7 @@ fn run_partition(
     chunks: Receiver<Vec<Record>>,
     progress: &AtomicU64,
 ) -> PartitionRun {
-    let mut run = PartitionRun { partition, sinks: None, metrics: Prequential::default(), rows_in: 0, error: None };
+    let mut run = PartitionRun { partition, sinks: None, metrics: Prequential::default(), drift: None, rows_in: 0, error: None };
     let sinks = PartitionSinks::create(&sink_paths(job), (!first).then_some(partition));
     let (sinks, mut pipeline) = match sinks.and_then(|s| open_pipeline(job, components, partition).map(|p| (s, p))) {
         Ok(x) => x,
@@ -225,6 +231,7 @@ fn run_partition(
         (sinks, write_error, failed)
     });
     run.metrics = pipeline.metrics().clone();
+    run.drift = pipeline.drift().cloned();
     run.rows_in = pipeline.rows_in();
     run.sinks = Some(sinks);
     run.error = write_error.or(failed);
@@ -317,10 +324,14 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
     // Metrics are merged in partition order (as the Kafka runner merges them), so that sums of
     // floats come out with the same bits whichever partition was seen first.
     let mut metrics = Prequential::default();
+    let mut drift = job.drift.enabled.then(DriftSummary::default);
     let mut by_partition: Vec<&PartitionRun> = head.iter().chain(&runs).collect();
     by_partition.sort_by_key(|r| r.partition);
     for r in by_partition {
         metrics.merge(&r.metrics);
+        if let (Some(d), Some(s)) = (&mut drift, &r.drift) {
+            d.merge(s);
+        }
     }
     let paths = sink_paths(job);
     let mut finals: [Option<ReplayWriter>; SINKS] = Default::default();
@@ -371,5 +382,6 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
         embeddings: counts[3],
         elapsed,
         metrics: metrics.summary(),
+        drift,
     })
 }

@@ -1,10 +1,12 @@
 //! What a pipeline's snapshot holds (every stage's operator state and the rows it has not
-//! answered, the numbering, the latest timestamp, the prequential metrics) and the pure rules
+//! answered, the numbering, the latest timestamp, the prequential metrics, the drift detector)
+//! and the pure rules
 //! of snapshot chains (which links a restore still needs).
 
 use eddy_sdk::SnapshotKind;
 use serde::{Deserialize, Serialize};
 
+use crate::drift::DriftState;
 use crate::metrics::Prequential;
 use crate::{HostError, Record, Result};
 
@@ -39,10 +41,23 @@ pub struct PipelineSnapshot {
     /// job's summary and gauges cover the whole stream. Snapshots written before eddy kept them
     /// restore with empty metrics (then counting starts at the restore, as it used to).
     pub metrics: Prequential,
+    /// The drift detector of the prequential error, with its detections so far (none when
+    /// drift detection is off). Snapshots written before eddy kept it restore without one
+    /// (then detection starts at the restore, with an empty window).
+    pub drift: Option<DriftState>,
 }
 
-/// A snapshot as eddy wrote them before metrics were part of it (the same fields, in the same
-/// order, without the last).
+/// A snapshot as eddy wrote them before the drift detector was part of it (the same fields,
+/// in the same order, without the last).
+#[derive(Deserialize)]
+struct SnapshotWithoutDrift {
+    stages: Vec<StageSnapshot>,
+    next_seq: u64,
+    last_timestamp: i64,
+    metrics: Prequential,
+}
+
+/// A snapshot as eddy wrote them before metrics were part of it.
 #[derive(Deserialize)]
 struct SnapshotWithoutMetrics {
     stages: Vec<StageSnapshot>,
@@ -57,22 +72,35 @@ impl PipelineSnapshot {
     }
 
     /// Parses bytes written by [`PipelineSnapshot::to_bytes`] (of this version of eddy, or of
-    /// one from before metrics were kept, see [`PipelineSnapshot::metrics`]). Trailing bytes
-    /// are refused.
+    /// one from before the drift detector or the metrics were kept, see
+    /// [`PipelineSnapshot::drift`] and [`PipelineSnapshot::metrics`]). Trailing bytes are
+    /// refused.
     pub fn from_bytes(b: &[u8]) -> Result<Self> {
         let err = |e: postcard::Error| HostError::Restore(format!("not a pipeline snapshot: {e}"));
         match postcard::take_from_bytes::<Self>(b) {
             Ok((s, [])) => Ok(s),
             Ok((_, rest)) => Err(HostError::Restore(format!("not a pipeline snapshot: {} bytes after its end", rest.len()))),
-            Err(new) => match postcard::take_from_bytes::<SnapshotWithoutMetrics>(b) {
-                Ok((old, [])) => Ok(Self {
-                    stages: old.stages,
-                    next_seq: old.next_seq,
-                    last_timestamp: old.last_timestamp,
-                    metrics: Prequential::default(),
-                }),
-                _ => Err(err(new)),
-            },
+            Err(new) => {
+                if let Ok((old, [])) = postcard::take_from_bytes::<SnapshotWithoutDrift>(b) {
+                    return Ok(Self {
+                        stages: old.stages,
+                        next_seq: old.next_seq,
+                        last_timestamp: old.last_timestamp,
+                        metrics: old.metrics,
+                        drift: None,
+                    });
+                }
+                match postcard::take_from_bytes::<SnapshotWithoutMetrics>(b) {
+                    Ok((old, [])) => Ok(Self {
+                        stages: old.stages,
+                        next_seq: old.next_seq,
+                        last_timestamp: old.last_timestamp,
+                        metrics: Prequential::default(),
+                        drift: None,
+                    }),
+                    _ => Err(err(new)),
+                }
+            }
         }
     }
 
@@ -127,6 +155,11 @@ mod tests {
         let mut metrics = Prequential::default();
         metrics.classified(Some(1.0), Some(0.8), 1.0);
         metrics.classified(Some(1.0), Some(0.6), 0.0);
+        let mut drift = DriftState::new(eddy_drift::AdwinConfig::default()).unwrap();
+        let at = crate::drift::RowAt { topic: "t", partition: 0, offset: 0, row: 0, timestamp: 0, model_version: None };
+        for i in 0..100 {
+            drift.update(f64::from(i % 3 == 0), &at);
+        }
         PipelineSnapshot {
             stages: vec![StageSnapshot {
                 operator: "OnlineLogisticRegression".into(),
@@ -138,15 +171,31 @@ mod tests {
             next_seq: 17,
             last_timestamp: 1234,
             metrics,
+            drift: Some(drift),
         }
     }
 
     #[test]
-    fn snapshots_keep_metrics_and_read_those_written_before_they_did() {
+    fn snapshots_keep_metrics_and_drift_and_read_those_written_before_they_did() {
         let s = sample();
         let back = PipelineSnapshot::from_bytes(&s.to_bytes()).unwrap();
         assert_eq!(back, s);
         assert_eq!(back.metrics.summary().accuracy, Some(0.5));
+        assert_eq!(back.drift.as_ref().map(DriftState::rows), Some(100));
+        let off = PipelineSnapshot { drift: None, ..s.clone() };
+        assert_eq!(PipelineSnapshot::from_bytes(&off.to_bytes()).unwrap(), off);
+        // The bytes of an eddy that kept metrics but no drift detector.
+        #[derive(Serialize)]
+        struct WithoutDrift<'a> {
+            stages: &'a [StageSnapshot],
+            next_seq: u64,
+            last_timestamp: i64,
+            metrics: &'a Prequential,
+        }
+        let old =
+            postcard::to_stdvec(&WithoutDrift { stages: &s.stages, next_seq: 17, last_timestamp: 1234, metrics: &s.metrics }).unwrap();
+        let back = PipelineSnapshot::from_bytes(&old).unwrap();
+        assert_eq!(back, off, "the same snapshot without a detector");
         // The bytes an older eddy wrote: the same fields without the metrics.
         #[derive(Serialize)]
         struct Old<'a> {
@@ -165,8 +214,10 @@ mod tests {
         let bytes = s.to_bytes();
         for cut in 0..bytes.len() {
             if let Ok(back) = PipelineSnapshot::from_bytes(&bytes[..cut]) {
-                // Only the old format can end early: a cut exactly after last_timestamp.
-                assert_eq!(back.metrics, Prequential::default(), "cut {cut}");
+                // Only the old formats can end early: a cut exactly after last_timestamp or
+                // after the metrics.
+                assert_eq!(back.drift, None, "cut {cut}");
+                assert!(back.metrics == Prequential::default() || back.metrics == s.metrics, "cut {cut}");
             }
         }
     }
