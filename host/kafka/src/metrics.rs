@@ -122,7 +122,7 @@ impl Metrics {
         family("eddy_prequential_rows", "gauge", "Rows scored (prequential, since the partition was taken).", sm(|s| Some(s.rows as f64)));
         family("eddy_prequential_accuracy", "gauge", "Prequential accuracy (classifiers).", sm(|s| s.accuracy));
         family("eddy_prequential_log_loss", "gauge", "Prequential log loss (binary classifiers).", sm(|s| s.log_loss));
-        family("eddy_prequential_roc_auc", "gauge", "Prequential ROC AUC (binary classifiers).", sm(|s| s.roc_auc));
+        family("eddy_prequential_roc_auc", "gauge", "Prequential ROC AUC (binary classifiers; anomaly detectors, of the score against the label).", sm(|s| s.roc_auc));
         family("eddy_prequential_mae", "gauge", "Prequential mean absolute error (regressors).", sm(|s| s.mae));
         family("eddy_prequential_rmse", "gauge", "Prequential root mean squared error (regressors).", sm(|s| s.rmse));
         family("eddy_checkpoints_total", "counter", "Checkpoints committed.", vec![(String::new(), s.checkpoints as f64)]);
