@@ -106,7 +106,7 @@ fn incremental_checkpoints_survive_sigkill_and_drop_what_they_replace() {
     let b = broker.bootstrap();
     let n = Names::new("incremental");
     let embeddings = format!("{}-embeddings", n.input);
-    let input = produce(b, &n.input, &interactions(&n.input, 2, 15000, 5));
+    let input = produce(b, &n.input, &interactions(&n.input, 2, 25000, 5));
     let reference = replay_reference_with(&input, EMBEDDINGS, "embeddings = \"e.replay\"");
     assert!(!reference.embeddings.is_empty());
     let dir = workdir("incremental");
