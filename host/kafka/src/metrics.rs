@@ -119,10 +119,10 @@ impl Metrics {
         family("eddy_next_offset", "gauge", "Next input offset to process.", per(&|m| Some(m.next_offset as f64)));
         family("eddy_model_version", "gauge", "Latest model version published.", per(&|m| m.model_version.map(|v| v as f64)));
         let sm = |f: fn(&Summary) -> Option<f64>| per(&move |m: &PartitionMetrics| m.summary.as_ref().and_then(f));
-        family("eddy_prequential_rows", "gauge", "Rows scored (prequential, since the partition was taken).", sm(|s| Some(s.rows as f64)));
+        family("eddy_prequential_rows", "gauge", "Rows scored (prequential, the partition's whole stream).", sm(|s| Some(s.rows as f64)));
         family("eddy_prequential_accuracy", "gauge", "Prequential accuracy (classifiers).", sm(|s| s.accuracy));
         family("eddy_prequential_log_loss", "gauge", "Prequential log loss (binary classifiers).", sm(|s| s.log_loss));
-        family("eddy_prequential_roc_auc", "gauge", "Prequential ROC AUC (binary classifiers; anomaly detectors, of the score against the label).", sm(|s| s.roc_auc));
+        family("eddy_prequential_roc_auc", "gauge", "Prequential ROC AUC (binary classifiers, anomaly detectors).", sm(|s| s.roc_auc));
         family("eddy_prequential_mae", "gauge", "Prequential mean absolute error (regressors).", sm(|s| s.mae));
         family("eddy_prequential_rmse", "gauge", "Prequential root mean squared error (regressors).", sm(|s| s.rmse));
         family("eddy_checkpoints_total", "counter", "Checkpoints committed.", vec![(String::new(), s.checkpoints as f64)]);
