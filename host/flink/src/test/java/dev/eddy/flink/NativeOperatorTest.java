@@ -116,6 +116,27 @@ class NativeOperatorTest {
     }
 
     @Test
+    void aPoisonRecordIsADeadLetterAndTheRestIsAnswered() {
+        long h = backend.open("hostile", "{\"mode\":\"poison\"}");
+        try {
+            byte[][] rows = {
+                "{\"x\":1.0}".getBytes(StandardCharsets.UTF_8),
+                "{\"x\":666.0}".getBytes(StandardCharsets.UTF_8),
+                "{\"x\":2.0}".getBytes(StandardCharsets.UTF_8)
+            };
+            byte[][] out = backend.process(h, rows, new long[] {1, 2, 3}, 0, new long[] {10, 11, 12});
+            List<Map<String, Object>> all = Arrays.stream(out).map(b -> Json.parseObject(EddyOutput.parseWire(b).json())).toList();
+            List<Map<String, Object>> dead = all.stream().filter(m -> m.get("sink").equals("dead_letters")).toList();
+            assertThat(dead).hasSize(1);
+            assertThat(dead.get(0)).containsEntry("offset", 11L);
+            assertThat((String) dead.get(0).get("reason")).contains("poisoned by x = 666").contains("fresh instance");
+            assertThat(all.stream().filter(m -> m.get("sink").equals("predictions"))).hasSize(2);
+        } finally {
+            backend.close(h);
+        }
+    }
+
+    @Test
     void aBadRecordIsADeadLetterWithItsReason() {
         long h = backend.open("ftrl", FTRL_CONFIG);
         try {
@@ -156,7 +177,9 @@ class NativeOperatorTest {
                 .hasMessageContaining("/nowhere/op.wasm")
                 .hasMessageContaining("not an operator eddy ships");
 
-        long h = backend.open("hostile", "{\"mode\":\"trap\",\"afterRows\":2}");
+        // An operator that traps on every record: after retrying each one alone on a fresh
+        // instance (poison records), three failures in a row stop it with the failure.
+        long h = backend.open("hostile", "{\"mode\":\"trap\",\"afterRows\":0}");
         try {
             byte[] x = "{\"x\":1.5}".getBytes(StandardCharsets.UTF_8);
             assertThatThrownBy(() -> backend.process(h, new byte[][] {x, x, x}, new long[3], 4, new long[] {0, 1, 2}))
