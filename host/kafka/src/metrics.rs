@@ -168,9 +168,13 @@ impl Metrics {
     }
 
     /// Serves [`Metrics::render`] on `addr` from a background thread; returns the bound
-    /// address (give port 0 for any free port).
+    /// address (give port 0 for any free port). A bare port (`9100` or `:9100`) binds to
+    /// 127.0.0.1: the endpoint is reachable from other machines only when an address says so
+    /// (e.g. `0.0.0.0:9100`).
     pub fn serve(&self, addr: &str) -> std::io::Result<SocketAddr> {
-        let listener = TcpListener::bind(addr)?;
+        let port = addr.strip_prefix(':').unwrap_or(addr);
+        let addr = if port.parse::<u16>().is_ok() { format!("127.0.0.1:{port}") } else { addr.to_owned() };
+        let listener = TcpListener::bind(&addr)?;
         let bound = listener.local_addr()?;
         let me = self.clone();
         std::thread::Builder::new().name("eddy-metrics".into()).spawn(move || {
@@ -253,5 +257,10 @@ mod tests {
         s.read_to_string(&mut got).unwrap();
         assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
         assert!(got.contains("eddy_checkpoints_total 3"), "{got}");
+        // A bare port binds to the loopback address only.
+        for bare in ["0", ":0"] {
+            let addr = m.serve(bare).unwrap();
+            assert!(addr.ip().is_loopback(), "{bare} bound {addr}");
+        }
     }
 }
