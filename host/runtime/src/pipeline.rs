@@ -545,8 +545,9 @@ impl Pipeline {
             let result = st.instance.process(&batch, |s| pending.contains(s));
             match result {
                 Ok(p) => {
-                    let name = st.instance.info().name.clone();
-                    st.recovery.processed(&mut st.instance, batch).map_err(|e| call_err(&name, "snapshot".into(), e))?;
+                    if let Err(e) = st.recovery.processed(&mut st.instance, batch) {
+                        return Err(call_err(&st.instance.info().name.clone(), "snapshot".into(), e));
+                    }
                     return self.answer(stage, p, out).map(|()| None);
                 }
                 Err(err) => {
