@@ -10,6 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 cd "$ROOT"
 cargo build --release -p eddy-jni -p eddy >&2
+mvn -B -q -f host/java-core/pom.xml install -DskipTests >&2
 cd host/flink
 mvn -B -q test-compile dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench.classpath >&2
 exec java -Xmx2g -XX:+UseParallelGC \

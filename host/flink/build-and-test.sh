@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds the Rust side the Flink module needs and runs the Java tests:
 #   1. cargo build -p eddy-jni -p eddy      (debug: target/debug/libeddy_jni.so and target/debug/eddy)
-#   2. host/flink: mvn test + install        (unit, JNI, conformance and MiniCluster equivalence tests;
+#   2. host/java-core: mvn install           (the Java core both adapters use: JNI facade, output
+#                                             records; its JNI tests; installs eddy-core and its
+#                                             test-jar of test helpers in ~/.m2)
+#   3. host/flink: mvn test + install        (unit, JNI, conformance and MiniCluster equivalence tests;
 #                                             installs eddy-flink and its test-jar in ~/.m2)
-#   3. examples/flink: mvn test              (the Kafka example against tests/kafka/broker)
+#   4. examples/flink: mvn test              (the Kafka example against tests/kafka/broker)
 # Needs cargo, Java 17 and Maven; downloads what it needs from crates.io and Maven Central.
 #
 #   host/flink/build-and-test.sh [--no-example] [--release]
@@ -38,10 +41,14 @@ MVN=(mvn -B -q
   "-Deddy.bin=$TARGET/$PROFILE/eddy"
   -Deddy.native.required=true)
 
-rm -rf host/flink/target/surefire-reports examples/flink/target/surefire-reports
+rm -rf host/java-core/target/surefire-reports host/flink/target/surefire-reports examples/flink/target/surefire-reports
 status=0
-echo "== host/flink: mvn install (tests included)" >&2
-"${MVN[@]}" -f host/flink/pom.xml install || status=$?
+echo "== host/java-core: mvn install (tests included)" >&2
+"${MVN[@]}" -f host/java-core/pom.xml install || status=$?
+if [[ "$status" == 0 ]]; then
+  echo "== host/flink: mvn install (tests included)" >&2
+  "${MVN[@]}" -f host/flink/pom.xml install || status=$?
+fi
 if [[ "$EXAMPLE" == 1 && "$status" == 0 ]]; then
   echo "== examples/flink: mvn test" >&2
   "${MVN[@]}" -f examples/flink/pom.xml test || status=$?
@@ -49,7 +56,8 @@ fi
 
 # One closing line for whoever reads this log: the Surefire counts of both modules.
 read -r tests failures errors skipped < <(
-  cat host/flink/target/surefire-reports/TEST-*.xml examples/flink/target/surefire-reports/TEST-*.xml 2>/dev/null \
+  cat host/java-core/target/surefire-reports/TEST-*.xml host/flink/target/surefire-reports/TEST-*.xml \
+    examples/flink/target/surefire-reports/TEST-*.xml 2>/dev/null \
     | sed -n 's/.*<testsuite [^>]*tests="\([0-9]*\)"[^>]*errors="\([0-9]*\)"[^>]*skipped="\([0-9]*\)"[^>]*failures="\([0-9]*\)".*/\1 \4 \2 \3/p' \
     | awk '{t+=$1; f+=$2; e+=$3; s+=$4} END {print t+0, f+0, e+0, s+0}')
 failed=$((failures + errors))

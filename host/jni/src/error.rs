@@ -1,4 +1,4 @@
-//! Errors of the native library. Every one reaches Java as `dev.eddy.flink.EddyException` with
+//! Errors of the native library. Every one reaches Java as `dev.eddy.core.EddyException` with
 //! its `Display` text as the message (see `exports.rs`).
 
 use eddy_host::HostError;

@@ -1,9 +1,9 @@
-//! The JNI surface: the native methods of `dev.eddy.flink.NativeOperator`, one `extern
+//! The JNI surface: the native methods of `dev.eddy.core.NativeOperator`, one `extern
 //! "system"` function each, with the names and descriptors `javac -h` gives.
 //!
 //! Every entry runs its body in `EnvUnowned::with_env`, which catches panics, and resolves the
 //! outcome with [`ThrowEddyException`]: an error or a panic becomes a
-//! `dev.eddy.flink.EddyException` carrying the message, unless a Java exception is already
+//! `dev.eddy.core.EddyException` carrying the message, unless a Java exception is already
 //! pending (a failed JNI call), which then propagates as it is. Nothing unwinds into the JVM.
 
 #![expect(unsafe_code, reason = "JNI finds the entry points by their unmangled names (#[unsafe(no_mangle)])")]
@@ -23,12 +23,12 @@ use crate::operator::Operator;
 use crate::registry;
 use crate::wire::WireRecord;
 
-/// Throws `dev.eddy.flink.EddyException` for errors and panics (never over a pending
+/// Throws `dev.eddy.core.EddyException` for errors and panics (never over a pending
 /// exception) and returns the type's default (0, null) to the JVM, which ignores it.
 #[derive(Debug)]
 pub struct ThrowEddyException;
 
-const EXCEPTION_CLASS: &jni::strings::JNIStr = jni_str!("dev/eddy/flink/EddyException");
+const EXCEPTION_CLASS: &jni::strings::JNIStr = jni_str!("dev/eddy/core/EddyException");
 
 fn throw(env: &mut Env<'_>, message: &str) {
     if env.exception_check() {
@@ -107,7 +107,7 @@ fn to_java<'local>(env: &mut Env<'local>, records: &[WireRecord]) -> Result<JObj
 
 /// `static native long open(String componentPath, String configJson)`
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_eddy_flink_NativeOperator_open<'local>(
+pub extern "system" fn Java_dev_eddy_core_NativeOperator_open<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     component: JString<'local>,
@@ -122,10 +122,24 @@ pub extern "system" fn Java_dev_eddy_flink_NativeOperator_open<'local>(
     .resolve_with::<ThrowEddyException, _>(|| "open")
 }
 
+/// `static native long openSpec(String specJson)`: a chain with limits ([`crate::OpenSpec`]).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_eddy_core_NativeOperator_openSpec<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    spec: JString<'local>,
+) -> jlong {
+    env.with_env(|env| -> Result<jlong> {
+        let spec = string(env, &spec, "specJson")?;
+        Ok(registry::insert(Operator::open_spec(&spec)?))
+    })
+    .resolve_with::<ThrowEddyException, _>(|| "openSpec")
+}
+
 /// `static native byte[][] process(long handle, byte[][] values, long[] timestamps, int
 /// partition, long[] offsets)`
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_eddy_flink_NativeOperator_process<'local>(
+pub extern "system" fn Java_dev_eddy_core_NativeOperator_process<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
@@ -166,7 +180,7 @@ pub extern "system" fn Java_dev_eddy_flink_NativeOperator_process<'local>(
 
 /// `static native byte[][] finish(long handle)`
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_eddy_flink_NativeOperator_finish<'local>(
+pub extern "system" fn Java_dev_eddy_core_NativeOperator_finish<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
@@ -180,7 +194,7 @@ pub extern "system" fn Java_dev_eddy_flink_NativeOperator_finish<'local>(
 
 /// `static native byte[] snapshot(long handle)`
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_eddy_flink_NativeOperator_snapshot<'local>(
+pub extern "system" fn Java_dev_eddy_core_NativeOperator_snapshot<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
@@ -194,7 +208,7 @@ pub extern "system" fn Java_dev_eddy_flink_NativeOperator_snapshot<'local>(
 
 /// `static native void restore(long handle, byte[] state)`
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_eddy_flink_NativeOperator_restore<'local>(
+pub extern "system" fn Java_dev_eddy_core_NativeOperator_restore<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
@@ -212,17 +226,13 @@ pub extern "system" fn Java_dev_eddy_flink_NativeOperator_restore<'local>(
 
 /// `static native void close(long handle)`
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_eddy_flink_NativeOperator_close<'local>(
-    mut env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    handle: jlong,
-) {
+pub extern "system" fn Java_dev_eddy_core_NativeOperator_close<'local>(mut env: EnvUnowned<'local>, _class: JClass<'local>, handle: jlong) {
     env.with_env(|_env| -> Result<()> { registry::remove(handle) }).resolve_with::<ThrowEddyException, _>(|| "close")
 }
 
 /// `static native String describe(String componentPath)`
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_eddy_flink_NativeOperator_describe<'local>(
+pub extern "system" fn Java_dev_eddy_core_NativeOperator_describe<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     component: JString<'local>,

@@ -15,24 +15,62 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Result, usage};
+use crate::registry;
 use crate::wire::{Sink, WireRecord};
 
 /// First bytes of a handle snapshot.
 const SNAPSHOT_MAGIC: &[u8; 8] = b"eddyjni\x01";
 
-/// One opened operator: a component, its config, and a pipeline per partition seen so far.
+/// One opened operator (or chain): its components and configs, and a pipeline per partition
+/// seen so far.
 pub struct Operator {
-    component: OperatorComponent,
-    config: Value,
+    stages: Vec<(OperatorComponent, Value)>,
+    name: String,
+    batch_rows: Option<usize>,
     partitions: BTreeMap<i32, Partition>,
+}
+
+/// What `NativeOperator.openSpec` takes, as JSON: the operators of a chain (a job file's
+/// `[[operators]]`), the sandbox limits (a job file's `[limits]`; omitted keys keep their
+/// defaults) and the rows per call into the operators (`run.batch_size`; results do not depend
+/// on it).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenSpec {
+    /// The chain, first operator first.
+    pub operators: Vec<StageSpec>,
+    /// Memory and time limits of every instance.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+    /// Rows per call into the operators.
+    #[serde(default)]
+    pub batch_rows: Option<usize>,
+}
+
+/// One operator of an [`OpenSpec`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    /// A component file, or the name of an operator eddy ships.
+    pub component: String,
+    /// The operator's config (a JSON object).
+    #[serde(default)]
+    pub config: Option<Value>,
+}
+
+/// The `limits` of an [`OpenSpec`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Most linear memory one instance may hold, in MiB.
+    pub memory_mib: Option<u64>,
+    /// Longest one call may run, in milliseconds.
+    pub call_timeout_ms: Option<u64>,
 }
 
 impl std::fmt::Debug for Operator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Operator")
-            .field("operator", &self.component.info().name)
-            .field("partitions", &self.partitions.keys().collect::<Vec<_>>())
-            .finish()
+        f.debug_struct("Operator").field("operator", &self.name).field("partitions", &self.partitions.keys().collect::<Vec<_>>()).finish()
     }
 }
 
@@ -62,23 +100,66 @@ impl Operator {
     /// first record.
     pub fn open(component: OperatorComponent, config_json: &str) -> Result<Self> {
         let config: Value = serde_json::from_str(config_json).map_err(|e| usage(format!("the operator config is not JSON: {e}")))?;
-        if !config.is_object() {
-            return Err(usage("the operator config must be a JSON object"));
-        }
-        drop(component.instantiate(&config.to_string())?);
-        Ok(Self { component, config, partitions: BTreeMap::new() })
+        Self::chain(vec![(component, config)], None)
     }
 
-    /// The operator's name.
+    /// Opens what an [`OpenSpec`] (JSON) names: a chain of operators, with its limits.
+    pub fn open_spec(spec_json: &str) -> Result<Self> {
+        let spec: OpenSpec = serde_json::from_str(spec_json).map_err(|e| usage(format!("the operator spec is not valid: {e}")))?;
+        let mut limits = eddy_host::Limits::default();
+        if let Some(m) = spec.limits.memory_mib {
+            limits.memory_mib = m;
+        }
+        if let Some(t) = spec.limits.call_timeout_ms {
+            limits.call_timeout_ms = t;
+        }
+        let mut stages = Vec::with_capacity(spec.operators.len());
+        for s in spec.operators {
+            let config = s.config.unwrap_or_else(|| Value::Object(Default::default()));
+            stages.push((registry::component_with(&s.component, limits)?, config));
+        }
+        Self::chain(stages, spec.batch_rows)
+    }
+
+    /// Opens a chain (one operator or more). The configs are checked now, by opening one
+    /// instance of each, so a bad parameter fails the job at start rather than at the first
+    /// record.
+    fn chain(stages: Vec<(OperatorComponent, Value)>, batch_rows: Option<usize>) -> Result<Self> {
+        if stages.is_empty() {
+            return Err(usage("a chain needs at least one operator"));
+        }
+        if batch_rows == Some(0) {
+            return Err(usage("batch_rows must be at least 1"));
+        }
+        for (i, (component, config)) in stages.iter().enumerate() {
+            if !config.is_object() {
+                return Err(usage(format!("the config of operator {} must be a JSON object", i + 1)));
+            }
+            drop(component.instantiate(&config.to_string())?);
+        }
+        let name = stages.iter().map(|(c, _)| c.info().name.clone()).collect::<Vec<_>>().join(" | ");
+        Ok(Self { stages, name, batch_rows, partitions: BTreeMap::new() })
+    }
+
+    /// The operator's name (`A | B` for a chain).
     pub fn name(&self) -> &str {
-        &self.component.info().name
+        &self.name
+    }
+
+    fn new_pipeline(&self, partition: i32) -> Result<Pipeline> {
+        // Dead letters on: the adapters always have a dead-letter output, like a job with a
+        // dead_letters sink.
+        let stages: Vec<(&OperatorComponent, &Value)> = self.stages.iter().map(|(c, v)| (c, v)).collect();
+        let mut pipeline = Pipeline::chain(&stages, partition, Format::Json, true)?;
+        if let Some(rows) = self.batch_rows {
+            pipeline.set_batch_rows(rows);
+        }
+        Ok(pipeline)
     }
 
     fn partition(&mut self, partition: i32) -> Result<&mut Partition> {
         if !self.partitions.contains_key(&partition) {
-            // Dead letters on: the Flink operator always has a dead-letter side output, like a
-            // job with a dead_letters sink.
-            let pipeline = Pipeline::new(&self.component, &self.config, partition, Format::Json, true)?;
+            let pipeline = self.new_pipeline(partition)?;
             self.partitions.insert(partition, Partition { pipeline, models: 0 });
         }
         Ok(self.partitions.get_mut(&partition).expect("inserted above"))
@@ -130,7 +211,7 @@ impl Operator {
         }
         let mut partitions = BTreeMap::new();
         for ps in snap.partitions {
-            let mut pipeline = Pipeline::new(&self.component, &self.config, ps.partition, Format::Json, true)?;
+            let mut pipeline = self.new_pipeline(ps.partition)?;
             pipeline.restore(&PipelineSnapshot::from_bytes(&ps.pipeline)?)?;
             partitions.insert(ps.partition, Partition { pipeline, models: ps.models });
         }

@@ -18,7 +18,12 @@ use crate::operator::Operator;
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 static RUNTIME_INIT: Mutex<()> = Mutex::new(());
-static COMPONENTS: Mutex<Option<HashMap<String, OperatorComponent>>> = Mutex::new(None);
+/// Runtimes with other limits than the default (`openSpec`), one per distinct limits, kept
+/// for the life of the process like the default one.
+static LIMITED: Mutex<Vec<(Limits, &'static Runtime)>> = Mutex::new(Vec::new());
+/// A loaded component's key: its spec and the limits of its runtime (memory MiB, call timeout ms).
+type ComponentKey = (String, u64, u64);
+static COMPONENTS: Mutex<Option<HashMap<ComponentKey, OperatorComponent>>> = Mutex::new(None);
 static HANDLES: Mutex<Option<HashMap<i64, Arc<Mutex<Operator>>>>> = Mutex::new(None);
 static NEXT_HANDLE: AtomicI64 = AtomicI64::new(1);
 
@@ -42,15 +47,35 @@ pub fn runtime() -> Result<&'static Runtime> {
     Ok(RUNTIME.get_or_init(|| rt))
 }
 
+/// The runtime enforcing `limits`: the default one, or one made for these limits on first use.
+fn runtime_for(limits: Limits) -> Result<&'static Runtime> {
+    if limits == Limits::default() {
+        return runtime();
+    }
+    let mut made = lock(&LIMITED);
+    if let Some((_, rt)) = made.iter().find(|(l, _)| *l == limits) {
+        return Ok(rt);
+    }
+    let rt: &'static Runtime = Box::leak(Box::new(Runtime::new(limits)?));
+    made.push((limits, rt));
+    Ok(rt)
+}
+
 /// The component named by `spec`: a component file if `spec` names one, else an operator eddy
 /// ships (`ftrl`, `kmeans`, ...). Compiled once per process and spec.
 pub fn component(spec: &str) -> Result<OperatorComponent> {
+    component_with(spec, Limits::default())
+}
+
+/// [`component`] in the runtime enforcing `limits`.
+pub fn component_with(spec: &str, limits: Limits) -> Result<OperatorComponent> {
     let mut cache = lock(&COMPONENTS);
     let cache = cache.get_or_insert_with(HashMap::new);
-    if let Some(c) = cache.get(spec) {
+    let key = (spec.to_owned(), limits.memory_mib, limits.call_timeout_ms);
+    if let Some(c) = cache.get(&key) {
         return Ok(c.clone());
     }
-    let rt = runtime()?;
+    let rt = runtime_for(limits)?;
     let path = Path::new(spec);
     let c = if path.is_file() {
         rt.load_file(path)?
@@ -64,7 +89,7 @@ pub fn component(spec: &str) -> Result<OperatorComponent> {
         }
         .into());
     };
-    cache.insert(spec.to_owned(), c.clone());
+    cache.insert(key, c.clone());
     Ok(c)
 }
 

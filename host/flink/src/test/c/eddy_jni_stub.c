@@ -22,13 +22,13 @@ static void throw_eddy(JNIEnv *env, const char *msg) {
     if ((*env)->ExceptionCheck(env)) {
         return; /* never throw over a pending exception */
     }
-    jclass c = (*env)->FindClass(env, "dev/eddy/flink/EddyException");
+    jclass c = (*env)->FindClass(env, "dev/eddy/core/EddyException");
     if (c != NULL) {
         (*env)->ThrowNew(env, c, msg);
     }
 }
 
-JNIEXPORT jlong JNICALL Java_dev_eddy_flink_NativeOperator_open(
+JNIEXPORT jlong JNICALL Java_dev_eddy_core_NativeOperator_open(
         JNIEnv *env, jclass cls, jstring component_path, jstring config_json) {
     (void) cls;
     (void) config_json;
@@ -40,7 +40,19 @@ JNIEXPORT jlong JNICALL Java_dev_eddy_flink_NativeOperator_open(
     return (jlong) (intptr_t) inst;
 }
 
-JNIEXPORT jobjectArray JNICALL Java_dev_eddy_flink_NativeOperator_process(
+/* a spec (chain, limits) opens like one operator here */
+JNIEXPORT jlong JNICALL Java_dev_eddy_core_NativeOperator_openSpec(
+        JNIEnv *env, jclass cls, jstring spec_json) {
+    (void) cls;
+    if (spec_json == NULL) {
+        throw_eddy(env, "stub: no spec");
+        return 0;
+    }
+    instance *inst = calloc(1, sizeof(instance));
+    return (jlong) (intptr_t) inst;
+}
+
+JNIEXPORT jobjectArray JNICALL Java_dev_eddy_core_NativeOperator_process(
         JNIEnv *env, jclass cls, jlong handle, jobjectArray values, jlongArray timestamps,
         jint partition, jlongArray offsets) {
     (void) cls;
@@ -94,7 +106,7 @@ JNIEXPORT jobjectArray JNICALL Java_dev_eddy_flink_NativeOperator_process(
     return out;
 }
 
-JNIEXPORT jobjectArray JNICALL Java_dev_eddy_flink_NativeOperator_finish(
+JNIEXPORT jobjectArray JNICALL Java_dev_eddy_core_NativeOperator_finish(
         JNIEnv *env, jclass cls, jlong handle) {
     (void) cls;
     if ((instance *) (intptr_t) handle == NULL) {
@@ -105,7 +117,7 @@ JNIEXPORT jobjectArray JNICALL Java_dev_eddy_flink_NativeOperator_finish(
     return (*env)->NewObjectArray(env, 0, (*env)->FindClass(env, "[B"), NULL);
 }
 
-JNIEXPORT jbyteArray JNICALL Java_dev_eddy_flink_NativeOperator_snapshot(
+JNIEXPORT jbyteArray JNICALL Java_dev_eddy_core_NativeOperator_snapshot(
         JNIEnv *env, jclass cls, jlong handle) {
     (void) cls;
     instance *inst = (instance *) (intptr_t) handle;
@@ -118,7 +130,7 @@ JNIEXPORT jbyteArray JNICALL Java_dev_eddy_flink_NativeOperator_snapshot(
     return out;
 }
 
-JNIEXPORT void JNICALL Java_dev_eddy_flink_NativeOperator_restore(
+JNIEXPORT void JNICALL Java_dev_eddy_core_NativeOperator_restore(
         JNIEnv *env, jclass cls, jlong handle, jbyteArray state) {
     (void) cls;
     instance *inst = (instance *) (intptr_t) handle;
@@ -129,14 +141,14 @@ JNIEXPORT void JNICALL Java_dev_eddy_flink_NativeOperator_restore(
     (*env)->GetByteArrayRegion(env, state, 0, 8, (jbyte *) &inst->rows);
 }
 
-JNIEXPORT void JNICALL Java_dev_eddy_flink_NativeOperator_close(
+JNIEXPORT void JNICALL Java_dev_eddy_core_NativeOperator_close(
         JNIEnv *env, jclass cls, jlong handle) {
     (void) env;
     (void) cls;
     free((instance *) (intptr_t) handle);
 }
 
-JNIEXPORT jstring JNICALL Java_dev_eddy_flink_NativeOperator_describe(
+JNIEXPORT jstring JNICALL Java_dev_eddy_core_NativeOperator_describe(
         JNIEnv *env, jclass cls, jstring component_path) {
     (void) cls;
     (void) component_path;

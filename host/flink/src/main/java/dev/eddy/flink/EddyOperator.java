@@ -24,6 +24,13 @@ import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.util.OutputTag;
 
+import dev.eddy.core.BackendFactory;
+import dev.eddy.core.EddyException;
+import dev.eddy.core.EddyOutput;
+import dev.eddy.core.InputRow;
+import dev.eddy.core.OperatorBackend;
+import dev.eddy.core.OperatorSpec;
+
 /**
  * Runs an eddy operator (a WebAssembly component behind an {@link OperatorBackend}) inside Flink.
  *
@@ -63,8 +70,7 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
     private static final int STATE_VERSION = 1;
     private static final int STATE_HEADER_BYTES = 16;
 
-    private final String componentPath;
-    private final String configJson;
+    private final OperatorSpec spec;
     private final RecordExtractor<IN> extractor;
     private final BackendFactory backendFactory;
     private final int batchSize;
@@ -87,11 +93,19 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
             RecordExtractor<IN> extractor,
             BackendFactory backendFactory,
             int batchSize) {
+        this(OperatorSpec.of(Objects.requireNonNull(componentPath, "componentPath"), configJson), extractor, backendFactory, batchSize);
+    }
+
+    /** An operator or a chain, with its limits ({@link OperatorSpec}). */
+    public EddyOperator(
+            OperatorSpec spec,
+            RecordExtractor<IN> extractor,
+            BackendFactory backendFactory,
+            int batchSize) {
         if (batchSize < 1) {
             throw new IllegalArgumentException("batchSize must be at least 1: " + batchSize);
         }
-        this.componentPath = Objects.requireNonNull(componentPath, "componentPath");
-        this.configJson = configJson == null ? "{}" : configJson;
+        this.spec = Objects.requireNonNull(spec, "spec");
         this.extractor = Objects.requireNonNull(extractor, "extractor");
         this.backendFactory = Objects.requireNonNull(backendFactory, "backendFactory");
         this.batchSize = batchSize;
@@ -114,7 +128,7 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
                                         PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO));
         batches = new LinkedHashMap<>();
         backend = backendFactory.create();
-        handle = backend.open(componentPath, configJson);
+        handle = backend.open(spec);
         handleOpen = true;
 
         if (context.isRestored()) {
@@ -320,7 +334,11 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
     // ------------------------------------------------------------------ accessors
 
     public String getComponentPath() {
-        return componentPath;
+        return spec.component();
+    }
+
+    public OperatorSpec getSpec() {
+        return spec;
     }
 
     public int getBatchSize() {

@@ -8,6 +8,11 @@ import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 
+import dev.eddy.core.BackendFactory;
+import dev.eddy.core.EddyOutput;
+import dev.eddy.core.InputRow;
+import dev.eddy.core.OperatorSpec;
+
 /**
  * Wires an eddy operator into a DataStream job:
  *
@@ -39,10 +44,22 @@ public final class EddyOperators {
         return new Builder(componentPath);
     }
 
-    /** Options of one eddy operator in a job. */
+    /** A builder for an operator or a chain with its limits ({@link OperatorSpec}). */
+    public static Builder builder(OperatorSpec spec) {
+        Builder b = new Builder(spec.component());
+        b.spec = spec;
+        return b;
+    }
+
+    /** Options of one eddy operator (or chain) in a job. */
     public static final class Builder {
         private final String componentPath;
         private String configJson = "{}";
+        private OperatorSpec spec;
+        private final java.util.List<OperatorSpec.Stage> then = new java.util.ArrayList<>();
+        private Long memoryMib;
+        private Long callTimeoutMs;
+        private Integer batchRows;
         private int batchSize = EddyOperator.DEFAULT_BATCH_SIZE;
         private BackendFactory backend = BackendFactory.NATIVE;
         private boolean keyByPartition = true;
@@ -59,9 +76,58 @@ public final class EddyOperators {
             return this;
         }
 
+        /** Rows per batch handed to the operator (per partition; default 1024). */
         public Builder batchSize(int batchSize) {
             this.batchSize = batchSize;
             return this;
+        }
+
+        /**
+         * Adds an operator after the last one: a chain, as a job file's {@code [[operators]]}
+         * (each one's output columns are added to the row the next one reads).
+         */
+        public Builder then(String componentPath, String configJson) {
+            then.add(new OperatorSpec.Stage(componentPath, configJson));
+            return this;
+        }
+
+        /** The sandbox's memory limit per operator instance ({@code limits.memory_mib}; 512). */
+        public Builder memoryMib(long mib) {
+            this.memoryMib = mib;
+            return this;
+        }
+
+        /** The sandbox's time limit per call ({@code limits.call_timeout_ms}; 30,000). */
+        public Builder callTimeoutMs(long ms) {
+            this.callTimeoutMs = ms;
+            return this;
+        }
+
+        /**
+         * Rows per call into the operators inside the native library ({@code run.batch_size};
+         * default 4096, bounded by {@link #batchSize}). Results do not depend on it.
+         */
+        public Builder batchRows(int rows) {
+            this.batchRows = rows;
+            return this;
+        }
+
+        /** The operator or chain this builder describes. */
+        public OperatorSpec spec() {
+            OperatorSpec s = spec != null ? spec : OperatorSpec.of(componentPath, configJson);
+            for (OperatorSpec.Stage st : then) {
+                s = s.then(st.component(), st.configJson());
+            }
+            if (memoryMib != null) {
+                s = s.memoryMib(memoryMib);
+            }
+            if (callTimeoutMs != null) {
+                s = s.callTimeoutMs(callTimeoutMs);
+            }
+            if (batchRows != null) {
+                s = s.batchRows(batchRows);
+            }
+            return s;
         }
 
         /** The backend to run the operator with; {@link BackendFactory#NATIVE} by default. */
@@ -99,9 +165,9 @@ public final class EddyOperators {
         public <IN> SingleOutputStreamOperator<EddyOutput> apply(
                 DataStream<IN> stream, RecordExtractor<IN> extractor) {
             Objects.requireNonNull(extractor, "extractor");
-            EddyOperator<IN> operator =
-                    new EddyOperator<>(componentPath, configJson, extractor, backend, batchSize);
-            String opName = name != null ? name : "eddy " + componentPath;
+            OperatorSpec s = spec();
+            EddyOperator<IN> operator = new EddyOperator<>(s, extractor, backend, batchSize);
+            String opName = name != null ? name : "eddy " + s.name();
             TypeInformation<EddyOutput> outType = TypeInformation.of(EddyOutput.class);
             SingleOutputStreamOperator<EddyOutput> result;
             if (keyByPartition) {

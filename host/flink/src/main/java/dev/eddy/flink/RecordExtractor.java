@@ -2,6 +2,8 @@ package dev.eddy.flink;
 
 import java.io.Serializable;
 
+import dev.eddy.core.InputRow;
+
 /**
  * Turns a stream element into the row the operator processes. Serializable because it travels with
  * the job graph; a lambda works: {@code rec -> new InputRow(rec.value(), rec.timestamp(),

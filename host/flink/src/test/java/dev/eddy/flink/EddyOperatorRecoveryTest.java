@@ -37,6 +37,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import dev.eddy.core.EddyOutput;
+import dev.eddy.core.InputRow;
+import dev.eddy.core.RunningSumBackend;
+
 /**
  * End to end on a real MiniCluster: source -> (throttle, maybe fail once) -> keyBy(partition) ->
  * EddyOperator(parallelism 2, running-sum backend) -> collect sinks.

@@ -16,6 +16,13 @@ import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import dev.eddy.core.BackendFactory;
+import dev.eddy.core.EddyException;
+import dev.eddy.core.EddyOutput;
+import dev.eddy.core.InputRow;
+import dev.eddy.core.Json;
+import dev.eddy.core.RunningSumBackend;
+
 /** The operator alone, in Flink's operator test harness (no cluster). */
 class EddyOperatorTest {
 

@@ -12,6 +12,10 @@ import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.java.typeutils.PojoTypeInfo;
 import org.junit.jupiter.api.Test;
 
+import dev.eddy.core.EddyException;
+import dev.eddy.core.EddyOutput;
+import dev.eddy.core.Json;
+
 class EddyOutputTest {
 
     @Test

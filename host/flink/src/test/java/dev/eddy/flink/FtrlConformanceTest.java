@@ -15,6 +15,12 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.Test;
 
+import dev.eddy.core.BackendFactory;
+import dev.eddy.core.EddyOutput;
+import dev.eddy.core.EddyTestEnv;
+import dev.eddy.core.InputRow;
+import dev.eddy.core.Json;
+
 /**
  * The Flink ML dense conformance case ({@code shared/conformance/ftrl_dense.json}, from Flink ML's
  * OnlineLogisticRegressionTest) through the Flink operator running the FTRL component: model

@@ -44,6 +44,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.eddy.core.EddyCli;
+import dev.eddy.core.EddyOutput;
+import dev.eddy.core.EddyTestEnv;
+import dev.eddy.core.InputRow;
+import dev.eddy.core.NativeOperator;
+import dev.eddy.core.OperatorBackend;
+import dev.eddy.core.Replays;
+
 /**
  * The FTRL component inside Flink equals {@code eddy run}, bit for bit, across a failure: on a
  * MiniCluster with checkpoints every 100 ms and a failure injected once mid-stream (after a

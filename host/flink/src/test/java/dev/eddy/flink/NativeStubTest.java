@@ -20,6 +20,15 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import dev.eddy.core.BackendFactory;
+import dev.eddy.core.EddyException;
+import dev.eddy.core.EddyOutput;
+import dev.eddy.core.InputRow;
+import dev.eddy.core.NativeLibrary;
+import dev.eddy.core.NativeOperator;
+import dev.eddy.core.OperatorBackend;
+import dev.eddy.core.OperatorSpec;
+
 /**
  * The JNI path end to end, with a C stand-in for the native library (src/test/c): loading through
  * {@code eddy.native.lib}, every native method, exceptions thrown from native code, and the
@@ -41,11 +50,11 @@ class NativeStubTest {
                         null, null, null,
                         "-h", out.toString(),
                         "-d", out.resolve("classes").toString(),
-                        "-sourcepath", "src/main/java",
+                        "-sourcepath", "../java-core/src/main/java",
                         "-proc:none",
-                        "src/main/java/dev/eddy/flink/NativeOperator.java");
+                        "../java-core/src/main/java/dev/eddy/core/NativeOperator.java");
         assertThat(rc).as("javac -h").isZero();
-        Path header = out.resolve("dev_eddy_flink_NativeOperator.h");
+        Path header = out.resolve("dev_eddy_core_NativeOperator.h");
         assertThat(header).exists();
 
         // 2. the stub, compiled against that header
@@ -102,8 +111,12 @@ class NativeStubTest {
                 .isInstanceOf(EddyException.class)
                 .hasMessage("stub: not a digit string");
         assertThatThrownBy(() -> b.snapshot(0)).isInstanceOf(EddyException.class);
+        long h3 = b.open(OperatorSpec.of("x.wasm", "{}").then("y.wasm", "{}").memoryMib(64));
+        assertThat(EddyOutput.fromJson(b.process(h3, new byte[][] {bytes("5")}, new long[] {0}, 1, new long[] {0})[0]).value)
+                .isEqualTo("{\"echo\":\"5\",\"rows\":1}");
         b.close(h);
         b.close(h2);
+        b.close(h3);
     }
 
     @Test

@@ -13,6 +13,14 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 
+import dev.eddy.core.EddyCli;
+import dev.eddy.core.EddyOutput;
+import dev.eddy.core.EddyTestEnv;
+import dev.eddy.core.InputRow;
+import dev.eddy.core.Json;
+import dev.eddy.core.OperatorBackend;
+import dev.eddy.core.Replays;
+
 /**
  * Not a test: the per-row cost of running an operator inside Flink against {@code eddy run} on the
  * same records. Run it with {@code host/flink/bench.sh} (release builds). One partition, one

@@ -23,8 +23,8 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 
 import dev.eddy.flink.EddyOperator;
 import dev.eddy.flink.EddyOperators;
-import dev.eddy.flink.EddyOutput;
-import dev.eddy.flink.InputRow;
+import dev.eddy.core.EddyOutput;
+import dev.eddy.core.InputRow;
 
 /**
  * Scores a Kafka topic with an eddy operator and writes the predictions to another topic, exactly

@@ -39,9 +39,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import dev.eddy.flink.EddyCli;
-import dev.eddy.flink.EddyTestEnv;
-import dev.eddy.flink.Replays;
+import dev.eddy.core.EddyCli;
+import dev.eddy.core.EddyTestEnv;
+import dev.eddy.core.Replays;
 
 /**
  * {@link KafkaScoringJob} against a real broker (tests/kafka/broker) on a MiniCluster: the

@@ -1,15 +1,16 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 /**
  * The operations eddy's native library exposes to Java, one to one with the JNI methods of {@link
- * NativeOperator}. {@link EddyOperator} talks to an operator only through this interface, so tests
+ * NativeOperator}. The adapters (Flink's {@code EddyOperator}, the Kafka Streams {@code EddyProcessor}) talk to an
+ * operator only through this interface, so tests
  * (and users without the native library) can plug in a pure-Java implementation.
  *
  * <p>Contract, shared by every implementation:
  *
  * <ul>
- *   <li>A handle is one opened operator instance (one per Flink subtask). All calls on one handle
- *       come from one thread (the Flink task thread); implementations need no locking per handle.
+ *   <li>A handle is one opened operator instance (one per Flink subtask, one per Kafka Streams
+ *       task). All calls on one handle come from one thread (the task's thread); implementations need no locking per handle.
  *   <li>{@link #process} receives one batch of rows, all from the same input {@code partition}, in
  *       offset order; the arrays have exactly one element per row (no padding). The implementation
  *       must not keep references to the arrays after it returns.
@@ -36,6 +37,20 @@ public interface OperatorBackend {
     long open(String componentPath, String configJson);
 
     /**
+     * Opens what the spec names: one operator or a chain, with its limits. The default handles a
+     * single operator with default limits through {@link #open(String, String)} and refuses the
+     * rest; the native backend runs all of it.
+     */
+    default long open(OperatorSpec spec) {
+        if (spec.isSingleWithDefaults()) {
+            OperatorSpec.Stage s = spec.stages().get(0);
+            return open(s.component(), s.configJson());
+        }
+        throw new EddyException(
+                "eddy: backend " + this + " runs one operator with the default limits, not " + spec.toJson());
+    }
+
+    /**
      * Runs one batch (predict, then learn, row by row) and returns the records it produced, in a
      * wire form documented on this interface.
      */
@@ -51,7 +66,7 @@ public interface OperatorBackend {
         return null;
     }
 
-    /** The complete state of the instance, to be stored in a Flink checkpoint. */
+    /** The complete state of the instance, to be stored in a Flink checkpoint or a state store. */
     byte[] snapshot(long handle);
 
     /** Brings a freshly opened instance back to a state taken by {@link #snapshot}. */

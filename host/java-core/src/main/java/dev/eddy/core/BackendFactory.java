@@ -1,10 +1,11 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 import java.io.Serializable;
 
 /**
- * Creates the {@link OperatorBackend} an {@link EddyOperator} uses. It is shipped to the task
- * managers with the job graph, hence serializable; {@link #NATIVE} is the production choice.
+ * Creates the {@link OperatorBackend} an adapter (the Flink operator, the Kafka Streams processor)
+ * uses. Serializable, since Flink ships it to the task managers with the job graph; {@link #NATIVE}
+ * is the production choice.
  */
 @FunctionalInterface
 public interface BackendFactory extends Serializable {

@@ -1,4 +1,4 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -113,6 +113,40 @@ class NativeOperatorTest {
             backend.close(a);
             backend.close(b);
         }
+    }
+
+    /**
+     * {@code openSpec}: the call time limit is the spec's (an endless loop is cut after 300 ms, not
+     * the default 30 s, and the row becomes a dead letter naming the limit), and a chain runs its
+     * operators in order (the second reads the first's output column).
+     */
+    @Test
+    void openSpecAppliesLimitsAndRunsChains() {
+        long loop = backend.open(OperatorSpec.of("hostile", "{\"mode\":\"loop\"}").callTimeoutMs(300).memoryMib(64));
+        try {
+            long start = System.nanoTime();
+            byte[][] out = backend.process(loop, new byte[][] {"{\"x\":1.0}".getBytes(StandardCharsets.UTF_8)}, new long[] {1}, 0, new long[] {0});
+            long ms = (System.nanoTime() - start) / 1_000_000;
+            assertThat(ms).as("cut by the spec's 300 ms limit, not the default 30 s").isLessThan(10_000);
+            EddyOutput.Wire dead = EddyOutput.parseWire(out[0]);
+            assertThat(dead.output().sink).isEqualTo(EddyOutput.DEAD_LETTERS);
+            assertThat(dead.field("reason")).contains("300");
+        } finally {
+            backend.close(loop);
+        }
+        String scaler = "{\"inputCol\":[\"x0\",\"x1\"],\"outputCol\":\"scaled\",\"windows\":{\"countTumbling\":1}}";
+        long chain = backend.open(OperatorSpec.of("scaler", scaler).then("ftrl", "{\"featuresCol\":\"scaled\",\"labelCol\":\"y\"}").batchRows(3));
+        try {
+            List<EddyOutput> predictions =
+                    Arrays.stream(process(backend, chain, 0, 0, 10)).map(EddyOutput::fromJson).filter(o -> o.sink.equals(EddyOutput.PREDICTIONS)).toList();
+            assertThat(predictions).hasSize(10);
+            assertThat(predictions.get(9).value).contains("\"scaled\":[").contains("\"prediction\":");
+        } finally {
+            backend.close(chain);
+        }
+        assertThatThrownBy(() -> backend.open(OperatorSpec.of("ftrl", FTRL_CONFIG).then("no-such-operator", "{}")))
+                .isInstanceOf(EddyException.class)
+                .hasMessageContaining("no-such-operator");
     }
 
     @Test

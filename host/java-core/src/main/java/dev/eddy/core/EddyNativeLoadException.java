@@ -1,4 +1,4 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 /** The native library could not be found or loaded; the message says where it was looked for. */
 public class EddyNativeLoadException extends EddyException {

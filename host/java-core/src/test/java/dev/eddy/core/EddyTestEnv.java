@@ -1,4 +1,4 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -27,7 +27,7 @@ public final class EddyTestEnv {
         return repo().resolve("..").resolve("shared").normalize();
     }
 
-    /** The FTRL component file, the same bytes for {@code eddy run} and the Flink operator. */
+    /** The FTRL component file, the same bytes for {@code eddy run} and the adapters. */
     public static Path ftrlComponent() {
         return require(repo().resolve("target/guests/wasm32-wasip2/guest/eddy_ftrl.wasm"), "the FTRL component");
     }
@@ -49,11 +49,11 @@ public final class EddyTestEnv {
         return NativeOperator.backend();
     }
 
-    static Path require(Path p, String what) {
+    public static Path require(Path p, String what) {
         Path abs = p.toAbsolutePath().normalize();
         if (!Files.exists(abs)) {
             String msg =
-                    what + " is missing at " + abs + ": run host/flink/build-and-test.sh (or cargo build -p eddy-jni -p eddy)";
+                    what + " is missing at " + abs + ": run host/flink/build-and-test.sh or host/kafka-streams/build-and-test.sh (or cargo build -p eddy-jni -p eddy)";
             if (Boolean.getBoolean("eddy.test.native.required")) {
                 fail(msg);
             }

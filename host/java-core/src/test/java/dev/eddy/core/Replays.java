@@ -1,4 +1,4 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,4 +1,4 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
@@ -11,18 +11,18 @@ import java.util.Map;
  * #quote} and a strict parser to {@code Map} / {@code List} / {@code String} / {@code Long} /
  * {@code BigDecimal} / {@code Boolean} / {@code null}.
  */
-final class Json {
+public final class Json {
 
     private Json() {}
 
     /** A JSON string literal for the text (quotes included). */
-    static String quote(String s) {
+    public static String quote(String s) {
         StringBuilder sb = new StringBuilder(s.length() + 2);
         quoteInto(sb, s);
         return sb.toString();
     }
 
-    static void quoteInto(StringBuilder sb, String s) {
+    public static void quoteInto(StringBuilder sb, String s) {
         sb.append('"');
         int plain = 0; // start of the run of characters that need no escape
         for (int i = 0; i < s.length(); i++) {
@@ -46,7 +46,7 @@ final class Json {
         sb.append(s, plain, s.length()).append('"');
     }
 
-    static Object parse(String text) {
+    public static Object parse(String text) {
         Parser p = new Parser(text);
         p.skipWs();
         Object v = p.value();
@@ -58,7 +58,7 @@ final class Json {
     }
 
     @SuppressWarnings("unchecked")
-    static Map<String, Object> parseObject(String text) {
+    public static Map<String, Object> parseObject(String text) {
         Object v = parse(text);
         if (!(v instanceof Map)) {
             throw new IllegalArgumentException("JSON: expected an object, got: " + abbreviate(text));
@@ -66,7 +66,7 @@ final class Json {
         return (Map<String, Object>) v;
     }
 
-    static String abbreviate(String s) {
+    public static String abbreviate(String s) {
         return s.length() <= 200 ? s : s.substring(0, 200) + "...";
     }
 

@@ -1,4 +1,4 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 import java.io.File;
 import java.io.IOException;
@@ -22,7 +22,7 @@ import java.util.List;
  * <p>Idempotent and thread-safe. About class loaders: the JVM lets one native library file be
  * loaded by one class loader only, and binds a class's native methods only to libraries loaded by
  * that class's loader. Under Flink's child-first class loading each job gets its own loader, so
- * the recommended deployment puts the eddy-flink jar in Flink's {@code lib/} (or adds {@code
+ * the recommended deployment puts the eddy jars in Flink's {@code lib/} (or adds {@code
  * dev.eddy.} to {@code classloader.parent-first-patterns.additional}) and the library is loaded
  * once per JVM. If a second loader finds the file already taken, this class loads a private copy
  * of it from a temporary file instead of failing (each copy has its own globals).
@@ -127,7 +127,7 @@ public final class NativeLibrary {
                             "eddy: native library "
                                     + abs
                                     + " is loaded by another class loader and a private copy"
-                                    + " failed to load; put the eddy-flink jar in Flink's lib/"
+                                    + " failed to load; put the eddy jars (eddy-core, eddy-flink) in Flink's lib/"
                                     + " folder or add 'dev.eddy.' to"
                                     + " classloader.parent-first-patterns.additional",
                             e);

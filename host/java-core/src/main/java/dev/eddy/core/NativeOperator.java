@@ -1,14 +1,15 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 /**
  * Java facade of the native eddy operator: the JNI surface the native library implements.
  *
  * <p>The native methods below are implemented in Rust (crate built as a cdylib named {@value
  * NativeLibrary#LIBRARY_NAME}) with the standard JNI names, e.g. {@code
- * Java_dev_eddy_flink_NativeOperator_process}; their descriptors are
+ * Java_dev_eddy_core_NativeOperator_process}; their descriptors are
  *
  * <pre>
  * open     (Ljava/lang/String;Ljava/lang/String;)J
+ * openSpec (Ljava/lang/String;)J                     (an {@link OperatorSpec} as JSON)
  * process  (J[[B[JI[J)[[B
  * finish   (J)[[B
  * snapshot (J)[B
@@ -36,6 +37,8 @@ public final class NativeOperator {
 
     static native long open(String componentPath, String configJson);
 
+    static native long openSpec(String specJson);
+
     static native byte[][] process(
             long handle, byte[][] values, long[] timestamps, int partition, long[] offsets);
 
@@ -56,6 +59,11 @@ public final class NativeOperator {
         @Override
         public long open(String componentPath, String configJson) {
             return NativeOperator.open(componentPath, configJson);
+        }
+
+        @Override
+        public long open(OperatorSpec spec) {
+            return NativeOperator.openSpec(spec.toJson());
         }
 
         @Override

@@ -1,4 +1,4 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -23,7 +23,7 @@ public final class EddyCli {
     /**
      * Runs {@code component} over {@code replay} with {@code config} (a flat JSON object whose
      * values are numbers, strings, booleans or arrays of them) and a dead-letter sink, like the
-     * Flink operator, writing into {@code dir}.
+     * adapters, writing into {@code dir}.
      */
     public static RunOutputs run(Path component, Map<String, String> config, Path replay, Path dir)
             throws IOException, InterruptedException {
@@ -35,7 +35,26 @@ public final class EddyCli {
                 Replays.read(dir.resolve("dead-letters.replay")));
     }
 
-    static Path writeJob(Path component, Map<String, String> config, Path replay, Path dir) throws IOException {
+    /**
+     * Runs a job file's text (its {@code [source]} and operators; the sinks are added here:
+     * predictions, models and dead letters as replay files in {@code dir}).
+     */
+    public static RunOutputs runJob(String jobWithoutSinks, Path dir) throws IOException, InterruptedException {
+        Files.createDirectories(dir);
+        Path jobFile =
+                Files.writeString(
+                        dir.resolve("job.toml"),
+                        jobWithoutSinks
+                                + "\n[sinks]\npredictions = \"predictions.replay\"\nmodels = \"models.replay\"\n"
+                                + "dead_letters = \"dead-letters.replay\"\n");
+        exec(dir, "run", jobFile.toString(), "--quiet");
+        return new RunOutputs(
+                Replays.read(dir.resolve("predictions.replay")),
+                Replays.read(dir.resolve("models.replay")),
+                Replays.read(dir.resolve("dead-letters.replay")));
+    }
+
+    public static Path writeJob(Path component, Map<String, String> config, Path replay, Path dir) throws IOException {
         Files.createDirectories(dir);
         StringBuilder job = new StringBuilder();
         job.append("[source]\nreplay = ").append(Json.quote(replay.toString())).append("\nformat = \"json\"\n\n");
@@ -65,7 +84,7 @@ public final class EddyCli {
         return Files.readString(out).trim();
     }
 
-    /** The config as the JSON object the Flink operator takes. */
+    /** The config as the JSON object the adapters take. */
     public static String configJson(Map<String, String> config) {
         StringBuilder sb = new StringBuilder("{");
         config.forEach((k, v) -> sb.append(sb.length() > 1 ? "," : "").append(Json.quote(k)).append(':').append(v));
@@ -79,7 +98,7 @@ public final class EddyCli {
                 "--partitions", Integer.toString(partitions), "--out", out.toString());
     }
 
-    static void exec(Path dir, String... args) throws IOException, InterruptedException {
+    public static void exec(Path dir, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(EddyTestEnv.eddyBinary().toString());
         cmd.addAll(List.of(args));

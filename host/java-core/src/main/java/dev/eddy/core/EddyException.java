@@ -1,8 +1,8 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 /**
  * An error reported by an eddy operator or by the native library. The native side throws this
- * class through JNI ({@code dev/eddy/flink/EddyException}, constructor {@code (String)}) for both
+ * class through JNI ({@code dev/eddy/core/EddyException}, constructor {@code (String)}) for both
  * errors and caught panics.
  */
 public class EddyException extends RuntimeException {

@@ -1,12 +1,12 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Objects;
 
 /**
- * One output record of an eddy operator. A Flink POJO (public fields, no-arg constructor), so it
- * travels with Flink's own serializer.
+ * One output record of an eddy operator. Public fields and a no-arg constructor, so that it is a
+ * Flink POJO (it travels with Flink's own serializer).
  *
  * <p>Wire form between the backend and Java, one record per {@code byte[]}, UTF-8, in either of
  * two shapes. The native library writes a one-line JSON header, a newline, and the value as it is
@@ -18,7 +18,7 @@ import java.util.Objects;
  *
  * A backend may also write one JSON object with the value as a JSON string (the pure-Java
  * stand-ins do): {@code {"sink":"predictions","partition":3,"offset":41,"value":"{\"score\":0.93}"}}.
- * The side outputs of {@link EddyOperator} carry records in this second, all-JSON form.
+ * The Flink adapter's side outputs carry records in this second, all-JSON form.
  *
  * <p>{@code sink} is one of {@link #PREDICTIONS}, {@link #MODELS}, {@link #DEAD_LETTERS}; {@code
  * partition}/{@code offset} name the record: for predictions and dead letters the input row that
@@ -28,7 +28,7 @@ import java.util.Objects;
  * writes, once encoded as UTF-8 ({@link #valueBytes()}). The native library also writes {@code
  * timestamp} (the output's event time) and, on dead letters, {@code reason}, {@code stage} and
  * {@code column}; this class ignores fields it does not hold. A later version may carry batches as
- * Arrow IPC instead; this class and {@link EddyOperator}'s outputs would stay as they are.
+ * Arrow IPC instead; this class would stay as it is.
  */
 public class EddyOutput {
 
@@ -64,29 +64,40 @@ public class EddyOutput {
      * A parsed wire record: the output, its event timestamp ({@link InputRow#NO_TIMESTAMP} when the
      * record carries none), and its all-JSON form.
      */
-    static final class Wire {
+    public static final class Wire {
         private final EddyOutput output;
         private final long timestamp;
         private final String header;
+        private final Map<String, Object> fields;
         private String json;
 
-        private Wire(EddyOutput output, long timestamp, String header, String json) {
+        private Wire(EddyOutput output, long timestamp, String header, Map<String, Object> fields, String json) {
             this.output = output;
             this.timestamp = timestamp;
+            this.fields = fields;
             this.header = header;
             this.json = json;
         }
 
-        EddyOutput output() {
+        public EddyOutput output() {
             return output;
         }
 
-        long timestamp() {
+        /**
+         * A header field as a string ({@code reason}, {@code stage}, {@code column} on dead
+         * letters), or null when the record has none.
+         */
+        public String field(String name) {
+            Object v = fields.get(name);
+            return v == null || "value".equals(name) ? null : v.toString();
+        }
+
+        public long timestamp() {
             return timestamp;
         }
 
         /** The record as one JSON object: the header's fields, then {@code value} as a string. */
-        String json() {
+        public String json() {
             if (json == null) {
                 StringBuilder sb = new StringBuilder(header.length() + output.value.length() + 32);
                 sb.append(header, 0, header.lastIndexOf('}')).append(",\"value\":");
@@ -97,7 +108,8 @@ public class EddyOutput {
         }
     }
 
-    static Wire parseWire(byte[] bytes) {
+    /** Parses one record in either wire form, keeping the header's extra fields ({@link Wire#field}). */
+    public static Wire parseWire(byte[] bytes) {
         int nl = 0;
         while (nl < bytes.length && bytes[nl] != '\n') {
             nl++;
@@ -118,7 +130,8 @@ public class EddyOutput {
         return parseWire(new String(bytes, StandardCharsets.UTF_8));
     }
 
-    static Wire parseWire(String json) {
+    /** Parses one record in the all-JSON wire form. */
+    public static Wire parseWire(String json) {
         Map<String, Object> m;
         try {
             m = Json.parseObject(json);
@@ -146,7 +159,7 @@ public class EddyOutput {
         EddyOutput out =
                 new EddyOutput(
                         (String) sink, Math.toIntExact((Long) partition), (Long) offset, (String) value);
-        return new Wire(out, ts instanceof Long ? (Long) ts : InputRow.NO_TIMESTAMP, header, json);
+        return new Wire(out, ts instanceof Long ? (Long) ts : InputRow.NO_TIMESTAMP, header, m, json);
     }
 
     /** This record in the all-JSON wire form. */

@@ -1,4 +1,4 @@
-package dev.eddy.flink;
+package dev.eddy.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -43,7 +43,7 @@ class NativeLibraryTest {
     }
 
     /**
-     * Two class loaders that each load eddy-flink's classes themselves (as Flink's child-first
+     * Two class loaders that each load eddy-core's classes themselves (as Flink's child-first
      * loaders do for two jobs) both get the library: the second through a private copy.
      */
     @Test
