@@ -4,7 +4,7 @@
 //! Users and items belong to planted latent groups. Each event picks a user uniformly, then,
 //! with probability `in_group`, an item of the user's group by a Zipf popularity inside the
 //! group, and otherwise an item of the whole catalogue by a global Zipf popularity. At the
-//! drift event every user moves to another group (chosen at random), so a model that learned
+//! drift event every user (or a given share of them) moves to another group (chosen at random), so a model that learned
 //! the old groups has to relearn the users. The same config and seed give the same stream, bit
 //! for bit, on the same platform (the Zipf weights use the platform's `powf`).
 //!
@@ -63,6 +63,9 @@ pub struct GenConfig {
     pub zipf: f64,
     /// Index of the first event after the drift (users change group); `None` for no drift.
     pub drift_at: Option<u64>,
+    /// Share of the users that change group at the drift (1: every user; each user is drawn
+    /// with this probability).
+    pub drift_share: f64,
     /// Event time of the first event, ms since the epoch.
     pub start_ms: i64,
     /// Event-time step between events, ms.
@@ -80,6 +83,7 @@ impl Default for GenConfig {
             in_group: 0.8,
             zipf: 1.0,
             drift_at: Some(100_000),
+            drift_share: 1.0,
             start_ms: 1_700_000_000_000,
             step_ms: 1_000,
         }
@@ -197,7 +201,13 @@ impl Generator {
         if g < 2 {
             return;
         }
+        let share = self.cfg.drift_share;
         for u in 0..self.user_group.len() {
+            // Share 1 draws nothing extra, so streams written before the share existed stay
+            // the same.
+            if share < 1.0 && self.rng.next_f64() >= share {
+                continue;
+            }
             let shift = 1 + self.rng.below(g - 1);
             self.user_group[u] = (self.user_group[u] + shift) % g;
         }

@@ -44,6 +44,9 @@ enum Command {
         /// Index of the first event after the drift (every user changes group); negative for none.
         #[arg(long, default_value_t = 100_000, allow_negative_numbers = true)]
         drift_at: i64,
+        /// Share of the users that change group at the drift (0 to 1).
+        #[arg(long, default_value_t = 1.0)]
+        drift_share: f64,
         /// Event time of the first event (ms since the epoch).
         #[arg(long, default_value_t = 1_700_000_000_000)]
         start_ms: i64,
@@ -68,15 +71,29 @@ enum Command {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Cli::parse().command {
-        Command::Generate { seed, events, users, items, groups, in_group, zipf, drift_at, start_ms, step_ms, out } => {
+        Command::Generate { seed, events, users, items, groups, in_group, zipf, drift_at, drift_share, start_ms, step_ms, out } => {
             if users == 0 || items == 0 || groups == 0 || groups > items {
                 return Err("users, items and groups must be > 0, and groups <= items".into());
             }
             if !(0.0..=1.0).contains(&in_group) {
                 return Err("--in-group must be in [0, 1]".into());
             }
-            let cfg =
-                GenConfig { seed, events, users, items, groups, in_group, zipf, drift_at: u64::try_from(drift_at).ok(), start_ms, step_ms };
+            if !(0.0..=1.0).contains(&drift_share) {
+                return Err("--drift-share must be in [0, 1]".into());
+            }
+            let cfg = GenConfig {
+                seed,
+                events,
+                users,
+                items,
+                groups,
+                in_group,
+                zipf,
+                drift_at: u64::try_from(drift_at).ok(),
+                drift_share,
+                start_ms,
+                step_ms,
+            };
             let sink: Box<dyn Write> = match out {
                 Some(p) => Box::new(File::create(&p).map_err(|e| format!("cannot create {}: {e}", p.display()))?),
                 None => Box::new(io::stdout().lock()),

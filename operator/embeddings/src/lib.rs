@@ -15,8 +15,8 @@ pub mod snapshot;
 mod table;
 
 pub use model::{Event, Model, PublishedRow, Score};
-pub use operator::{Embeddings, MAX_ID_BYTES};
-pub use params::{Loss, Params};
+pub use operator::{Embeddings, MAX_ID_BYTES, display_id};
+pub use params::{IdFormat, Loss, Optimizer, Params};
 pub use table::Kind;
 
 eddy_sdk::export_operator!(Embeddings);

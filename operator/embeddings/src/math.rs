@@ -20,7 +20,69 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
         acc[l] += x * y;
     }
+    tree(&acc)
+}
+
+/// The fixed tree that sums the eight lanes of [`dot`].
+#[inline]
+fn tree(acc: &[f32; 8]) -> f32 {
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+/// `out[r] = p · row r of matrix` for every row of `matrix` (row-major, rows of `p.len()`),
+/// each exactly as [`dot`] computes it: one matrix-vector product, the cost of ranking. On
+/// wasm32 it runs on 128-bit SIMD (the same lanes, the same multiply-then-add order, so the
+/// same bits as the scalar code).
+pub fn scores(p: &[f32], matrix: &[f32], out: &mut [f32]) {
+    let dim = p.len();
+    if dim == 0 {
+        out.fill(0.0);
+        return;
+    }
+    debug_assert_eq!(matrix.len(), out.len() * dim);
+    #[cfg(target_arch = "wasm32")]
+    {
+        if dim.is_multiple_of(8) {
+            simd::scores(p, matrix, out);
+            return;
+        }
+    }
+    for (row, o) in matrix.chunks_exact(dim).zip(out.iter_mut()) {
+        *o = dot(p, row);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod simd {
+    use core::arch::wasm32::{f32x4, f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat};
+
+    /// [`super::scores`] for dimensions that are multiples of 8: lanes 0-3 and 4-7 of
+    /// [`super::dot`] in two 4-lane registers.
+    #[target_feature(enable = "simd128")]
+    pub fn scores(p: &[f32], matrix: &[f32], out: &mut [f32]) {
+        let dim = p.len();
+        for (row, o) in matrix.chunks_exact(dim).zip(out.iter_mut()) {
+            let mut lo = f32x4_splat(0.0);
+            let mut hi = f32x4_splat(0.0);
+            for (a, b) in p.chunks_exact(8).zip(row.chunks_exact(8)) {
+                let (a0, a1) = (f32x4(a[0], a[1], a[2], a[3]), f32x4(a[4], a[5], a[6], a[7]));
+                let (b0, b1) = (f32x4(b[0], b[1], b[2], b[3]), f32x4(b[4], b[5], b[6], b[7]));
+                lo = f32x4_add(lo, f32x4_mul(a0, b0));
+                hi = f32x4_add(hi, f32x4_mul(a1, b1));
+            }
+            let acc = [
+                f32x4_extract_lane::<0>(lo),
+                f32x4_extract_lane::<1>(lo),
+                f32x4_extract_lane::<2>(lo),
+                f32x4_extract_lane::<3>(lo),
+                f32x4_extract_lane::<0>(hi),
+                f32x4_extract_lane::<1>(hi),
+                f32x4_extract_lane::<2>(hi),
+                f32x4_extract_lane::<3>(hi),
+            ];
+            *o = super::tree(&acc);
+        }
+    }
 }
 
 /// `e^x`, deterministic on every target: range reduction by `ln 2` (split in two parts), a
@@ -98,6 +160,19 @@ mod tests {
         assert!((sigmoid(0.0) - 0.5).abs() < 1e-16);
         assert!((sigmoid(3.0) - 1.0 / (1.0 + (-3.0f64).exp())).abs() < 1e-15);
         assert!((sigmoid(-3.0) - 1.0 / (1.0 + 3.0f64.exp())).abs() < 1e-15);
+    }
+
+    #[test]
+    fn scores_are_the_dot_products_bit_for_bit() {
+        for dim in [1, 7, 8, 16, 32, 37] {
+            let p: Vec<f32> = (0..dim).map(|i| (i as f32 * 0.37).sin()).collect();
+            let m: Vec<f32> = (0..dim * 5).map(|i| (i as f32 * 0.11).cos()).collect();
+            let mut out = vec![0.0; 5];
+            scores(&p, &m, &mut out);
+            for (r, o) in out.iter().enumerate() {
+                assert_eq!(o.to_bits(), dot(&p, &m[r * dim..(r + 1) * dim]).to_bits(), "dim {dim} row {r}");
+            }
+        }
     }
 
     #[test]

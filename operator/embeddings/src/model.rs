@@ -1,12 +1,14 @@
 //! The embedding model and everything one event does to it, over plain data (no Arrow):
-//! expiry, scoring (rank of the true item, top-k), admission and the memory bound, one
-//! AdaGrad step of BPR or logistic loss with sampled negatives, and the bookkeeping that lets
-//! publications and snapshots carry only what changed.
+//! expiry, scoring (rank of the true item, top-k: one matrix-vector product over the item
+//! table), admission and the memory bound, one step of BPR or logistic loss with sampled
+//! negatives (row-wise RMSProp, AdaGrad or SGD), and the bookkeeping that lets publications
+//! and snapshots carry only what changed. Per-event work reuses buffers kept in the model: no
+//! allocation per event once they have grown.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::math::{dot, sigmoid};
-use crate::params::{Loss, Params};
+use crate::math::{dot, scores, sigmoid};
+use crate::params::{Loss, Optimizer, Params};
 use crate::rng::SplitMix64;
 use crate::table::{Kind, Table};
 
@@ -31,18 +33,35 @@ pub struct Event<'a> {
 }
 
 /// What scoring an event gave, before learning from it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Score {
     /// 1-based rank of the true item among the known items; `None` when the user or the item
     /// is unknown (cold), or when evaluation is off.
     pub rank: Option<u64>,
     /// Whether evaluation ran for this event.
     pub evaluated: bool,
-    /// The best-scored known items, best first (`None` when the user is unknown or top-k is
-    /// off).
-    pub top_k: Option<Vec<String>>,
+    /// Whether the event has a top-k list (given to [`Model::step`]'s callback); false when
+    /// the user is unknown or top-k is off.
+    pub has_top: bool,
     /// The model version in force (publications so far).
     pub version: i64,
+}
+
+/// Buffers reused from event to event (derived, never in a snapshot).
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    /// Scores of every item slot for the event's user.
+    scores: Vec<f32>,
+    /// The best items of the last scored event, best first: (score, slot).
+    top: Vec<(f32, u32)>,
+    /// The user's and the positive item's vectors before the step, and the gradients.
+    pu: Vec<f32>,
+    qi: Vec<f32>,
+    gu: Vec<f32>,
+    gi: Vec<f32>,
+    gj: Vec<f32>,
+    /// The negatives drawn for the event.
+    negs: Vec<u32>,
 }
 
 /// One published row: a vector, or a tombstone for an evicted id.
@@ -93,6 +112,8 @@ pub struct Model {
     lru: BTreeMap<u64, (Kind, u32)>,
     /// Derived: admitted slots whose vector changed since the last publication.
     pub_dirty: BTreeSet<(Kind, u32)>,
+    /// Derived: buffers reused by every event.
+    scratch: Scratch,
 }
 
 impl Model {
@@ -116,6 +137,7 @@ impl Model {
             ring_writes: 0,
             lru: BTreeMap::new(),
             pub_dirty: BTreeSet::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -152,12 +174,16 @@ impl Model {
     }
 
     /// Processes one event: expiry, scoring, then learning; returns the score and, when the
-    /// event completes a publication interval, the publication.
-    pub fn step(&mut self, e: &Event<'_>) -> (Score, Option<Vec<PublishedRow>>) {
+    /// event completes a publication interval, the publication. `top` is called with each
+    /// id (JSON text) of the event's top list, best first, before the model learns from it.
+    pub fn step(&mut self, e: &Event<'_>, mut top: impl FnMut(&str)) -> (Score, Option<Vec<PublishedRow>>) {
         self.clock = self.clock.max(e.time);
         self.events += 1;
         self.expire();
         let score = self.score(e);
+        for &(_, s) in &self.scratch.top {
+            top(self.items.id(s));
+        }
         self.learn(e);
         self.events_since_publish += 1;
         let mut published = None;
@@ -197,51 +223,68 @@ impl Model {
     }
 
     /// Scores an event with the model as it stands (after expiry, before learning).
-    fn score(&self, e: &Event<'_>) -> Score {
+    fn score(&mut self, e: &Event<'_>) -> Score {
         let version = self.version;
-        let user = self.known(Kind::User, e.user);
-        let Some(u) = user else {
-            return Score { rank: None, evaluated: self.p.evaluate, top_k: None, version };
+        let evaluated = self.p.evaluate;
+        self.scratch.top.clear();
+        let Some(u) = self.known(Kind::User, e.user) else {
+            return Score { rank: None, evaluated, has_top: false, version };
         };
-        let item = if self.p.evaluate { self.known(Kind::Item, e.item) } else { None };
+        let item = if evaluated { self.known(Kind::Item, e.item) } else { None };
         if item.is_none() && self.p.top_k == 0 {
-            return Score { rank: None, evaluated: self.p.evaluate, top_k: None, version };
+            return Score { rank: None, evaluated, has_top: false, version };
         }
-        let (rank, top) = self.rank(u, item);
-        let top_k = (self.p.top_k > 0).then(|| top.into_iter().map(|(_, s)| self.items.id(s).to_owned()).collect());
-        Score { rank, evaluated: self.p.evaluate, top_k, version }
+        let rank = self.rank(u, item);
+        Score { rank, evaluated, has_top: self.p.top_k > 0, version }
     }
 
-    /// One pass over the known items: the rank of `item` for user slot `u` (ties broken by id,
-    /// smaller first), and the top `topK` items (score descending, then id ascending).
-    fn rank(&self, u: u32, item: Option<u32>) -> (Option<u64>, Vec<(f32, u32)>) {
-        let dim = self.p.dim;
+    /// The user's scores against every item slot as one matrix-vector product, then one pass
+    /// over the known items: the rank of `item` for user slot `u` (ties broken by id, smaller
+    /// first), and the top `topK` items (score descending, then id ascending) into the
+    /// scratch top list.
+    fn rank(&mut self, u: u32, item: Option<u32>) -> Option<u64> {
         let k = self.p.top_k;
-        let p = self.users.vector(u);
-        let items = &self.items;
-        let target = item.map(|i| (dot(p, items.vector(i)), i, items.id(i)));
-        let mut better = 0u64;
-        let mut top: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
+        let admit_after = self.p.admit_after;
+        let Self { users, items, scratch, .. } = self;
+        let n = items.capacity();
+        scratch.scores.resize(n, 0.0);
+        scores(users.vector(u), items.matrix(), &mut scratch.scores);
+        let sc = &scratch.scores;
+        let count = &items.count;
+        let top = &mut scratch.top;
         let ahead = |a: (f32, u32), b: (f32, u32)| a.0 > b.0 || (a.0 == b.0 && items.id(a.1) < items.id(b.1));
-        for (s, q) in items.matrix().chunks_exact(dim).enumerate() {
-            let s = s as u32;
-            if !self.admitted(items, s) {
-                continue;
-            }
-            let sc = dot(p, q);
-            if let Some((si, i, id)) = target
-                && s != i
-                && (sc > si || (sc == si && items.id(s) < id))
-            {
-                better += 1;
-            }
-            if k > 0 && (top.len() < k || ahead((sc, s), top[top.len() - 1])) {
-                let pos = top.partition_point(|&x| ahead(x, (sc, s)));
-                top.insert(pos, (sc, s));
-                top.truncate(k);
+        let mut better = 0u64;
+        if let Some(i) = item {
+            let si = sc[i as usize];
+            let id = items.id(i);
+            for (s, (&x, &c)) in sc.iter().zip(count).enumerate() {
+                if x >= si && c >= admit_after && s != i as usize && (x > si || items.id(s as u32) < id) {
+                    better += 1;
+                }
             }
         }
-        (target.map(|_| better + 1), top)
+        if k > 0 {
+            // The k-th best score so far; a slot below it cannot enter the list.
+            let mut floor = f32::NEG_INFINITY;
+            for (s, (&x, &c)) in sc.iter().zip(count).enumerate() {
+                if x < floor || c < admit_after {
+                    continue;
+                }
+                let cand = (x, s as u32);
+                if top.len() == k && !ahead(cand, top[k - 1]) {
+                    continue;
+                }
+                let pos = top.partition_point(|&y| ahead(y, cand));
+                if top.len() == k {
+                    top.pop();
+                }
+                top.insert(pos, cand);
+                if top.len() == k {
+                    floor = top[k - 1].0;
+                }
+            }
+        }
+        item.map(|_| better + 1)
     }
 
     /// Counts the sighting of both ids (admitting, inserting and evicting as needed), then
@@ -345,32 +388,49 @@ impl Model {
     }
 
     /// One step of the loss for user `u`, positive item `i`, and `negatives` sampled items,
-    /// with gradients taken at the vectors as they were before the step (a negative drawn
-    /// twice is stepped twice), and row-wise AdaGrad.
+    /// with gradients taken at the user's and the positive item's vectors as they were before
+    /// the step (a negative drawn twice is stepped twice, at its vector of the moment).
     fn gradient_step(&mut self, u: u32, i: u32, weight: f64) {
         let dim = self.p.dim;
         let reg = self.p.reg;
-        let pu: Vec<f32> = self.users.vector(u).to_vec();
-        let qi: Vec<f32> = self.items.vector(i).to_vec();
-        let mut gu = vec![0.0f32; dim];
-        let mut gi = vec![0.0f32; dim];
-        let mut gj = vec![0.0f32; dim];
-        let si = f64::from(dot(&pu, &qi));
-        let scale = |x: f64| (weight * x).min(MAX_SCALE) as f32;
+        let mut sc = std::mem::take(&mut self.scratch);
+        for b in [&mut sc.gu, &mut sc.gi, &mut sc.gj] {
+            b.clear();
+            b.resize(dim, 0.0);
+        }
+        sc.pu.clear();
+        sc.pu.extend_from_slice(self.users.vector(u));
+        sc.qi.clear();
+        sc.qi.extend_from_slice(self.items.vector(i));
+        let si = f64::from(dot(&sc.pu, &sc.qi));
         if self.p.loss == Loss::Logistic {
-            let c = scale(sigmoid(-si));
+            let c = (weight * sigmoid(-si)).min(MAX_SCALE) as f32;
             for d in 0..dim {
-                gu[d] -= c * qi[d];
-                gi[d] -= c * pu[d];
+                sc.gu[d] -= c * sc.qi[d];
+                sc.gi[d] -= c * sc.pu[d];
             }
         }
+        sc.negs.clear();
         for _ in 0..self.p.negatives {
-            let Some(j) = self.draw_negative() else { continue };
-            if j == i {
-                continue;
+            if let Some(j) = self.draw_negative().filter(|&j| j != i) {
+                sc.negs.push(j);
             }
+        }
+        let Scratch { pu, qi, gu, gi, gj, negs, .. } = &mut sc;
+        // Rank weight: the share of sampled negatives scored at or above the positive
+        // estimates its rank among the items; a positive ranked far down (a taste that
+        // changed) gets a larger step.
+        let w = if self.p.rank_weight > 0.0 && !negs.is_empty() {
+            let above = negs.iter().filter(|&&j| f64::from(dot(pu, self.items.vector(j))) >= si).count();
+            let est = above as f64 * self.items.len() as f64 / negs.len() as f64;
+            1.0 + self.p.rank_weight * (1.0 + est).ln()
+        } else {
+            1.0
+        };
+        let scale = |x: f64| (weight * x).min(MAX_SCALE) as f32;
+        for &j in negs.iter() {
             let qj = self.items.vector(j);
-            let sj = f64::from(dot(&pu, qj));
+            let sj = f64::from(dot(pu, qj));
             match self.p.loss {
                 Loss::Bpr => {
                     let c = scale(sigmoid(sj - si));
@@ -388,25 +448,48 @@ impl Model {
                     }
                 }
             }
-            self.adagrad(Kind::Item, j, &gj);
+            self.update(Kind::Item, j, gj);
         }
+        let wu = w as f32;
         for d in 0..dim {
-            gu[d] += reg * pu[d];
+            gu[d] = wu * gu[d] + reg * pu[d];
             gi[d] += reg * qi[d];
         }
-        self.adagrad(Kind::User, u, &gu);
-        self.adagrad(Kind::Item, i, &gi);
+        self.update(Kind::User, u, gu);
+        self.update(Kind::Item, i, gi);
+        self.scratch = sc;
     }
 
-    /// Row-wise AdaGrad: `G += |g|² / dim`, `v -= lr / (√G + ε) · g`.
-    fn adagrad(&mut self, kind: Kind, slot: u32, g: &[f32]) {
-        let lr = self.p.learning_rate;
+    /// One optimiser step of the vector in `slot` along gradient `g` (see [`Optimizer`]).
+    fn update(&mut self, kind: Kind, slot: u32, g: &[f32]) {
+        let decay = self.p.decay;
+        let optimizer = match (self.p.optimizer, kind) {
+            (Optimizer::Hybrid, Kind::User) => Optimizer::Sgd,
+            (Optimizer::Hybrid, Kind::Item) => Optimizer::AdaGrad,
+            (o, _) => o,
+        };
+        let lr = match kind {
+            Kind::User => self.p.user_learning_rate,
+            Kind::Item => self.p.learning_rate,
+        };
         let dim = self.p.dim as f32;
         let t = self.table_mut(kind);
         let s = slot as usize;
-        let acc = t.acc[s] + dot(g, g) / dim;
-        t.acc[s] = acc;
-        let step = lr / (acc.sqrt() + ADAGRAD_EPS);
+        let step = match optimizer {
+            Optimizer::Sgd | Optimizer::Hybrid => lr,
+            Optimizer::AdaGrad => {
+                let acc = t.acc[s] + dot(g, g) / dim;
+                t.acc[s] = acc;
+                lr / (acc.sqrt() + ADAGRAD_EPS)
+            }
+            Optimizer::RmsProp => {
+                let g2 = dot(g, g) / dim;
+                // The first update sets the accumulator (no bias towards zero).
+                let acc = if t.acc[s] == 0.0 { g2 } else { decay * t.acc[s] + (1.0 - decay) * g2 };
+                t.acc[s] = acc;
+                lr / (acc.sqrt() + ADAGRAD_EPS)
+            }
+        };
         for (v, gd) in t.vector_mut(slot).iter_mut().zip(g) {
             *v -= step * gd;
         }

@@ -5,16 +5,16 @@
 
 use std::sync::Arc;
 
-use eddy_sdk::arrow::array::builder::{Float32Builder, ListBuilder, StringBuilder};
-use eddy_sdk::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
+use eddy_sdk::arrow::array::builder::{Float32Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder};
+use eddy_sdk::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema, SchemaRef};
 use eddy_sdk::{
     ColumnSpec, ColumnType, Config, Operator, OperatorError, OperatorInfo, OperatorKind, Output, SEQ_COLUMN, SnapshotKind, seq_column,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::model::{Event, Model, PublishedRow, Score};
-use crate::params::{Params, param_infos};
+use crate::model::{Event, Model, PublishedRow};
+use crate::params::{IdFormat, Params, param_infos};
 use crate::snapshot::{self, Header, Marker, MarkerCell};
 
 /// Longest id accepted, in bytes of JSON text.
@@ -53,6 +53,31 @@ fn check_id(row: usize, col: &str, id: &str) -> Result<(), OperatorError> {
         return Err(OperatorError::input(row, Some(col), format!("id must be a JSON string or integer, got {id}")));
     }
     Ok(())
+}
+
+/// How `id` (canonical JSON text, a string or an integer) is written in the outputs: as JSON
+/// text, or plain (see [`IdFormat::Plain`]): an integer as its digits, a string as its value,
+/// except a string whose value reads like an integer (`"42"`) or starts with a quote, which
+/// keeps its JSON text, so that no two ids are written alike.
+pub fn display_id(id: &str, format: IdFormat) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let b = id.as_bytes();
+    if format == IdFormat::Json || b.first() != Some(&b'"') {
+        return Cow::Borrowed(id);
+    }
+    let inner = &id[1..id.len() - 1];
+    let value: Cow<'_, str> = if inner.contains('\\') {
+        match serde_json::from_str::<String>(id) {
+            Ok(v) => Cow::Owned(v),
+            Err(_) => return Cow::Borrowed(id),
+        }
+    } else {
+        Cow::Borrowed(inner)
+    };
+    let v = value.as_bytes();
+    let digits = v.strip_prefix(b"-").unwrap_or(v);
+    let integer_like = !digits.is_empty() && digits.iter().all(u8::is_ascii_digit);
+    if integer_like || v.first() == Some(&b'"') { Cow::Borrowed(id) } else { value }
 }
 
 fn utf8<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, OperatorError> {
@@ -148,37 +173,11 @@ impl Embeddings {
         Arc::new(Schema::new(fields))
     }
 
-    fn outputs(&self, scores: &[Score], seq: &UInt64Array) -> Result<RecordBatch, OperatorError> {
-        let rank = Int64Array::from(scores.iter().map(|s| s.rank.map(|r| r as i64)).collect::<Vec<_>>());
-        let metric =
-            |f: fn(u64) -> f64| Float64Array::from(scores.iter().map(|s| s.evaluated.then(|| s.rank.map_or(0.0, f))).collect::<Vec<_>>());
-        let hit = metric(|r| if r <= 10 { 1.0 } else { 0.0 });
-        let rr = metric(|r| 1.0 / r as f64);
-        let version = Int64Array::from_iter_values(scores.iter().map(|s| s.version));
-        let mut cols: Vec<ArrayRef> = vec![Arc::new(rank), Arc::new(hit), Arc::new(rr), Arc::new(version)];
-        if self.model.p.top_k > 0 {
-            let mut b = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new_list_field(DataType::Utf8, false)));
-            for s in scores {
-                match &s.top_k {
-                    Some(ids) => {
-                        for id in ids {
-                            b.values().append_value(id);
-                        }
-                        b.append(true);
-                    }
-                    None => b.append(false),
-                }
-            }
-            cols.push(Arc::new(b.finish()));
-        }
-        cols.push(Arc::new(seq.clone()));
-        RecordBatch::try_new(self.output_schema(), cols).map_err(internal)
-    }
-
     /// The published rows as a batch: `kind`, `id`, `vector` (null for a tombstone),
     /// `modelVersion`, `eventTime`, and with `seqs` a `__seq` column naming, for each row, the
     /// input row whose processing published it.
-    fn model_batch(rows: &[PublishedRow], seqs: Option<&[u64]>) -> Result<RecordBatch, OperatorError> {
+    fn model_batch(&self, rows: &[PublishedRow], seqs: Option<&[u64]>) -> Result<RecordBatch, OperatorError> {
+        let format = self.model.p.id_format;
         let mut fields = vec![
             Field::new("kind", DataType::Utf8, false),
             Field::new("id", DataType::Utf8, false),
@@ -187,7 +186,7 @@ impl Embeddings {
             Field::new("eventTime", DataType::Int64, false),
         ];
         let kind = StringArray::from_iter_values(rows.iter().map(|r| r.kind.name()));
-        let id = StringArray::from_iter_values(rows.iter().map(|r| r.id.as_str()));
+        let id = StringArray::from_iter_values(rows.iter().map(|r| display_id(&r.id, format)));
         let mut vec = ListBuilder::new(Float32Builder::new()).with_field(Arc::new(Field::new_list_field(DataType::Float32, false)));
         for r in rows {
             match &r.vector {
@@ -241,31 +240,63 @@ impl Operator for Embeddings {
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
         let rows = self.read_rows(batch)?;
         let seq = seq_column(batch)?.clone();
-        let mut scores = Vec::with_capacity(batch.num_rows());
+        let n = batch.num_rows();
+        let top_k = self.model.p.top_k;
+        let format = self.model.p.id_format;
+        let mut rank = Int64Builder::with_capacity(n);
+        let mut hit = Float64Builder::with_capacity(n);
+        let mut rr = Float64Builder::with_capacity(n);
+        let mut version = Int64Builder::with_capacity(n);
+        let mut top = (top_k > 0).then(|| {
+            ListBuilder::with_capacity(StringBuilder::with_capacity(n * top_k, n * top_k * 8), n)
+                .with_field(Arc::new(Field::new_list_field(DataType::Utf8, false)))
+        });
         let mut published: Vec<PublishedRow> = Vec::new();
         let mut published_seq: Vec<u64> = Vec::new();
-        for r in 0..batch.num_rows() {
+        for r in 0..n {
             let e = Event { user: rows.users.value(r), item: rows.items.value(r), weight: rows.weights[r], time: rows.times.value(r) };
-            let (score, publication) = self.model.step(&e);
-            scores.push(score);
+            let (score, publication) = self.model.step(&e, |id| {
+                if let Some(b) = top.as_mut() {
+                    b.values().append_value(display_id(id, format));
+                }
+            });
+            rank.append_option(score.rank.map(|r| r as i64));
+            if score.evaluated {
+                let r = score.rank;
+                hit.append_value(r.map_or(0.0, |r| if r <= 10 { 1.0 } else { 0.0 }));
+                rr.append_value(r.map_or(0.0, |r| 1.0 / r as f64));
+            } else {
+                hit.append_null();
+                rr.append_null();
+            }
+            version.append_value(score.version);
+            if let Some(b) = top.as_mut() {
+                b.append(score.has_top);
+            }
             if let Some(p) = publication {
                 published_seq.extend(std::iter::repeat_n(seq.value(r), p.len()));
                 published.extend(p);
             }
         }
-        let outputs = self.outputs(&scores, &seq)?;
-        let models = if published.is_empty() { None } else { Some(Self::model_batch(&published, Some(&published_seq))?) };
+        let mut cols: Vec<ArrayRef> =
+            vec![Arc::new(rank.finish()), Arc::new(hit.finish()), Arc::new(rr.finish()), Arc::new(version.finish())];
+        if let Some(mut b) = top {
+            cols.push(Arc::new(b.finish()));
+        }
+        cols.push(Arc::new(seq));
+        let outputs = RecordBatch::try_new(self.output_schema(), cols).map_err(internal)?;
+        let models = if published.is_empty() { None } else { Some(self.model_batch(&published, Some(&published_seq))?) };
         Ok(Output { outputs, models })
     }
 
     fn watermark(&mut self, _timestamp: i64) -> Result<Option<Output>, OperatorError> {
         let Some(rows) = self.model.publish() else { return Ok(None) };
         let outputs = RecordBatch::new_empty(self.output_schema());
-        Ok(Some(Output { outputs, models: Some(Self::model_batch(&rows, None)?) }))
+        Ok(Some(Output { outputs, models: Some(self.model_batch(&rows, None)?) }))
     }
 
     fn model_data(&self) -> Result<RecordBatch, OperatorError> {
-        Self::model_batch(&self.model.table_rows(), None)
+        self.model_batch(&self.model.table_rows(), None)
     }
 
     /// A full snapshot (the chain's new base); hosts that keep chains use `snapshot_blob`.

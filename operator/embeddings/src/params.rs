@@ -13,6 +13,35 @@ pub enum Loss {
     Logistic,
 }
 
+/// How a vector's step is sized from its gradients (one accumulator per vector).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Optimizer {
+    /// Row-wise AdaGrad: `G += |g|²/dim`, step `lr / √G`. The step shrinks with the vector's
+    /// whole history, so a vector that has learned much adapts slowly after a drift.
+    AdaGrad,
+    /// Row-wise RMSProp (AdaGrad with a decaying accumulator): `G = decay·G + (1-decay)·|g|²/dim`
+    /// (the first update sets `G = |g|²/dim`), step `lr / √G`: the step follows the recent
+    /// gradients only, so it keeps adapting.
+    RmsProp,
+    /// Plain SGD: step `lr`.
+    Sgd,
+    /// Plain SGD for the user vectors (with `userLearningRate`: a user's step never shrinks,
+    /// so a changed taste is re-learned in a few events), row-wise AdaGrad for the item vectors
+    /// (many updates each: steps that shrink as they settle).
+    Hybrid,
+}
+
+/// How ids are written in the outputs (`topK`, and the `id` of published rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdFormat {
+    /// As the input held them: a string id as the string (`sku-1`), an integer as its digits
+    /// (`42`); a string that would read like an integer or starts with a quote keeps its JSON
+    /// quotes (`"42"`), so two ids are never written alike.
+    Plain,
+    /// The canonical JSON text of every id (`"sku-1"`, `42`).
+    Json,
+}
+
 /// The embedding updater's configuration, checked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Params {
@@ -57,6 +86,16 @@ pub struct Params {
     pub popularity_mix: f64,
     /// Every this many snapshots is a full one; the others are deltas (1 = always full).
     pub full_snapshot_every: u64,
+    /// How steps are sized.
+    pub optimizer: Optimizer,
+    /// Base learning rate of the user vectors.
+    pub user_learning_rate: f32,
+    /// Weight of the positive's estimated rank in the user's step (0 = plain BPR).
+    pub rank_weight: f64,
+    /// Decay of the RMSProp accumulator.
+    pub decay: f32,
+    /// How ids are written in the outputs.
+    pub id_format: IdFormat,
 }
 
 /// The parameters the embedding updater declares, with their defaults.
@@ -87,7 +126,12 @@ pub fn param_infos() -> Vec<ParamInfo> {
             "Column holding the event time in ms since the epoch (Int64); `__timestamp` is the record timestamp.",
         ),
         ParamInfo::new("dim", "long", Some("32"), "Embedding dimension (1 to 1024)."),
-        ParamInfo::new("learningRate", "double", Some("0.1"), "AdaGrad base learning rate (> 0)."),
+        ParamInfo::new(
+            "learningRate",
+            "double",
+            Some("0.1"),
+            "Base learning rate of the item vectors (> 0); userLearningRate sets the users'.",
+        ),
         ParamInfo::new("negatives", "long", Some("8"), "Negatives sampled per event (0 to 1000)."),
         ParamInfo::new("reg", "double", Some("0.0001"), "L2 regularisation of every vector an event updates (>= 0)."),
         ParamInfo::new(
@@ -148,8 +192,33 @@ pub fn param_infos() -> Vec<ParamInfo> {
         ParamInfo::new(
             "popularityMix",
             "double",
-            Some("0.5"),
+            Some("0"),
             "Probability that a negative is drawn from the popularity window; otherwise it is drawn uniformly from the known items ([0, 1]).",
+        ),
+        ParamInfo::new(
+            "optimizer",
+            "\"hybrid\" | \"adagrad\" | \"rmsprop\" | \"sgd\"",
+            Some("\"hybrid\""),
+            "How each vector's step is sized: hybrid (plain SGD for users at userLearningRate, so a changed taste is re-learned in a few events; row-wise AdaGrad for items), row-wise AdaGrad for both (steps shrink with each vector's history: slow after a drift), row-wise RMSProp (AdaGrad with a decaying accumulator), or plain SGD.",
+        ),
+        ParamInfo::new("userLearningRate", "double", Some("0.07"), "Base learning rate of the user vectors (> 0)."),
+        ParamInfo::new(
+            "rankWeight",
+            "double",
+            Some("0.15"),
+            "Scales the user's step of each event by 1 + rankWeight * ln(1 + r), r the positive's rank among the items estimated from the sampled negatives scored at or above it: a positive ranked far down (a taste that changed) moves the user more (0 = plain BPR; 0 to 100).",
+        ),
+        ParamInfo::new(
+            "decay",
+            "double",
+            Some("0.99"),
+            "Decay of the RMSProp accumulator of mean squared gradients, with optimizer = \"rmsprop\" (0 < decay < 1).",
+        ),
+        ParamInfo::new(
+            "idFormat",
+            "\"plain\" | \"json\"",
+            Some("\"plain\""),
+            "How ids are written in `topK` and in published rows: plain (a string id as the string, an integer as its digits; a string that reads like an integer keeps its quotes) or as JSON text.",
         ),
         ParamInfo::new(
             "fullSnapshotEvery",
@@ -185,6 +254,23 @@ impl Params {
             "logistic" => Loss::Logistic,
             other => return Err(OperatorError::config("loss", format!("unknown loss {other:?}: expected \"bpr\" or \"logistic\""))),
         };
+        let optimizer = match c.get::<String>("optimizer", "hybrid".into())?.as_str() {
+            "adagrad" => Optimizer::AdaGrad,
+            "rmsprop" => Optimizer::RmsProp,
+            "sgd" => Optimizer::Sgd,
+            "hybrid" => Optimizer::Hybrid,
+            other => {
+                return Err(OperatorError::config(
+                    "optimizer",
+                    format!("unknown optimizer {other:?}: expected \"hybrid\", \"adagrad\", \"rmsprop\" or \"sgd\""),
+                ));
+            }
+        };
+        let id_format = match c.get::<String>("idFormat", "plain".into())?.as_str() {
+            "plain" => IdFormat::Plain,
+            "json" => IdFormat::Json,
+            other => return Err(OperatorError::config("idFormat", format!("unknown id format {other:?}: expected \"plain\" or \"json\""))),
+        };
         let weight_col: Option<String> = c.get_opt("weightCol")?;
         if weight_col.as_deref() == Some("") {
             return Err(OperatorError::config("weightCol", "a column name cannot be empty"));
@@ -208,8 +294,13 @@ impl Params {
             evaluate: c.get("evaluate", true)?,
             publish_every_events: long_in(c, "publishEveryEvents", 10_000, 0, i64::MAX)? as u64,
             popularity_window: long_in(c, "popularityWindow", 100_000, 1, 100_000_000)? as usize,
-            popularity_mix: c.f64_in("popularityMix", 0.5, |v| (0.0..=1.0).contains(&v), "a value in [0, 1]")?,
+            popularity_mix: c.f64_in("popularityMix", 0.0, |v| (0.0..=1.0).contains(&v), "a value in [0, 1]")?,
             full_snapshot_every: long_in(c, "fullSnapshotEvery", 10, 1, i64::MAX)? as u64,
+            optimizer,
+            user_learning_rate: c.f64_in("userLearningRate", 0.07, |v| v > 0.0 && v <= 1e6, "> 0")? as f32,
+            rank_weight: c.f64_in("rankWeight", 0.15, |v| (0.0..=100.0).contains(&v), "a value in [0, 100]")?,
+            decay: c.f64_in("decay", 0.99, |v| v > 0.0 && v < 1.0, "a value in (0, 1)")? as f32,
+            id_format,
         };
         for (name, col) in
             [("itemCol", &p.item_col), ("weightCol", p.weight_col.as_ref().unwrap_or(&String::new())), ("timestampCol", &p.timestamp_col)]

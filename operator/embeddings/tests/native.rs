@@ -6,7 +6,7 @@ mod common;
 
 use common::{Ev, Row, batch, concat, ev, f64s, i64s, model_rows, run};
 use eddy_embeddings::snapshot::{BlobKind, frame_chain};
-use eddy_embeddings::{Embeddings, Kind};
+use eddy_embeddings::{Embeddings, IdFormat, Kind, display_id};
 use eddy_sdk::arrow::array::{Array, ListArray, RecordBatch, StringArray, UInt64Array};
 use eddy_sdk::{Operator, OperatorError};
 
@@ -83,7 +83,8 @@ fn admission_waits_for_the_nth_sighting_and_keeps_string_and_integer_ids_apart()
     assert_eq!(op.model().ids_held(), 3);
     let rows = model_rows(&op.watermark(i64::MAX).unwrap().unwrap().models.unwrap());
     let keys: Vec<(&str, &str)> = rows.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
-    assert_eq!(keys, vec![("item", "42"), ("user", "\"u\"")]);
+    // Ids are written in their plain form: the string "u" as u, the integer 42 as 42.
+    assert_eq!(keys, vec![("item", "42"), ("user", "u")]);
     // Third sighting of "42": now it has its own vector.
     run(&mut op, &[ev("\"v\"", "\"42\"", 6)], 1, 6);
     assert!(op.vector("item", "\"42\"").is_some());
@@ -208,12 +209,14 @@ fn rank_and_top_k_match_a_brute_force_ranking() {
         let table = model_rows(&op.model_data().unwrap());
         let (outs, _) = run(&mut op, std::slice::from_ref(e), 1, 10_000 + n as u64);
         let out = &outs[0];
-        let Some(pu) = table.iter().find(|r| r.0 == "user" && r.1 == e.user).and_then(|r| r.2.clone()) else { continue };
+        let user = display_id(&e.user, IdFormat::Plain);
+        let Some(pu) = table.iter().find(|r| r.0 == "user" && r.1 == user).and_then(|r| r.2.clone()) else { continue };
         let dot = |q: &[f32]| pu.iter().zip(q).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum::<f64>();
         let mut scored: Vec<(f64, String)> =
             table.iter().filter(|r| r.0 == "item").map(|r| (dot(r.2.as_ref().unwrap()), r.1.clone())).collect();
         scored.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1)));
-        let want_rank = scored.iter().position(|s| s.1 == e.item).map(|p| p as i64 + 1);
+        let item = display_id(&e.item, IdFormat::Plain);
+        let want_rank = scored.iter().position(|s| s.1 == item).map(|p| p as i64 + 1);
         assert_eq!(i64s(out, "rank")[0], want_rank, "event {n}");
         if let Some(r) = want_rank {
             assert_eq!(f64s(out, "hit10")[0], Some(if r <= 10 { 1.0 } else { 0.0 }));
@@ -227,6 +230,56 @@ fn rank_and_top_k_match_a_brute_force_ranking() {
         assert_eq!(got, want, "event {n}");
     }
     assert!(checked > 20);
+}
+
+#[test]
+fn ids_are_written_as_the_input_held_them_and_never_alike() {
+    for (json, plain) in [
+        ("\"sku-0376\"", "sku-0376"),
+        ("42", "42"),
+        ("-7", "-7"),
+        ("\"42\"", "\"42\""),
+        ("\"-7\"", "\"-7\""),
+        ("\"4x2\"", "4x2"),
+        ("\"a\\\"b\"", "a\"b"),
+        ("\"\\\"42\\\"\"", "\"\\\"42\\\"\""),
+        ("\"\"", ""),
+    ] {
+        assert_eq!(display_id(json, IdFormat::Plain), plain, "{json}");
+        assert_eq!(display_id(json, IdFormat::Json), json);
+    }
+    // Through the operator: topK and published ids in the input's own form (strings plain,
+    // integers as digits); with idFormat = "json", the JSON text as before.
+    for (config, want_top, want_ids) in [
+        (
+            r#"{"dim": 4, "topK": 3, "publishEveryEvents": 0, "negatives": 0}"#,
+            vec!["sku-1", "42", "\"42\""],
+            vec!["\"42\"", "42", "sku-1", "u"],
+        ),
+        (
+            r#"{"dim": 4, "topK": 3, "publishEveryEvents": 0, "negatives": 0, "idFormat": "json"}"#,
+            vec!["\"sku-1\"", "42", "\"42\""],
+            vec!["\"42\"", "\"sku-1\"", "\"u\"", "42"],
+        ),
+    ] {
+        let mut op = open(config);
+        let evs = [ev("\"u\"", "\"sku-1\"", 0), ev("\"u\"", "42", 1), ev("\"u\"", "\"42\"", 2), ev("\"u\"", "42", 3)];
+        let (outs, _) = run(&mut op, &evs, 10, 0);
+        let top = outs[0].column_by_name("topK").unwrap().as_any().downcast_ref::<ListArray>().unwrap().value(3);
+        let top = top.as_any().downcast_ref::<StringArray>().unwrap();
+        let mut got: Vec<&str> = (0..top.len()).map(|i| top.value(i)).collect();
+        got.sort_unstable();
+        let mut want = want_top.clone();
+        want.sort_unstable();
+        assert_eq!(got, want, "{config}");
+        let rows = model_rows(&op.watermark(i64::MAX).unwrap().unwrap().models.unwrap());
+        let ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+        let mut sorted_ids = ids.clone();
+        sorted_ids.sort_unstable();
+        let mut want_sorted = want_ids.clone();
+        want_sorted.sort_unstable();
+        assert_eq!(sorted_ids, want_sorted, "{config}");
+    }
 }
 
 #[test]
