@@ -17,3 +17,4 @@ test:
 	# The tests against a real broker start eddy processes and brokers: one at a time.
 	cargo test -p eddy-tests --test all kafka_ -- --test-threads=1
 	host/flink/build-and-test.sh
+	host/kafka-streams/build-and-test.sh
