@@ -75,12 +75,28 @@ impl KafkaBroker {
 
     /// Starts a fresh broker using the given `tests/kafka/broker` script.
     pub fn start_with_script(script: &Path) -> io::Result<Self> {
+        Self::start_with(script, &[])
+    }
+
+    /// Starts a fresh `--secure` broker: clients authenticate with SASL/SCRAM-SHA-512 over
+    /// TLS (a throw-away CA), and the standard authorizer allows nothing without an ACL
+    /// (`User:admin` is the super user). [`KafkaBroker::admin_properties`] gives the admin's
+    /// librdkafka settings, [`KafkaBroker::client_properties`] another user's;
+    /// [`KafkaBroker::add_user`] and [`KafkaBroker::acls`] manage users and ACLs. The other
+    /// methods (topics, console producer and consumer) act as the admin.
+    pub fn start_secure() -> io::Result<Self> {
+        Self::start_with(&find_broker_script()?, &["--secure"])
+    }
+
+    fn start_with(script: &Path, options: &[&str]) -> io::Result<Self> {
         if !script.is_file() {
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("Kafka broker script not found at {}", script.display())));
         }
         let dir = fresh_temp_dir()?;
         let mut broker = KafkaBroker { script: script.to_path_buf(), dir, bootstrap: String::new(), running: false, shared: false };
-        match broker.run_with_owner("start", &[broker.dir_str()]) {
+        let mut args = vec![broker.dir_str()];
+        args.extend_from_slice(options);
+        match broker.run_with_owner("start", &args) {
             Ok(stdout) => {
                 broker.bootstrap = last_line(&stdout);
                 broker.running = true;
@@ -123,6 +139,40 @@ impl KafkaBroker {
     /// The broker's folder (holds `broker.log`, `server.properties` and the `data/` log dir).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The librdkafka settings of the admin (the super user) of a `--secure` broker:
+    /// `security.protocol`, `sasl.mechanisms`, `sasl.username`, `sasl.password`,
+    /// `ssl.ca.location`. Empty for a plain broker.
+    pub fn admin_properties(&self) -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(self.dir.join("admin.librdkafka")).unwrap_or_default();
+        text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+    }
+
+    /// [`KafkaBroker::admin_properties`] with another user's name and password.
+    pub fn client_properties(&self, user: &str, password: &str) -> Vec<(String, String)> {
+        self.admin_properties()
+            .into_iter()
+            .map(|(k, v)| match k.as_str() {
+                "sasl.username" => (k, user.to_owned()),
+                "sasl.password" => (k, password.to_owned()),
+                _ => (k, v),
+            })
+            .collect()
+    }
+
+    /// Adds a SCRAM-SHA-512 user to a `--secure` broker.
+    pub fn add_user(&self, name: &str, password: &str) -> io::Result<()> {
+        self.run(&["users", self.dir_str(), "add", name, password]).map(drop)
+    }
+
+    /// Runs Kafka's AclCommand as the admin of a `--secure` broker, e.g.
+    /// `&["--add", "--allow-principal", "User:job", "--operation", "Read", "--topic", "in"]`;
+    /// its output.
+    pub fn acls(&self, args: &[&str]) -> io::Result<String> {
+        let mut full = vec!["acls", self.dir_str()];
+        full.extend_from_slice(args);
+        self.run(&full)
     }
 
     /// The broker's log file, worth printing when a test fails.

@@ -35,10 +35,37 @@ static LAST_TROUBLE: Mutex<Option<Instant>> = Mutex::new(None);
 /// on the same brokers.
 static START_UP: Mutex<Option<(Instant, Duration)>> = Mutex::new(None);
 
+/// Whether the job is bounded (`stop_at_end`): then a broker refusing its credentials ends
+/// it ([`check_denied`]) instead of being waited out.
+static BOUNDED: AtomicBool = AtomicBool::new(false);
+
+/// The first time a broker refused the job's credentials or TLS handshake, as librdkafka
+/// reported it (its error callback; the calls themselves then only time out): which brokers
+/// and why. Process-wide, like [`LAST_TROUBLE`].
+static REFUSED: Mutex<Option<(String, String)>> = Mutex::new(None);
+
 /// From now on, waiting for brokers or topics fails after `limit` ([`BrokerWatch::waiting`],
-/// [`starting_up`]); `None` waits as long as it takes. Until [`started`].
+/// [`starting_up`]); `None` waits as long as it takes. Until [`started`]. With a limit the job
+/// is bounded: an authentication failure then ends it at any time ([`check_denied`]).
 pub fn start_up_within(limit: Option<Duration>) {
+    BOUNDED.store(limit.is_some(), Ordering::Relaxed);
     *START_UP.lock().unwrap_or_else(|p| p.into_inner()) = limit.map(|l| (Instant::now(), l));
+}
+
+/// `Err(Error::Denied)` if a broker refused a bounded job's credentials or TLS handshake
+/// (no retry fixes that); an unbounded job keeps retrying, saying why every 10 s, since the
+/// credentials may be fixed on the broker's side while it waits.
+pub fn check_denied() -> Result<()> {
+    if !BOUNDED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    match &*REFUSED.lock().unwrap_or_else(|p| p.into_inner()) {
+        Some((brokers, why)) => Err(Error::Denied(format!(
+            "{why} at Kafka broker {brokers}. Check sasl.username, sasl.password, sasl.mechanisms and the ssl.* settings \
+             in [source.kafka.properties]"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Start-up is over (the consumer got its partitions): waiting no longer fails.
@@ -49,6 +76,7 @@ pub fn started() {
 /// `Err(Error::Startup)` once a bounded job's start-up took longer than it may, saying what
 /// it was waiting for (`what`, a sentence naming the brokers or the topic).
 pub fn starting_up(what: impl FnOnce() -> String) -> Result<()> {
+    check_denied()?;
     let limit = *START_UP.lock().unwrap_or_else(|p| p.into_inner());
     match limit {
         Some((since, limit)) if since.elapsed() >= limit => Err(Error::Startup(format!(
@@ -88,8 +116,10 @@ impl BrokerWatch {
     }
 
     /// Reports trouble as [`BrokerWatch::trouble`] does, from a loop that waits for the
-    /// brokers: past a bounded job's start-up time it fails instead ([`starting_up`]).
+    /// brokers: past a bounded job's start-up time it fails instead ([`starting_up`]), and at
+    /// once when a broker refused a bounded job's credentials ([`check_denied`]).
     pub fn waiting(&self, what: &str) -> Result<()> {
+        check_denied()?;
         self.trouble(what);
         starting_up(|| format!("Kafka broker {} still unreachable or failing ({what})", self.brokers))
     }
@@ -121,6 +151,26 @@ pub(crate) fn log_line(watch: &BrokerWatch, level: RDKafkaLogLevel, fac: &str, m
 
 pub(crate) fn error_line(watch: &BrokerWatch, error: &KafkaError, reason: &str) {
     match error.rdkafka_error_code() {
+        Some(code @ (RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SaslAuthenticationFailed | RDKafkaErrorCode::SSL)) => {
+            let why = if code == RDKafkaErrorCode::SSL { "TLS handshake failed" } else { crate::error::AUTHENTICATION_FAILED };
+            let mut refused = REFUSED.lock().unwrap_or_else(|p| p.into_inner());
+            if refused.is_none() {
+                *refused = Some((watch.brokers.clone(), format!("{why} ({reason})")));
+            }
+            drop(refused);
+            // A bounded job stops on it (check_denied); an unbounded one waits, saying why.
+            if !BOUNDED.load(Ordering::Relaxed) {
+                watch.trouble(&format!("{why}: {reason}"));
+            }
+        }
+        // Refusals by the authorizer come back from the call that was refused, as an error
+        // naming the resource (Error::Denied): no second line here.
+        Some(
+            RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::GroupAuthorizationFailed
+            | RDKafkaErrorCode::TransactionalIdAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed,
+        ) => tracing::debug!(target: "eddy_kafka", "Kafka: {error}: {reason}"),
         Some(
             RDKafkaErrorCode::AllBrokersDown
             | RDKafkaErrorCode::BrokerTransportFailure

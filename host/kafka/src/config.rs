@@ -248,10 +248,12 @@ impl KafkaJob {
         merge(self.base_config(), c)
     }
 
-    /// A consumer that reads checkpoints (assigned partitions, no group).
+    /// A consumer that reads checkpoints: assigned partitions, never joining a group nor
+    /// committing. librdkafka's `assign` needs a `group.id` and looks up its coordinator: the
+    /// job's own group, so that the job's principal needs no ACL on a second group.
     pub fn checkpoint_reader_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
-        c.set("group.id", format!("{}.checkpoint-reader", self.source.group))
+        c.set("group.id", &self.source.group)
             .set("enable.auto.commit", "false")
             .set("isolation.level", "read_committed")
             .set("auto.offset.reset", "earliest");
@@ -296,11 +298,14 @@ pub fn apply(c: &mut ClientConfig, props: &BTreeMap<String, toml::Value>) {
 }
 
 /// `base` with every setting of `over` set on top, except those already in `base` from the
-/// user's properties: the user's passthrough wins over eddy's defaults.
+/// user's properties: the user's passthrough wins over eddy's defaults. (Values are read with
+/// `get`: `config_map` hides secrets such as `sasl.password` behind a placeholder.)
 fn merge(base: ClientConfig, over: ClientConfig) -> ClientConfig {
     let mut c = over;
-    for (k, v) in base.config_map() {
-        c.set(k, v);
+    for k in base.config_map().keys() {
+        if let Some(v) = base.get(k) {
+            c.set(*k, v);
+        }
     }
     c
 }
@@ -327,6 +332,7 @@ mod tests {
             [source.kafka.properties]
             "security.protocol" = "ssl"
             "session.timeout.ms" = 6000
+            "sasl.password" = "s3cret"
             [operator]
             component = "ftrl"
             [sinks.kafka]
@@ -358,6 +364,9 @@ mod tests {
         assert_eq!(c.get("isolation.level"), Some("read_committed"));
         let p = k.producer_config();
         assert_eq!(p.get("transactional.id"), Some("eddy-g"));
+        for c in [k.consumer_config(), k.checkpoint_reader_config(), k.producer_config(), k.admin_config()] {
+            assert_eq!(c.get("sasl.password"), Some("s3cret"), "secrets reach every client as they are");
+        }
         assert_eq!(p.get("security.protocol"), Some("ssl"));
         assert!(!k.dead_letters());
     }

@@ -42,12 +42,30 @@ pub enum Error {
     /// unreachable, or an input topic missing. Not retried: the job stops, saying which.
     #[error("{0}")]
     Startup(String),
+    /// The brokers refused the job's principal: authentication failed (wrong credentials,
+    /// mechanism or TLS trust), or an ACL is missing (a topic, the group, the transactional
+    /// id). No retry fixes it: the job stops, naming the cause and the resource.
+    #[error("{0}")]
+    Denied(String),
 }
 
 impl Error {
-    /// Wraps a Kafka error with what eddy was doing.
+    /// Wraps a Kafka error with what eddy was doing (`context` names the resource: the
+    /// topic, the group, the transactional id). A refusal by the brokers (authentication,
+    /// authorization) becomes [`Error::Denied`], saying so first.
     pub fn kafka(context: impl Into<String>, source: KafkaError) -> Self {
-        Self::Kafka { context: context.into(), source }
+        let context = context.into();
+        match denial(&source) {
+            Some(cause) => Self::Denied(format!(
+                "{cause} ({context}): {source}. {}",
+                if cause == AUTHENTICATION_FAILED {
+                    "Check sasl.username, sasl.password, sasl.mechanisms and the ssl.* settings in [source.kafka.properties]"
+                } else {
+                    "The job's principal lacks an ACL; host/kafka/README.md lists the ones a job needs"
+                }
+            )),
+            None => Self::Kafka { context, source },
+        }
     }
 
     /// Who is at fault.
@@ -56,7 +74,7 @@ impl Error {
             Self::Config(_) => Fault::User,
             Self::Host(h) => h.fault(),
             Self::Kafka { .. } | Self::Io(_) | Self::Restart(_) | Self::Fenced(_) | Self::Startup(_) => Fault::External,
-            Self::Checkpoint(_) => Fault::User,
+            Self::Checkpoint(_) | Self::Denied(_) => Fault::User,
         }
     }
 
@@ -83,6 +101,23 @@ impl Error {
             _ => false,
         }
     }
+}
+
+/// How [`Error::Denied`] starts for an authentication failure.
+pub(crate) const AUTHENTICATION_FAILED: &str = "authentication failed";
+
+/// The cause, if `e` is the brokers refusing the job's principal: `authentication failed`,
+/// or `topic`, `group`, `transactional id` or `cluster authorization failed`.
+pub(crate) fn denial(e: &KafkaError) -> Option<&'static str> {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    Some(match e.rdkafka_error_code()? {
+        C::Authentication | C::SaslAuthenticationFailed => AUTHENTICATION_FAILED,
+        C::TopicAuthorizationFailed => "topic authorization failed",
+        C::GroupAuthorizationFailed => "group authorization failed",
+        C::TransactionalIdAuthorizationFailed => "transactional id authorization failed",
+        C::ClusterAuthorizationFailed => "cluster authorization failed",
+        _ => return None,
+    })
 }
 
 /// Kafka errors that no retry fixes: bad settings, authentication, authorization.

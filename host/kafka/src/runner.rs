@@ -178,6 +178,7 @@ impl Runner<'_> {
         let stages: Vec<(&OperatorComponent, &Value)> = self.components.iter().zip(&self.configs).collect();
         let mut p = Pipeline::chain(&stages, partition, self.job.source.format, self.k.dead_letters())?;
         p.route_embeddings(self.k.sinks.embeddings.is_some());
+        p.set_chain_learning(self.job.run.chain_learning)?;
         // Without a models topic, operators do not build model versions (the model version
         // gauge then stays empty).
         p.set_models(self.k.sinks.models.is_some())?;
@@ -368,6 +369,8 @@ impl<'r, 'a> Session<'r, 'a> {
     fn run(mut self) -> Result<KafkaSummary> {
         let interval = self.r.k.interval();
         loop {
+            // A broker refused a bounded job's credentials (librdkafka only logs it).
+            crate::client::check_denied()?;
             let batch = self.poll_batch()?;
             if !batch.is_empty() {
                 self.process(batch)?;
@@ -409,7 +412,7 @@ impl<'r, 'a> Session<'r, 'a> {
             // The main queue first: rebalances and errors, and any records fetched before
             // their partition got its own queue (those come before the queue's records).
             while let Some(m) = self.consumer.poll(Duration::ZERO) {
-                take(m, &mut recs, &ctx)?;
+                take(m, &mut recs, &ctx, &self.r.k)?;
                 if ctx.has_events() {
                     break;
                 }
@@ -425,7 +428,7 @@ impl<'r, 'a> Session<'r, 'a> {
                     match q.poll(Duration::ZERO) {
                         Some(m) => {
                             n += 1;
-                            take(m, &mut recs, &ctx)?;
+                            take(m, &mut recs, &ctx, &self.r.k)?;
                             bytes += recs.last().map_or(0, |r| r.value.len());
                         }
                         None => break,
@@ -437,7 +440,7 @@ impl<'r, 'a> Session<'r, 'a> {
             }
             // Nothing yet: wait on the main queue a little (it serves callbacks too).
             if let Some(m) = self.consumer.poll(Duration::from_millis(5)) {
-                take(m, &mut recs, &ctx)?;
+                take(m, &mut recs, &ctx, &self.r.k)?;
             }
         }
         Ok(recs)
@@ -656,7 +659,7 @@ impl<'r, 'a> Session<'r, 'a> {
         }
         if self.r.k.sinks.exactly_once {
             let group = self.consumer.group_metadata().ok_or_else(|| Error::Restart("the consumer has no group metadata".into()))?;
-            self.sink.commit(&offsets, &group)?;
+            self.sink.commit(&offsets, &group, &self.r.k.source.group)?;
         } else {
             self.sink.flush()?;
             if offsets.count() > 0 {
@@ -758,7 +761,7 @@ impl<'r, 'a> Session<'r, 'a> {
             match self.consumer.committed_offsets(asked.clone(), Duration::from_secs(30)) {
                 Ok(c) => break c,
                 Err(e) if is_transient(&e) => self.consumer.context().watch.waiting(&format!("reading committed offsets: {e}"))?,
-                Err(e) => return Err(Error::kafka("reading committed offsets", e)),
+                Err(e) => return Err(Error::kafka(format!("reading the committed offsets of consumer group {group}"), e)),
             }
         };
         self.store.refresh()?;
@@ -910,11 +913,20 @@ impl<'r, 'a> Session<'r, 'a> {
 }
 
 /// Takes one poll result: a record, or an error to report (fatal ones end the session).
-fn take(m: rdkafka::error::KafkaResult<rdkafka::message::BorrowedMessage<'_>>, recs: &mut Vec<Record>, ctx: &SourceContext) -> Result<()> {
+fn take(
+    m: rdkafka::error::KafkaResult<rdkafka::message::BorrowedMessage<'_>>,
+    recs: &mut Vec<Record>,
+    ctx: &SourceContext,
+    k: &KafkaJob,
+) -> Result<()> {
     match m {
         Ok(m) => recs.push(record_of(&m)),
         Err(KafkaError::PartitionEOF(_)) => {}
         Err(KafkaError::MessageConsumptionFatal(c)) => return Err(Error::kafka("consuming", KafkaError::MessageConsumptionFatal(c))),
+        // The group or a topic refused to this principal (an ACL missing): no retry helps.
+        Err(e) if crate::error::denial(&e).is_some() => {
+            return Err(Error::kafka(format!("consuming {} as consumer group {}", k.topics().join(", "), k.source.group), e));
+        }
         Err(e) => ctx.watch.trouble(&format!("consuming: {e}")),
     }
     Ok(())

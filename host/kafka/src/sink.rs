@@ -13,7 +13,7 @@ use eddy_host::{Record, Records};
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
+use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaErrorCode;
@@ -43,11 +43,11 @@ impl ClientContext for SinkContext {
 impl ProducerContext for SinkContext {
     type DeliveryOpaque = ();
     fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
-        if let Err((e, _)) = r {
+        if let Err((e, m)) = r {
             self.failed.fetch_add(1, Ordering::Relaxed);
             let mut f = self.first_failure.lock().unwrap_or_else(|p| p.into_inner());
             if f.is_none() {
-                *f = Some(e.to_string());
+                *f = Some(format!("to topic {}: {e}", m.topic()));
             }
         }
     }
@@ -56,6 +56,8 @@ impl ProducerContext for SinkContext {
 /// The job's producer.
 pub struct Sink {
     producer: ThreadedProducer<SinkContext>,
+    /// The transactional id (empty when not transactional), for error messages.
+    id: String,
     transactional: bool,
     in_txn: bool,
     metrics: Metrics,
@@ -77,7 +79,8 @@ impl Sink {
             first_failure: Mutex::new(None),
         };
         let producer = ThreadedProducer::from_config_and_context(config, ctx).map_err(|e| Error::kafka("creating the producer", e))?;
-        Ok(Self { producer, transactional, in_txn: false, metrics })
+        let id = config.get("transactional.id").unwrap_or_default().to_owned();
+        Ok(Self { producer, id, transactional, in_txn: false, metrics })
     }
 
     fn watch(&self) -> &BrokerWatch {
@@ -97,7 +100,7 @@ impl Sink {
                     return Ok(());
                 }
                 Err(KafkaError::Transaction(e)) if e.is_retriable() => self.watch().waiting(&format!("initializing transactions: {e}"))?,
-                Err(e) => return Err(Error::kafka("initializing transactions", e)),
+                Err(e) => return Err(Error::kafka(format!("initializing transactions with transactional id {}", self.id), e)),
             }
         }
     }
@@ -188,15 +191,15 @@ impl Sink {
     /// Commits the open transaction with the consumer's `offsets` (exactly once), waiting
     /// while the broker is unreachable. An error that requires an abort aborts and is
     /// returned (retriable).
-    pub fn commit(&mut self, offsets: &TopicPartitionList, group: &ConsumerGroupMetadata) -> Result<()> {
+    pub fn commit(&mut self, offsets: &TopicPartitionList, group: &ConsumerGroupMetadata, group_id: &str) -> Result<()> {
         if !self.in_txn {
             self.producer.begin_transaction().map_err(|e| Error::kafka("beginning a transaction", e))?;
             self.in_txn = true;
         }
-        self.txn_step("sending the consumer offsets to the transaction", |p| {
-            p.send_offsets_to_transaction(offsets, group, REQUEST_TIMEOUT)
-        })?;
-        self.txn_step("committing the transaction", |p| p.commit_transaction(REQUEST_TIMEOUT))?;
+        let what = format!("sending the offsets of consumer group {group_id} to the transaction of transactional id {}", self.id);
+        self.txn_step(&what, |p| p.send_offsets_to_transaction(offsets, group, REQUEST_TIMEOUT))?;
+        let what = format!("committing the transaction of transactional id {}", self.id);
+        self.txn_step(&what, |p| p.commit_transaction(REQUEST_TIMEOUT))?;
         self.in_txn = false;
         Ok(())
     }
@@ -209,10 +212,18 @@ impl Sink {
                     return Ok(());
                 }
                 Err(KafkaError::Transaction(e)) if e.txn_requires_abort() => {
+                    // A record the transaction held could not be delivered (say, to a topic
+                    // this principal may not write to): name it.
+                    let first = self.producer.context().first_failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    self.producer.context().failed.store(0, Ordering::Relaxed);
                     self.abort();
-                    return Err(Error::kafka(format!("{what} (the transaction was aborted)"), KafkaError::Transaction(e)));
+                    let because = first.map(|f| format!("; the first record it could not deliver went {f}")).unwrap_or_default();
+                    return Err(Error::kafka(format!("{what} (the transaction was aborted{because})"), KafkaError::Transaction(e)));
                 }
-                Err(KafkaError::Transaction(e)) if e.is_retriable() => self.watch().trouble(&format!("{what}: {e}")),
+                Err(KafkaError::Transaction(e)) if e.is_retriable() => {
+                    crate::client::check_denied()?;
+                    self.watch().trouble(&format!("{what}: {e}"))
+                }
                 Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {
                     self.watch().trouble(&format!("{what}: delivering the transaction's records timed out"))
                 }

@@ -82,6 +82,9 @@ impl KafkaStore {
                     self.index.apply(&r);
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+                Some(Err(e)) if crate::error::denial(&e).is_some() => {
+                    return Err(Error::kafka(format!("reading the checkpoint topic {}", self.topic), e));
+                }
                 Some(Err(e)) => self.reader.context().watch.waiting(&format!("reading checkpoints: {e}"))?,
             }
             if !said && start.elapsed() > Duration::from_secs(10) {
