@@ -317,10 +317,18 @@ impl CheckpointIndex {
         let chunks = self.chunks.get(&k);
         let mut snapshots = Vec::with_capacity(m.links.len());
         for l in &m.links {
-            let mut bytes = Vec::with_capacity(l.bytes as usize);
+            // Not `with_capacity(l.bytes)`: the manifest is data, and a corrupt length must not
+            // reserve memory (the fuzz target found a manifest claiming 2^63 bytes).
+            let mut bytes = Vec::new();
             for i in 0..l.chunks {
                 match chunks.and_then(|c| c.get(&(l.epoch, i))) {
-                    Some(b) => bytes.extend_from_slice(b),
+                    Some(b) if bytes.len() as u64 + b.len() as u64 <= l.bytes => bytes.extend_from_slice(b),
+                    Some(_) => {
+                        return Err(corrupt(format!(
+                            "the chunks of the snapshot written at epoch {} hold more than the {} bytes its manifest says",
+                            l.epoch, l.bytes
+                        )));
+                    }
                     None => {
                         return Err(corrupt(format!("chunk {i} of {} of the snapshot written at epoch {} is missing", l.chunks, l.epoch)));
                     }
@@ -487,6 +495,29 @@ mod tests {
         let mut ix = CheckpointIndex::default();
         log.iter().for_each(|r| ix.apply(r));
         ix
+    }
+
+    #[test]
+    fn a_manifest_claiming_huge_lengths_is_corrupt_not_an_allocation() {
+        // Found by the checkpoint_records fuzz target: `bytes` was reserved as given, so a
+        // manifest claiming 2^63 bytes aborted the process.
+        let (mut log, _) = encode(&cp(0, 300, true, vec![]), 100, &[]);
+        let m = log.iter_mut().find(|r| r.header(KIND_HEADER) == Some("manifest")).unwrap();
+        let text = String::from_utf8(m.value.clone().unwrap()).unwrap();
+        for huge in ["9223372036854775807", "18446744073709551615"] {
+            let mut log = log.clone();
+            let m = log.iter_mut().find(|r| r.header(KIND_HEADER) == Some("manifest")).unwrap();
+            m.value = Some(text.replace("\"bytes\":300", &format!("\"bytes\":{huge}")).into_bytes());
+            let e = index(&log).get("g", "in", 2).unwrap_err().to_string();
+            assert!(e.contains("do not add up"), "{e}");
+        }
+        // Chunks that hold more than the manifest says are refused as they are read.
+        let mut short = log.clone();
+        let m = short.iter_mut().find(|r| r.header(KIND_HEADER) == Some("manifest")).unwrap();
+        m.value = Some(text.replace("\"bytes\":300", "\"bytes\":150").into_bytes());
+        let e = index(&short).get("g", "in", 2).unwrap_err().to_string();
+        assert!(e.contains("hold more than the 150 bytes"), "{e}");
+        assert!(index(&log).get("g", "in", 2).unwrap().is_some(), "the unchanged log loads");
     }
 
     /// A loaded checkpoint without the stored-link details, to compare with what was saved.

@@ -77,7 +77,7 @@ impl Rows {
             idx.push((first_row[k] + row) as u32);
             src.push((sources[k].clone(), *row as u32));
             if let Some(b) = extra {
-                extras.push(eddy_sdk::ipc::decode(b).map_err(|e| format!("corrupt waiting row: {e}"))?);
+                extras.push(crate::untrusted::decode_value(b).map_err(|e| format!("corrupt waiting row: {e}"))?);
             }
         }
         let cols = arrow::compute::take_record_batch(&decoded.batch, &arrow::array::UInt32Array::from(idx)).map_err(|e| e.to_string())?;

@@ -16,6 +16,7 @@ use crate::bindings::types::SnapshotKind as WitSnapshotKind;
 use crate::convert::{convert_columns, convert_error};
 use crate::host_state::HostState;
 use crate::limits::ticks;
+use crate::untrusted::decode_guest_output;
 use crate::{HostError, Limits, Result};
 
 /// Why a call into an operator failed.
@@ -215,7 +216,7 @@ impl OperatorInstance {
         };
         let mut out = Processed::default();
         if !p.outputs.is_empty() {
-            let batch = match self.ipc.outputs.decode_owned(p.outputs) {
+            let batch = match decode_guest_output(&mut self.ipc.outputs, p.outputs) {
                 Ok(b) => b,
                 Err(e) => return Err(fail(self, format!("outputs are not an Arrow IPC stream: {e}"))),
             };
@@ -234,7 +235,7 @@ impl OperatorInstance {
             }
         }
         if self.publish_models && !p.models.is_empty() {
-            match self.ipc.models.decode_owned(p.models) {
+            match decode_guest_output(&mut self.ipc.models, p.models) {
                 Ok(b) if b.num_rows() > 0 => out.models = Some(b),
                 Ok(_) => {}
                 Err(e) => return Err(fail(self, format!("models are not an Arrow IPC stream: {e}"))),
@@ -246,7 +247,7 @@ impl OperatorInstance {
     /// The current model.
     pub fn model_data(&mut self) -> std::result::Result<RecordBatch, CallError> {
         let bytes = self.call(|s, b, h| b.eddy_operator_operator().instance().call_model_data(s, h))?;
-        ipc::decode(&bytes).map_err(|e| CallError::Failed(format!("malformed model data: {e}")))
+        decode_guest_output(&mut ipc::Decoder::default(), bytes).map_err(|e| CallError::Failed(format!("malformed model data: {e}")))
     }
 
     /// The operator's state: a full snapshot when `full` (a delta then is a broken contract,

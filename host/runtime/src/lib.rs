@@ -6,7 +6,8 @@
 //! ([`decode`]), drives a chain of instances, joins their answers to the waiting rows by
 //! `__seq` (take, never a per-row map), routes bad records to dead letters, and encodes
 //! predictions and model versions only at the sink ([`encode`]). [`replay`] reads and writes
-//! recorded topics as streams; [`job`] parses job files; [`run`] runs a job over a replay in
+//! recorded topics as streams; [`untrusted`] checks Arrow IPC bytes from outside before arrow reads
+//! them; [`job`] parses job files; [`run`] runs a job over a replay in
 //! bounded memory; [`metrics`] computes prequential metrics and [`drift`] detects where their
 //! error changes. The `eddy` CLI and the Flink adapter are thin layers over this crate.
 
@@ -32,6 +33,7 @@ pub mod replay;
 pub mod run;
 mod runtime;
 mod snapshot;
+pub mod untrusted;
 
 pub use component::OperatorComponent;
 pub use eddy_sdk::SnapshotKind;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -58,7 +58,10 @@ pub struct ReplayReader {
 impl ReplayReader {
     /// Opens a replay file and checks its schema.
     pub fn open(path: &Path) -> Result<Self> {
-        let f = File::open(path).map_err(|e| replay_err(path, format!("cannot open: {e}")))?;
+        let mut f = File::open(path).map_err(|e| replay_err(path, format!("cannot open: {e}")))?;
+        // arrow's reader allocates the lengths it reads and panics on some malformed schemas.
+        crate::untrusted::check_file(&mut f).map_err(|e| replay_err(path, format!("not an Arrow IPC file: {e}")))?;
+        f.seek(SeekFrom::Start(0)).map_err(|e| replay_err(path, format!("cannot read: {e}")))?;
         let reader = FileReader::try_new(BufReader::new(f), None).map_err(|e| replay_err(path, format!("not an Arrow IPC file: {e}")))?;
         let s = reader.schema();
         for want in schema().fields() {

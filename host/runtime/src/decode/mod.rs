@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use ::arrow::array::{ArrayRef, Float64Builder, Int64Builder, RecordBatch, StringBuilder};
 use ::arrow::datatypes::{Field, Schema, SchemaRef};
-use eddy_sdk::{ColumnSpec, ColumnType, TIMESTAMP_COLUMN, VectorBuilder, ipc};
+use eddy_sdk::{ColumnSpec, ColumnType, TIMESTAMP_COLUMN, VectorBuilder};
 
 use self::arrow::arrow_column;
 pub(crate) use self::arrow::target_type;
@@ -215,7 +215,7 @@ impl RecordDecoder {
                 break;
             }
             consumed += 1;
-            let decoded = ipc::decode(&r.value)
+            let decoded = crate::untrusted::decode_value(&r.value)
                 .map_err(|e| DecodeError { column: None, row: None, message: format!("value is not an Arrow IPC stream: {e}") })
                 .and_then(|batch| {
                     let cols = self.cols.iter().map(|c| arrow_column(&batch, &c.spec, r.timestamp)).collect::<Result<Vec<_>, _>>()?;
@@ -259,7 +259,7 @@ mod tests {
     use super::*;
     use ::arrow::array::{Array, Float64Array, Int32Array};
     use ::arrow::datatypes::DataType;
-    use eddy_sdk::VectorColumn;
+    use eddy_sdk::{VectorColumn, ipc};
 
     fn cols(specs: Vec<ColumnSpec>) -> Vec<DecodeCol> {
         specs.into_iter().map(|spec| DecodeCol { spec }).collect()
