@@ -6,7 +6,8 @@ Prequential (score, then learn) on each dataset, in the same run: accuracy (clas
 second, side by side. river is a benchmark dependency only: run this through run.sh, which
 installs river 0.26.1 into a virtualenv under target/ and builds eddy.
 
-    benchmarks/river/run.sh            # prints a markdown table
+    benchmarks/river/run.sh                  # prints a markdown table
+    benchmarks/river/run.sh segment bananas  # only the cases on these datasets
 """
 
 import csv
@@ -51,13 +52,13 @@ def toml_value(v):
     return json.dumps(v) if not isinstance(v, dict) else "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
 
 
-def eddy_run(replay, stages, workdir, tag):
+def eddy_run(replay, stages, workdir, tag, chain_learning="river"):
     lines = [f'[source]\nreplay = "{replay}"\n']
     for component, config in stages:
         lines.append(f'[[operators]]\ncomponent = "{component}"\n[operators.config]')
         lines += [f"{k} = {toml_value(v)}" for k, v in config.items()]
         lines.append("")
-    lines.append(f'[sinks]\npredictions = "{workdir}/{tag}-p.replay"\n[run]\nbatch_size = 1024\n')
+    lines.append(f'[sinks]\npredictions = "{workdir}/{tag}-p.replay"\n[run]\nbatch_size = 1024\nchain_learning = "{chain_learning}"\n')
     job = os.path.join(workdir, f"{tag}.toml")
     with open(job, "w") as f:
         f.write("\n".join(lines))
@@ -148,8 +149,12 @@ def main():
          [("naive-bayes", {"featuresCol": cols["phishing"], "labelCol": "label"})], "classifier"),
         ("segment", "StandardScaler | SoftmaxRegression",
          lambda: preprocessing.StandardScaler() | linear_model.SoftmaxRegression(),
-         "scaler | softmax-regression (lr 0.01)",
-         scaled("segment", "softmax-regression", {"learningRate": 0.01}), "classifier"),
+         "scaler | softmax-regression (lr 0.01, no intercept as river's; learning river's way, the default)",
+         scaled("segment", "softmax-regression", {"learningRate": 0.01, "fitIntercept": False}), "classifier"),
+        ("segment", "StandardScaler | SoftmaxRegression",
+         lambda: preprocessing.StandardScaler() | linear_model.SoftmaxRegression(),
+         "the same chain, learning Flink ML's way (run.chain_learning = flink-ml)",
+         scaled("segment", "softmax-regression", {"learningRate": 0.01, "fitIntercept": False}), "classifier", "flink-ml"),
         ("segment", "GaussianNB",
          lambda: naive_bayes.GaussianNB(),
          "naive-bayes",
@@ -185,10 +190,15 @@ def main():
     print(f"river 0.26.1 vs eddy, prequential, rows/s measured in the same run (workdir {workdir})\n")
     print("| data | river model | river score | river rows/s | eddy job | eddy score | eddy rows/s | speed ratio eddy/river |")
     print("|---|---|---|---|---|---|---|---|")
-    for i, (name, rdesc, rmodel, edesc, stages, kind) in enumerate(cases):
+    only = set(sys.argv[1:])
+    for i, case in enumerate(cases):
+        name, rdesc, rmodel, edesc, stages, kind = case[:6]
+        chain_learning = case[6] if len(case) > 6 else "river"
+        if only and name not in only:
+            continue
         rows = data[name][1]
         rscore, rrate = river_run(rmodel(), rows, kind)
-        summary = eddy_run(replays[name], stages, workdir, f"case{i}")
+        summary = eddy_run(replays[name], stages, workdir, f"case{i}", chain_learning)
         m = summary["metrics"]
         escore = {"classifier": m.get("accuracy"), "regressor": m.get("mae"), "anomaly": m.get("roc_auc")}[kind]
         erate = summary["records_per_second"]

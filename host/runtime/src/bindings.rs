@@ -11,7 +11,7 @@ pub use eddy::operator::logging;
 pub use eddy::operator::types;
 
 /// The name of the interface an operator exports, with the package version of `wit/operator.wit`.
-pub(crate) const OPERATOR_INTERFACE: &str = "eddy:operator/operator@0.4.0";
+pub(crate) const OPERATOR_INTERFACE: &str = "eddy:operator/operator@0.5.0";
 
 #[cfg(test)]
 mod tests {

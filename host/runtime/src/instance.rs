@@ -51,6 +51,8 @@ pub struct OperatorInstance {
     broken: Option<String>,
     /// What the host last told the instance with [`OperatorInstance::set_publish_models`].
     publish_models: bool,
+    /// What the host last told the instance with [`OperatorInstance::set_learned_outputs`].
+    learned_outputs: bool,
     /// IPC state kept from call to call (the last schemas), so that the input, output and model
     /// batches of one schema, call after call, skip its message.
     ipc: Ipc,
@@ -113,6 +115,7 @@ impl OperatorInstance {
             limits,
             broken: None,
             publish_models: true,
+            learned_outputs: false,
             ipc: Ipc::default(),
         };
         let cols = inst.call(|s, b, h| b.eddy_operator_operator().instance().call_input_columns(s, h).map(Ok));
@@ -198,6 +201,22 @@ impl OperatorInstance {
         self.publish_models
     }
 
+    /// Tells the instance whether to add, for each output column `c`, the column `c@learned`:
+    /// the row as the instance transforms it after learning from it (the WIT
+    /// `set-learned-outputs`; off until told otherwise). A chain that learns river's way turns
+    /// it on for every stage but the last. The setting outlives a `restore`.
+    pub fn set_learned_outputs(&mut self, on: bool) -> std::result::Result<(), CallError> {
+        self.call(|s, b, h| b.eddy_operator_operator().instance().call_set_learned_outputs(s, h, on).map(Ok))?;
+        self.learned_outputs = on;
+        Ok(())
+    }
+
+    /// Whether the instance adds learned forms to its outputs (see
+    /// [`OperatorInstance::set_learned_outputs`]).
+    pub fn learned_outputs(&self) -> bool {
+        self.learned_outputs
+    }
+
     /// Sends a watermark (see the WIT `watermark`).
     pub fn watermark(&mut self, timestamp: i64, valid_seq: impl Fn(u64) -> bool) -> std::result::Result<Processed, CallError> {
         let p = self.call(|s, b, h| b.eddy_operator_operator().instance().call_watermark(s, h, timestamp))?;
@@ -215,6 +234,11 @@ impl OperatorInstance {
             CallError::Failed(msg)
         };
         let mut out = Processed::default();
+        for (what, len) in [("outputs", p.outputs.len()), ("models", p.models.len())] {
+            if len > self.limits.output_bytes() {
+                return Err(fail(self, self.oversized(what, len)));
+            }
+        }
         if !p.outputs.is_empty() {
             let batch = match decode_guest_output(&mut self.ipc.outputs, p.outputs) {
                 Ok(b) => b,
@@ -244,9 +268,21 @@ impl OperatorInstance {
         Ok(out)
     }
 
+    /// Why `len` bytes of `what` are refused (over [`Limits::output_mib`]).
+    fn oversized(&self, what: &str, len: usize) -> String {
+        format!(
+            "{what} of {:.1} MiB, over the limit of {} MiB (limits.output_mib)",
+            len as f64 / f64::from(1 << 20),
+            self.limits.output_mib
+        )
+    }
+
     /// The current model.
     pub fn model_data(&mut self) -> std::result::Result<RecordBatch, CallError> {
         let bytes = self.call(|s, b, h| b.eddy_operator_operator().instance().call_model_data(s, h))?;
+        if bytes.len() > self.limits.output_bytes() {
+            return Err(CallError::Failed(format!("malformed model data: {}", self.oversized("model data", bytes.len()))));
+        }
         decode_guest_output(&mut ipc::Decoder::default(), bytes).map_err(|e| CallError::Failed(format!("malformed model data: {e}")))
     }
 

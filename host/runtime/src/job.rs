@@ -16,10 +16,12 @@
 //! drift = "out/drift.replay"          # optional: one record per drift detection
 //! [run]
 //! batch_size = 4096                   # rows per call into the operator
+//! chain_learning = "river"            # or "flink-ml": how the stages of a chain learn
 //! metrics_addr = "127.0.0.1:9464"     # Kafka jobs: serve Prometheus metrics here
 //! [limits]
 //! memory_mib = 512
 //! call_timeout_ms = 30000
+//! output_mib = 256
 //! [drift]                             # ADWIN on the prequential error (river's parameters)
 //! enabled = true
 //! delta = 0.002
@@ -122,11 +124,15 @@ pub struct RunSettings {
     pub batch_size: usize,
     /// Serve Prometheus metrics on this address (`host:port`) while a Kafka job runs.
     pub metrics_addr: Option<String>,
+    /// How the stages of a chain learn: `"river"` (the default: each stage learns from the row
+    /// as the stages before transform it after learning it) or `"flink-ml"` (each stage learns
+    /// from the row as it scored it). See [`crate::ChainLearning`].
+    pub chain_learning: crate::ChainLearning,
 }
 
 impl Default for RunSettings {
     fn default() -> Self {
-        Self { batch_size: crate::DEFAULT_BATCH_ROWS, metrics_addr: None }
+        Self { batch_size: crate::DEFAULT_BATCH_ROWS, metrics_addr: None, chain_learning: crate::ChainLearning::default() }
     }
 }
 

@@ -40,7 +40,7 @@ pub use eddy_sdk::SnapshotKind;
 pub use error::{Fault, HostError, Result};
 pub use instance::{CallError, OperatorInstance, Processed};
 pub use limits::Limits;
-pub use pipeline::{DEFAULT_BATCH_ROWS, Format, Pipeline, PipelineOutput, Predecoder};
+pub use pipeline::{ChainLearning, DEFAULT_BATCH_ROWS, Format, Pipeline, PipelineOutput, Predecoder};
 pub use record::{Origin, Record, headers};
 pub use records::Records;
 pub use runtime::{Runtime, default_cache_dir};

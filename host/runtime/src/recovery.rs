@@ -115,11 +115,15 @@ impl Recovery {
 
     /// A fresh instance at the state the stage had after its last good call: opened, restored
     /// from the base, the logged batches processed again (their outputs were answered the
-    /// first time and are dropped). `publish_models` as the broken instance had it.
-    pub fn rebuild(&self, publish_models: bool) -> Result<std::result::Result<OperatorInstance, CallError>> {
+    /// first time and are dropped). The host's settings (models published, learned outputs)
+    /// as the broken instance had them.
+    pub fn rebuild(&self, publish_models: bool, learned_outputs: bool) -> Result<std::result::Result<OperatorInstance, CallError>> {
         let mut inst = self.component.instantiate(&self.config)?;
         let replayed = (|| {
             inst.set_publish_models(publish_models)?;
+            if learned_outputs {
+                inst.set_learned_outputs(true)?;
+            }
             if !self.base.is_empty() {
                 inst.restore(&self.base)?;
             }

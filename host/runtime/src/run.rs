@@ -39,6 +39,7 @@ pub fn open_pipeline(job: &Job, components: &[OperatorComponent], partition: i32
     let mut p = Pipeline::chain(&stages, partition, job.source.format, job.sinks.dead_letters.is_some())?;
     p.route_embeddings(job.sinks.embeddings.is_some());
     p.set_batch_rows(job.run.batch_size);
+    p.set_chain_learning(job.run.chain_learning)?;
     p.set_models(job.sinks.models.is_some())?;
     p.set_drift(&job.drift)?;
     Ok(p)

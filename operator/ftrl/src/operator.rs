@@ -260,6 +260,9 @@ impl Operator for Ftrl {
             self.gather_columns(batch, cols, &mut flat)?;
         }
         let (rows, labels, weights) = self.read_rows(batch, &flat)?;
+        let dim = self.model.as_ref().map(|m| m.w.len()).or(rows.first().map(|r| r.size));
+        // river's way, when an earlier stage gave the rows' learned forms: learn from those.
+        let mut learned = eddy_sdk::rows::read_learned_features(batch, &self.params.features, dim)?.map(Vec::into_iter);
         let seq = seq_column(batch)?.clone();
         let n = rows.len();
         // Outputs are written in place, row by row (no push, no capacity check per row).
@@ -283,8 +286,12 @@ impl Operator for Ftrl {
             raw[0] = 1.0 - prob;
             raw[1] = prob;
             *version = model.version;
+            let learned_row = learned.as_mut().and_then(|l| l.next().flatten());
             if let Some(label) = label {
-                partial.add(row.indices, row.values, label, weight, dot);
+                match &learned_row {
+                    Some(l) => partial.add(l.indices.as_deref(), &l.values, label, weight, l.dot(&model.w)),
+                    None => partial.add(row.indices, row.values, label, weight, dot),
+                }
                 if partial.rows == self.params.global_batch_size {
                     let p = &self.params;
                     model.update(partial, p.alpha, p.beta, p.l1, p.l2);

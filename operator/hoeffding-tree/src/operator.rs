@@ -95,6 +95,12 @@ impl Operator for HoeffdingTree {
         let labels = read_labels(batch, &self.params.label_col)?;
         check_declared_classes(&labels, self.params.classes.as_deref(), &self.params.label_col)?;
         check_magnitudes(&rows, &self.params.features)?;
+        let learned = eddy_sdk::rows::read_learned_features(batch, &self.params.features, dim)?;
+        if let Some(l) = &learned {
+            // Row numbers stay those of the batch: a row without a learned form checks nothing.
+            let l: Vec<Row> = l.iter().map(|r| r.clone().unwrap_or(Row { indices: None, values: Vec::new(), size: 0 })).collect();
+            check_magnitudes(&l, &self.params.features)?;
+        }
         let seq = seq_column(batch)?.clone();
         self.dim = dim;
 
@@ -120,6 +126,9 @@ impl Operator for HoeffdingTree {
             raw.extend_from_slice(&probs);
             offsets.push(raw.len());
             versions.push(self.tree.version);
+            // river's way, when an earlier stage gave the row's learned form: learn from it.
+            let learned_x: Option<Vec<f64>> = learned.as_ref().and_then(|l| l[r].as_ref()).map(Row::to_dense);
+            let x = learned_x.as_deref().unwrap_or(x);
             if let Some(label) = label
                 && self.tree.learn(x, label, &self.params) == Growth::Split
                 && self.publish.on()

@@ -190,6 +190,10 @@ impl Operator for OnlineKMeans {
 
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
         let rows = self.read_rows(batch)?;
+        let dim = self.model.as_ref().map(|m| m.dim()).or(rows.first().map(Vec::len));
+        // river's way, when an earlier stage gave the rows' learned forms: learn from those.
+        let learned: Option<Vec<Option<Vec<f64>>>> = eddy_sdk::rows::read_learned_features(batch, &self.params.features, dim)?
+            .map(|l| l.into_iter().map(|r| r.map(|r| r.to_dense())).collect());
         let seq = seq_column(batch)?.clone();
         // Published models, each with the `__seq` of the row whose processing published it.
         let mut published: Vec<Model> = Vec::new();
@@ -211,11 +215,14 @@ impl Operator for OnlineKMeans {
             // No rows and no model yet: nothing to score or publish.
             return Ok(Output { outputs: output_batch(&self.params, clusters, versions, seq)?, models: None });
         };
-        for (row, &row_seq) in rows.iter().zip(seq.values().iter()) {
+        for (r, (row, &row_seq)) in rows.iter().zip(seq.values().iter()).enumerate() {
             let cluster = model.closest(row, norm2(row), self.params.distance);
             clusters.push(cluster as i64);
             versions.push(model.version);
-            pending.add(cluster, row);
+            match learned.as_ref().and_then(|l| l[r].as_ref()) {
+                Some(l) => pending.add(model.closest(l, norm2(l), self.params.distance), l),
+                None => pending.add(cluster, row),
+            }
             if pending.len == self.params.global_batch_size {
                 model.update(pending, self.params.decay_factor);
                 *pending = Pending::new(self.params.k, model.dim());

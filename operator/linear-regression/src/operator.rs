@@ -82,6 +82,7 @@ impl Operator for LinearRegression {
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
         let dim = self.model.as_ref().map(|m| m.coefficient.len());
         let (rows, dim) = read_features(batch, &self.params.features, dim)?;
+        let mut learned = eddy_sdk::rows::read_learned_features(batch, &self.params.features, dim)?;
         let labels = read_labels(batch, &self.params.label_col)?;
         let seq = seq_column(batch)?.clone();
 
@@ -101,7 +102,12 @@ impl Operator for LinearRegression {
             pred.push(prediction);
             versions.push(model.version);
             if let Some(label) = label {
-                next.pending.push(PendingRow { row, label, prediction });
+                // river's way, when an earlier stage gave the row's learned form: learn from it.
+                let pending = match learned.as_mut().and_then(|l| l[r].take()) {
+                    Some(row) => PendingRow { prediction: model.predict(&row), row, label },
+                    None => PendingRow { row, label, prediction },
+                };
+                next.pending.push(pending);
                 if next.pending.len() == next.params.global_batch_size {
                     model.update(&next.pending, &next.params).map_err(|m| {
                         OperatorError::input(

@@ -103,6 +103,7 @@ impl Operator for GaussianNaiveBayes {
 
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
         let (rows, dim) = read_features(batch, &self.params.features, self.dim)?;
+        let mut learned = eddy_sdk::rows::read_learned_features(batch, &self.params.features, dim)?;
         let labels = read_labels(batch, &self.params.label_col)?;
         eddy_sdk::rows::check_declared_classes(&labels, self.params.classes.as_deref(), &self.params.label_col)?;
         let seq = seq_column(batch)?.clone();
@@ -124,6 +125,8 @@ impl Operator for GaussianNaiveBayes {
             raw.push(probs);
             versions.push(next.model.version);
             if let Some(label) = label {
+                // river's way, when an earlier stage gave the row's learned form: learn from it.
+                let x = learned.as_mut().and_then(|l| l[r].take()).map_or(x, |row| row.to_dense());
                 next.pending.push(PendingRow { x, label });
                 if next.pending.len() == next.params.global_batch_size {
                     next.model.update(&next.pending, next.params.var_smoothing).map_err(|m| {

@@ -8,7 +8,7 @@ use eddy_sdk::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt64Arr
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
     ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output, SEQ_COLUMN, VectorBuilder,
-    VectorColumn, f64_column, list_f64_array, seq_column, vector_field,
+    VectorColumn, f64_column, learned_name, list_f64_array, seq_column, vector_field,
 };
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,10 @@ pub struct OnlineStandardScaler {
     model: Option<ScalerModel>,
     /// Rows waiting for a fresh enough model, in arrival order.
     waiting: Vec<WaitingRow>,
+    /// The host's `set-learned-outputs` (not state): also give each answered row as scaled by
+    /// the latest model after the row was learnt (`outputCol@learned`).
+    #[serde(skip)]
+    learned_outputs: bool,
 }
 
 /// What one call produced, gathered row by row.
@@ -52,6 +56,8 @@ pub struct OnlineStandardScaler {
 struct Emitted {
     seqs: Vec<u64>,
     vectors: Vec<Vec<f64>>,
+    /// With learned outputs: each answered row as scaled after it was learnt.
+    learned: Vec<Vec<f64>>,
     versions: Vec<i64>,
     models: Vec<ScalerModel>,
     /// For each model, the `__seq` of the row whose processing published it (`None` when a
@@ -180,14 +186,23 @@ impl OnlineStandardScaler {
     /// Scores (or holds back) one row, then learns it.
     fn on_row(&mut self, seq: u64, t: i64, x: Vec<f64>, em: &mut Emitted) {
         let p = &self.params;
-        match &self.model {
+        let answered_now = match &self.model {
             Some(m) if fresh_enough(m, t, p.max_allowed_model_delay_ms) => {
                 em.seqs.push(seq);
                 em.vectors.push(m.transform(&x, p.with_mean, p.with_std));
                 em.versions.push(m.version);
+                // Filled in once the row is learnt (a window may close first and answer
+                // waiting rows, whose learned forms come before this one's).
+                if self.learned_outputs {
+                    em.learned.push(Vec::new());
+                }
+                Some(em.learned.len())
             }
-            _ => self.waiting.push(WaitingRow { seq, t, values: x.clone() }),
-        }
+            _ => {
+                self.waiting.push(WaitingRow { seq, t, values: x.clone() });
+                None
+            }
+        };
         while assign(self.params.windows, &mut self.open, self.watermark, t) == Assign::CloseFirst {
             self.close_open(em, Some(seq));
         }
@@ -196,6 +211,15 @@ impl OnlineStandardScaler {
             self.watermark = self.watermark.max(t.saturating_sub(1));
         }
         self.close_if_due(em, Some(seq));
+        if self.learned_outputs
+            && let Some(at) = answered_now
+        {
+            // river's way: the row as the latest model scales it now that it is learnt (the
+            // model it was scored with, until a window closes).
+            let p = &self.params;
+            let m = self.model.as_ref().expect("the row was scored with a model");
+            em.learned[at - 1] = m.transform(&x, p.with_mean, p.with_std);
+        }
     }
 
     /// Closes the open window if it is due; `by` is the row whose processing closed it.
@@ -223,7 +247,12 @@ impl OnlineStandardScaler {
         for w in self.waiting.drain(..) {
             if fresh_enough(&model, w.t, p.max_allowed_model_delay_ms) {
                 em.seqs.push(w.seq);
-                em.vectors.push(model.transform(&w.values, p.with_mean, p.with_std));
+                let scaled = model.transform(&w.values, p.with_mean, p.with_std);
+                if self.learned_outputs {
+                    // Answered by a model that has learnt the row already: both forms agree.
+                    em.learned.push(scaled.clone());
+                }
+                em.vectors.push(scaled);
                 em.versions.push(model.version);
             } else {
                 still.push(w);
@@ -241,6 +270,14 @@ impl OnlineStandardScaler {
             vb.append_dense(v);
         }
         let mut cols: Vec<ArrayRef> = vec![Arc::new(vb.finish())];
+        if self.learned_outputs {
+            fields.push(vector_field(&learned_name(&p.output_col), false));
+            let mut lb = VectorBuilder::new();
+            for v in &em.learned {
+                lb.append_dense(v);
+            }
+            cols.push(Arc::new(lb.finish()));
+        }
         if let Some(vc) = &p.model_version_col {
             fields.push(Field::new(vc, DataType::Int64, false));
             cols.push(Arc::new(Int64Array::from(em.versions)));
@@ -270,7 +307,17 @@ impl Operator for OnlineStandardScaler {
             FeaturesCol::Columns(c) => Some(c.len()),
             FeaturesCol::Vector(_) => None,
         };
-        Ok(Self { params, dim, stats: None, open: None, watermark: i64::MIN, next_version: 0, model: None, waiting: Vec::new() })
+        Ok(Self {
+            params,
+            dim,
+            stats: None,
+            open: None,
+            watermark: i64::MIN,
+            next_version: 0,
+            model: None,
+            waiting: Vec::new(),
+            learned_outputs: false,
+        })
     }
 
     fn input_columns(&self) -> Vec<ColumnSpec> {
@@ -305,5 +352,9 @@ impl Operator for OnlineStandardScaler {
 
     fn model_data(&self) -> Result<RecordBatch, OperatorError> {
         model_batch(self.model.as_slice(), None)
+    }
+
+    fn set_learned_outputs(&mut self, on: bool) {
+        self.learned_outputs = on;
     }
 }

@@ -18,6 +18,16 @@ pub const SEQ_COLUMN: &str = "__seq";
 /// record has no field of that name.
 pub const TIMESTAMP_COLUMN: &str = "__timestamp";
 
+/// The suffix of a learned form: next to an output column `c`, a transformer told to (the WIT
+/// `set-learned-outputs`) adds `c@learned`, the row as transformed after it learned from it;
+/// an operator that finds `c@learned` next to a column `c` it reads learns from it.
+pub const LEARNED_SUFFIX: &str = "@learned";
+
+/// The name of column `c`'s learned form: `c@learned`.
+pub fn learned_name(column: &str) -> String {
+    format!("{column}{LEARNED_SUFFIX}")
+}
+
 /// The Arrow type of a `vector` column: `{size: Int64, indices: List<Int32>, values:
 /// List<Float64>}`; `indices` is null for a dense vector.
 pub fn vector_data_type() -> DataType {

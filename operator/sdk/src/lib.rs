@@ -26,8 +26,9 @@ pub mod snapshot;
 pub mod wasm;
 
 pub use columns::{
-    SEQ_COLUMN, TIMESTAMP_COLUMN, VectorBuilder, VectorColumn, VectorRef, f64_column, fixed_width_list_f64_array, list_f64_array,
-    list_f64_field, nested_list_f64_array, nested_list_f64_field, optional_f64_column, seq_column, vector_data_type, vector_field,
+    LEARNED_SUFFIX, SEQ_COLUMN, TIMESTAMP_COLUMN, VectorBuilder, VectorColumn, VectorRef, f64_column, fixed_width_list_f64_array,
+    learned_name, list_f64_array, list_f64_field, nested_list_f64_array, nested_list_f64_field, optional_f64_column, seq_column,
+    vector_data_type, vector_field,
 };
 pub use config::{Config, FeaturesCol, check_range};
 pub use error::{ConfigError, InputError, OperatorError};

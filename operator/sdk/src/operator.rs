@@ -80,6 +80,16 @@ pub trait Operator: Serialize + DeserializeOwned + Sized + 'static {
         let _ = on;
     }
 
+    /// The host says whether to add learned forms to the outputs (the WIT
+    /// `set-learned-outputs`; off at the start): when on, a transformer adds, for each output
+    /// column `c`, the column `c@learned` ([`crate::learned_name`]) holding the row as
+    /// transformed after learning from it, so that a chain learns river's way. Operators that
+    /// are not transformers ignore it (the default). Like [`Operator::set_publish_models`] it
+    /// is the host's setting, kept in a `#[serde(skip)]` field, and set again after a restore.
+    fn set_learned_outputs(&mut self, on: bool) {
+        let _ = on;
+    }
+
     /// The whole state as bytes, in an envelope naming this operator and its major version.
     fn snapshot(&self) -> Result<Vec<u8>, OperatorError> {
         snapshot::seal(&Self::describe(), self)

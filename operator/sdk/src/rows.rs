@@ -121,6 +121,71 @@ pub fn read_features(batch: &RecordBatch, features: &FeaturesCol, dim: Option<us
     Ok((rows, dim))
 }
 
+/// The rows' learned forms, for a chain that learns river's way (see
+/// [`crate::Operator::set_learned_outputs`]): when the batch holds `c@learned` for every
+/// feature column `c`, each row's features as an earlier stage transformed them after learning
+/// from the row (`None` for a row whose learned form is null: it learns from the row as
+/// scored). `None` when the batch holds no learned forms (Flink ML's way, or the first stage).
+/// Checked like the scored rows: finite values, the dimension `dim` (the scored rows' one).
+pub fn read_learned_features(
+    batch: &RecordBatch,
+    features: &FeaturesCol,
+    dim: Option<usize>,
+) -> Result<Option<Vec<Option<Row>>>, OperatorError> {
+    let n = batch.num_rows();
+    let check = |r: usize, col: &str, row: Row| -> Result<Option<Row>, OperatorError> {
+        if let Some(d) = dim
+            && row.size != d
+        {
+            return Err(OperatorError::input(r, Some(col), format!("learned form has dimension {} but the rows have {d}", row.size)));
+        }
+        Ok(Some(row))
+    };
+    match features {
+        FeaturesCol::Columns(cols) => {
+            let names: Vec<String> = cols.iter().map(|c| crate::learned_name(c)).collect();
+            if names.iter().any(|c| batch.column_by_name(c).is_none()) {
+                return Ok(None);
+            }
+            let arrays = names.iter().map(|c| f64_column(batch, c)).collect::<Result<Vec<_>, _>>()?;
+            let mut rows = Vec::with_capacity(n);
+            for r in 0..n {
+                if arrays.iter().any(|a| a.is_null(r)) {
+                    rows.push(None);
+                    continue;
+                }
+                let mut values = Vec::with_capacity(arrays.len());
+                for (a, name) in arrays.iter().zip(&names) {
+                    let v = a.value(r);
+                    if !v.is_finite() {
+                        return Err(OperatorError::input(r, Some(name), format!("learned form is not finite ({v})")));
+                    }
+                    values.push(v);
+                }
+                rows.push(check(r, &names[0], Row { indices: None, size: values.len(), values })?);
+            }
+            Ok(Some(rows))
+        }
+        FeaturesCol::Vector(col) => {
+            let name = crate::learned_name(col);
+            if batch.column_by_name(&name).is_none() {
+                return Ok(None);
+            }
+            let vc = VectorColumn::new(batch, &name)?;
+            let mut rows = Vec::with_capacity(n);
+            for r in 0..n {
+                let Some(v) = vc.get(r)? else {
+                    rows.push(None);
+                    continue;
+                };
+                v.validate().map_err(|m| OperatorError::input(r, Some(&name), m))?;
+                rows.push(check(r, &name, Row { indices: v.indices.map(<[i32]>::to_vec), values: v.values.to_vec(), size: v.size })?);
+            }
+            Ok(Some(rows))
+        }
+    }
+}
+
 /// Reads the optional label column: `None` where a row has no label (it is scored, not learned
 /// from). A batch without the column at all is a batch of unlabelled rows. Labels must be
 /// finite; `-0.0` is read as `0.0`, so that it names the same class.

@@ -25,6 +25,8 @@ pub struct Adapter<T> {
     inner: RefCell<T>,
     /// The host's `set-publish-models`: when false, models are dropped before encoding.
     publish_models: Cell<bool>,
+    /// The host's `set-learned-outputs`, set again after a restore.
+    learned_outputs: Cell<bool>,
     /// IPC state kept from call to call (the last schemas seen), so that batches of one schema
     /// skip its message.
     ipc: RefCell<Ipc>,
@@ -106,7 +108,12 @@ impl<T: Operator> wit::GuestInstance for Adapter<T> {
         let info = T::describe();
         let config = Config::parse(&config, &info.params).map_err(to_wit)?;
         let op = T::open(&config).map_err(to_wit)?;
-        Ok(wit::Instance::new(Adapter { inner: RefCell::new(op), publish_models: Cell::new(true), ipc: RefCell::default() }))
+        Ok(wit::Instance::new(Adapter {
+            inner: RefCell::new(op),
+            publish_models: Cell::new(true),
+            learned_outputs: Cell::new(false),
+            ipc: RefCell::default(),
+        }))
     }
 
     fn input_columns(&self) -> Vec<t::ColumnSpec> {
@@ -144,6 +151,11 @@ impl<T: Operator> wit::GuestInstance for Adapter<T> {
         self.inner.borrow_mut().set_publish_models(on);
     }
 
+    fn set_learned_outputs(&self, on: bool) {
+        self.learned_outputs.set(on);
+        self.inner.borrow_mut().set_learned_outputs(on);
+    }
+
     fn model_data(&self) -> Result<Vec<u8>, t::OperatorError> {
         let m = self.inner.borrow().model_data().map_err(to_wit)?;
         ipc::encode(&m).map_err(arrow_err("cannot encode model data"))
@@ -164,6 +176,7 @@ impl<T: Operator> wit::GuestInstance for Adapter<T> {
         let restored = inner.restore_chain(&chain);
         // The setting is the host's, not state: a restore (even a failed one) keeps it.
         inner.set_publish_models(self.publish_models.get());
+        inner.set_learned_outputs(self.learned_outputs.get());
         restored.map_err(to_wit)
     }
 }

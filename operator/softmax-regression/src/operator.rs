@@ -86,6 +86,7 @@ impl Operator for SoftmaxRegression {
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
         let dim = self.model.as_ref().map(|m| m.dim);
         let (rows, dim) = read_features(batch, &self.params.features, dim)?;
+        let mut learned = eddy_sdk::rows::read_learned_features(batch, &self.params.features, dim)?;
         let labels = read_labels(batch, &self.params.label_col)?;
         eddy_sdk::rows::check_declared_classes(&labels, self.params.classes.as_deref(), &self.params.label_col)?;
         let seq = seq_column(batch)?.clone();
@@ -107,7 +108,13 @@ impl Operator for SoftmaxRegression {
             pred.append_option(p);
             versions.push(model.version);
             if let Some(label) = label {
-                next.pending.push(PendingRow { row, label, probs: probs.clone() });
+                // river's way, when an earlier stage gave the row's learned form: learn from
+                // that, with the probabilities the model gives it.
+                let pending = match learned.as_mut().and_then(|l| l[r].take()) {
+                    Some(row) => PendingRow { probs: model.predict(&row).1, row, label },
+                    None => PendingRow { row, label, probs: probs.clone() },
+                };
+                next.pending.push(pending);
                 if next.pending.len() == next.params.global_batch_size {
                     model.update(&next.pending, &next.params).map_err(|m| {
                         OperatorError::input(
