@@ -8,14 +8,22 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
+import java.util.HashMap;
+import java.util.stream.Stream;
 
 import org.apache.flink.api.common.TaskInfo;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.runtime.state.KeyedStateBackend;
 import org.apache.flink.runtime.state.StateInitializationContext;
+import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.StateSnapshotContext;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.BoundedOneInput;
@@ -46,10 +54,13 @@ import dev.eddy.core.OperatorSpec;
  * their full JSON wire form (see {@link EddyOutput}; parse with {@link EddyOutput#fromJson}). Each
  * output carries the event timestamp of the input row (partition, offset) that produced it.
  *
- * <p>State: the backend's snapshot is kept in operator {@code ListState<byte[]>}, one entry per
- * subtask, and restored when the job recovers. All rows of one partition must reach the same
- * subtask (key the input by partition, see {@link EddyOperators}). Restoring with a different
- * parallelism is refused for now, since one snapshot covers all partitions its subtask served.
+ * <p>State: one operator instance (backend handle) per input partition, as {@code eddy run} runs one
+ * pipeline per partition, and one snapshot per partition. With the input keyed by partition (the
+ * builder's default, see {@link PartitionKeys}) the snapshots are keyed state under the
+ * partition's key, so Flink hands each subtask the partitions it serves at whatever parallelism
+ * the job is restored with; they are restored when the job starts. Without keying ({@code
+ * keyByPartition(false)}) they are operator {@code ListState<byte[]>} entries, and restoring with a
+ * different parallelism is refused. All rows of one partition must reach the same subtask.
  */
 public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
         implements OneInputStreamOperator<IN, EddyOutput>, BoundedOneInput {
@@ -66,9 +77,11 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
             new OutputTag<>("eddy-dead-letters", Types.STRING);
 
     static final String STATE_NAME = "eddy-operator-state";
+    static final String PARTITION_STATE_NAME = "eddy-partition-state";
     private static final int STATE_MAGIC = 0x45444459; // "EDDY"
-    private static final int STATE_VERSION = 1;
-    private static final int STATE_HEADER_BYTES = 16;
+    private static final int STATE_VERSION = 2;
+    private static final int STATE_HEADER_BYTES = 20;
+    private static final TypeInformation<byte[]> BYTES = PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO;
 
     private final OperatorSpec spec;
     private final RecordExtractor<IN> extractor;
@@ -76,8 +89,12 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
     private final int batchSize;
 
     private transient OperatorBackend backend;
-    private transient long handle;
-    private transient boolean handleOpen;
+    /** One operator instance per input partition, as eddy run has one pipeline per partition. */
+    private transient Map<Integer, Long> handles;
+    /** Keyed mode: the key of each partition's state (the one Flink set for its elements). */
+    private transient Map<Integer, Object> keys;
+    private transient boolean keyed;
+    private transient ValueState<byte[]> partitionState;
     private transient boolean inputEnded;
     private transient ListState<byte[]> operatorState;
     private transient Map<Integer, Batch> batches;
@@ -120,63 +137,86 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
     @Override
     public void initializeState(StateInitializationContext context) throws Exception {
         super.initializeState(context);
-        operatorState =
-                context.getOperatorStateStore()
-                        .getListState(
-                                new ListStateDescriptor<>(
-                                        STATE_NAME,
-                                        PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO));
         batches = new LinkedHashMap<>();
+        handles = new TreeMap<>();
+        keys = new HashMap<>();
         backend = backendFactory.create();
-        handle = backend.open(spec);
-        handleOpen = true;
-
-        if (context.isRestored()) {
-            List<byte[]> entries = new ArrayList<>();
-            for (byte[] e : operatorState.get()) {
-                entries.add(e);
+        TaskInfo task = getRuntimeContext().getTaskInfo();
+        int parallelism = task.getNumberOfParallelSubtasks();
+        int subtask = task.getIndexOfThisSubtask();
+        keyed = context.getKeyedStateStore() != null && getKeyedStateBackend() != null;
+        if (keyed) {
+            // one snapshot per input partition, under the partition's key: Flink hands each
+            // subtask the key groups it now serves, at any parallelism
+            partitionState = context.getKeyedStateStore().getState(new ValueStateDescriptor<>(PARTITION_STATE_NAME, BYTES));
+            if (context.isRestored()) {
+                @SuppressWarnings("unchecked")
+                KeyedStateBackend<Object> kb = (KeyedStateBackend<Object>) getKeyedStateBackend();
+                List<Object> restoredKeys = new ArrayList<>();
+                try (Stream<Object> ks = kb.getKeys(PARTITION_STATE_NAME, VoidNamespace.INSTANCE)) {
+                    ks.forEach(restoredKeys::add);
+                }
+                for (Object key : restoredKeys) {
+                    setCurrentKey(key);
+                    byte[] entry = partitionState.value();
+                    if (entry != null) {
+                        restorePartition(entry, key, -1, -1);
+                    }
+                }
             }
-            TaskInfo task = getRuntimeContext().getTaskInfo();
-            int parallelism = task.getNumberOfParallelSubtasks();
-            int subtask = task.getIndexOfThisSubtask();
-            if (entries.size() > 1) {
-                throw new EddyException(
-                        "eddy: subtask "
-                                + subtask
-                                + " received "
-                                + entries.size()
-                                + " operator snapshots; changing the parallelism of an eddy"
-                                + " operator on restore is not supported yet");
-            }
-            if (entries.size() == 1) {
-                ByteBuffer buf = ByteBuffer.wrap(entries.get(0));
-                if (buf.remaining() < STATE_HEADER_BYTES || buf.getInt() != STATE_MAGIC) {
-                    throw new EddyException("eddy: operator state has no eddy header");
+        } else {
+            operatorState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>(STATE_NAME, BYTES));
+            if (context.isRestored()) {
+                for (byte[] entry : operatorState.get()) {
+                    restorePartition(entry, null, parallelism, subtask);
                 }
-                int version = buf.getInt();
-                int savedParallelism = buf.getInt();
-                int savedSubtask = buf.getInt();
-                if (version != STATE_VERSION) {
-                    throw new EddyException("eddy: unknown operator state version " + version);
-                }
-                if (savedParallelism != parallelism || savedSubtask != subtask) {
-                    throw new EddyException(
-                            "eddy: operator state of subtask "
-                                    + savedSubtask
-                                    + "/"
-                                    + savedParallelism
-                                    + " cannot be restored into subtask "
-                                    + subtask
-                                    + "/"
-                                    + parallelism
-                                    + "; changing the parallelism of an eddy operator on restore"
-                                    + " is not supported yet");
-                }
-                byte[] snapshot = new byte[buf.remaining()];
-                buf.get(snapshot);
-                backend.restore(handle, snapshot);
             }
         }
+    }
+
+    /** Restores one partition's entry (header, then the backend's snapshot) into a new handle. */
+    private void restorePartition(byte[] entry, Object key, int parallelism, int subtask) {
+        ByteBuffer buf = ByteBuffer.wrap(entry);
+        if (buf.remaining() < STATE_HEADER_BYTES || buf.getInt() != STATE_MAGIC) {
+            throw new EddyException("eddy: operator state has no eddy header");
+        }
+        int version = buf.getInt();
+        int savedParallelism = buf.getInt();
+        int savedSubtask = buf.getInt();
+        int partition = buf.getInt();
+        if (version != STATE_VERSION) {
+            throw new EddyException("eddy: unknown operator state version " + version + " (this eddy reads " + STATE_VERSION + ")");
+        }
+        if (parallelism >= 0 && (savedParallelism != parallelism || savedSubtask != subtask)) {
+            throw new EddyException(
+                    "eddy: operator state of subtask "
+                            + savedSubtask
+                            + "/"
+                            + savedParallelism
+                            + " cannot be restored into subtask "
+                            + subtask
+                            + "/"
+                            + parallelism
+                            + "; an eddy operator whose input is not keyed by partition (keyByPartition(false))"
+                            + " cannot change its parallelism on restore (keyed by partition, it can)");
+        }
+        byte[] snapshot = new byte[buf.remaining()];
+        buf.get(snapshot);
+        long h = handle(partition);
+        backend.restore(h, snapshot);
+        if (key != null) {
+            keys.put(partition, key);
+        }
+    }
+
+    /** The handle of this partition's operator, opened on first use. */
+    private long handle(int partition) {
+        Long h = handles.get(partition);
+        if (h == null) {
+            h = backend.open(spec);
+            handles.put(partition, h);
+        }
+        return h;
     }
 
     @Override
@@ -204,18 +244,34 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
                 throw new IllegalStateException("eddy: rows still buffered at snapshot time");
             }
         }
-        byte[] snapshot = backend.snapshot(handle);
-        if (snapshot == null) {
-            snapshot = new byte[0];
-        }
         TaskInfo task = getRuntimeContext().getTaskInfo();
-        ByteBuffer buf = ByteBuffer.allocate(STATE_HEADER_BYTES + snapshot.length);
-        buf.putInt(STATE_MAGIC)
-                .putInt(STATE_VERSION)
-                .putInt(task.getNumberOfParallelSubtasks())
-                .putInt(task.getIndexOfThisSubtask())
-                .put(snapshot);
-        operatorState.update(List.of(buf.array()));
+        List<byte[]> entries = new ArrayList<>(handles.size());
+        for (Map.Entry<Integer, Long> e : handles.entrySet()) {
+            byte[] snapshot = backend.snapshot(e.getValue());
+            if (snapshot == null) {
+                snapshot = new byte[0];
+            }
+            ByteBuffer buf = ByteBuffer.allocate(STATE_HEADER_BYTES + snapshot.length);
+            buf.putInt(STATE_MAGIC)
+                    .putInt(STATE_VERSION)
+                    .putInt(task.getNumberOfParallelSubtasks())
+                    .putInt(task.getIndexOfThisSubtask())
+                    .putInt(e.getKey())
+                    .put(snapshot);
+            if (keyed) {
+                Object key = keys.get(e.getKey());
+                if (key == null) {
+                    throw new IllegalStateException("eddy: no key known for partition " + e.getKey());
+                }
+                setCurrentKey(key);
+                partitionState.update(buf.array());
+            } else {
+                entries.add(buf.array());
+            }
+        }
+        if (!keyed) {
+            operatorState.update(entries);
+        }
     }
 
     @Override
@@ -229,10 +285,12 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
         flushAll();
         if (!inputEnded) {
             inputEnded = true;
-            byte[][] outputs = backend.finish(handle);
-            if (outputs != null) {
-                for (byte[] out : outputs) {
-                    emit(out, null);
+            for (long h : handles.values()) {
+                byte[][] outputs = backend.finish(h);
+                if (outputs != null) {
+                    for (byte[] out : outputs) {
+                        emit(out, null);
+                    }
                 }
             }
         }
@@ -247,9 +305,11 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
     @Override
     public void close() throws Exception {
         try {
-            if (handleOpen) {
-                handleOpen = false;
-                backend.close(handle);
+            if (handles != null) {
+                for (long h : handles.values()) {
+                    backend.close(h);
+                }
+                handles.clear();
             }
         } finally {
             super.close();
@@ -264,6 +324,16 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
         long ts = row.timestamp();
         if (ts == InputRow.NO_TIMESTAMP && element.hasTimestamp()) {
             ts = element.getTimestamp();
+        }
+        if (keyed && !keys.containsKey(row.partition())) {
+            // the key Flink set for this element: the partition's, used to store its snapshot
+            keys.put(row.partition(), getCurrentKey());
+            if (!handles.containsKey(row.partition())) {
+                byte[] saved = partitionState.value();
+                if (saved != null) {
+                    restorePartition(saved, getCurrentKey(), -1, -1);
+                }
+            }
         }
         Batch batch = batches.get(row.partition());
         if (batch == null) {
@@ -291,7 +361,7 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
             return;
         }
         byte[][] outputs =
-                backend.process(handle, b.values(), b.timestamps(), b.partition, b.offsets());
+                backend.process(handle(b.partition), b.values(), b.timestamps(), b.partition, b.offsets());
         batchesProcessed.inc();
         if (outputs != null) {
             for (byte[] out : outputs) {

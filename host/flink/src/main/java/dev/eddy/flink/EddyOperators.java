@@ -25,7 +25,7 @@ import dev.eddy.core.OperatorSpec;
  * }</pre>
  *
  * By default the input is keyed by partition (so each partition's rows reach one subtask, in
- * order), the native backend is used, batches hold up to 1024 rows and the uid is {@code
+ * order; partitions spread evenly over the subtasks, see {@link PartitionKeys}), the native backend is used, batches hold up to 1024 rows and the uid is {@code
  * "eddy:" + componentPath}; {@link #builder} changes any of these.
  */
 public final class EddyOperators {
@@ -66,6 +66,7 @@ public final class EddyOperators {
         private String uid;
         private String name;
         private Integer parallelism;
+        private Integer maxParallelism;
 
         private Builder(String componentPath) {
             this.componentPath = Objects.requireNonNull(componentPath, "componentPath");
@@ -162,6 +163,15 @@ public final class EddyOperators {
             return this;
         }
 
+        /**
+         * The operator's max parallelism (default: the job's, or 128), which the keys that spread
+         * partitions over subtasks are computed for ({@link PartitionKeys}).
+         */
+        public Builder maxParallelism(int maxParallelism) {
+            this.maxParallelism = maxParallelism;
+            return this;
+        }
+
         public <IN> SingleOutputStreamOperator<EddyOutput> apply(
                 DataStream<IN> stream, RecordExtractor<IN> extractor) {
             Objects.requireNonNull(extractor, "extractor");
@@ -171,8 +181,15 @@ public final class EddyOperators {
             TypeInformation<EddyOutput> outType = TypeInformation.of(EddyOutput.class);
             SingleOutputStreamOperator<EddyOutput> result;
             if (keyByPartition) {
-                KeySelector<IN, Integer> byPartition = extractor::partition;
+                // partitions spread evenly over the subtasks (see PartitionKeys), with a fixed
+                // max parallelism so that the keys, and so the spread, are known here
+                int configured = stream.getExecutionEnvironment().getConfig().getMaxParallelism();
+                int maxParallelism =
+                        this.maxParallelism != null ? this.maxParallelism
+                                : configured > 0 ? configured : PartitionKeys.DEFAULT_MAX_PARALLELISM;
+                KeySelector<IN, Integer> byPartition = e -> PartitionKeys.key(extractor.partition(e), maxParallelism);
                 result = stream.keyBy(byPartition, Types.INT).transform(opName, outType, operator);
+                result.setMaxParallelism(maxParallelism);
             } else {
                 result = stream.transform(opName, outType, operator);
             }

@@ -55,9 +55,8 @@ class EddyOperatorRecoveryTest {
 
     static final int PARALLELISM = 2;
     /**
-     * 8 partitions, so that keying by partition uses both subtasks: with max parallelism 128,
-     * partitions 4 and 6 go to subtask 0 and the others to subtask 1 (with 4 partitions, all of
-     * 0..3 would land on subtask 1).
+     * 8 partitions over both subtasks: the builder puts the even ones on subtask 0 and the odd ones
+     * on subtask 1 ({@link PartitionKeys}).
      */
     static final int PARTITIONS = 8;
     static final int ROWS_PER_PARTITION = 500;
@@ -125,8 +124,8 @@ class EddyOperatorRecoveryTest {
         assertThat(lastPerPartition(recovered.predictions)).isEqualTo(lastPerPartition(expected.predictions));
         assertThat(recovered.predictions).hasSize((int) (ROWS - expected.deadLetters.size()));
         assertThat(RunningSumBackend.RESTORES.get())
-                .as("both subtasks restored a non-empty state")
-                .isEqualTo(PARALLELISM);
+                .as("partitions restored with a non-empty state (at least one per subtask)")
+                .isGreaterThanOrEqualTo(PARALLELISM);
         assertThat(RunningSumBackend.RESTORED_ROWS.get()).isPositive();
     }
 
@@ -189,8 +188,9 @@ class EddyOperatorRecoveryTest {
 
     /**
      * Slows the source down so the job spans many checkpoints and, if asked, throws once: on the
-     * first record after a checkpoint has completed that covered at least 300 of this subtask's
-     * records (so the restored operator state is not empty).
+     * first record after a checkpoint has completed that covered at least 700 of this subtask's
+     * records (so that both eddy subtasks have a non-empty state to restore: each source subtask
+     * reads its first partition, an even one, for 500 records, then an odd one).
      */
     static final class ThrottleAndFailOnce extends RichMapFunction<Long, Long>
             implements CheckpointedFunction, CheckpointListener {
@@ -216,7 +216,7 @@ class EddyOperatorRecoveryTest {
         @Override
         public void notifyCheckpointComplete(long checkpointId) {
             Long n = seenAtCheckpoint.remove(checkpointId);
-            if (n != null && n >= 300) {
+            if (n != null && n >= 700) {
                 armed = true;
             }
         }
