@@ -376,7 +376,7 @@ thread_local! {
 
 fn runtime() -> &'static Runtime {
     static RT: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
-    RT.get_or_init(|| Runtime::new(eddy_host::Limits { memory_mib: 64, call_timeout_ms: 5_000 }).expect("runtime"))
+    RT.get_or_init(|| Runtime::new(eddy_host::Limits { memory_mib: 64, call_timeout_ms: 5_000, ..eddy_host::Limits::default() }).expect("runtime"))
 }
 
 fn configs() -> (Value, Value) {

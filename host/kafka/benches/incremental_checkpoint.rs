@@ -78,7 +78,7 @@ fn main() {
         &[],
     )
     .expect("job");
-    let rt = Runtime::new(Limits { memory_mib: 3072, call_timeout_ms: 600_000 }).expect("runtime");
+    let rt = Runtime::new(Limits { memory_mib: 3072, call_timeout_ms: 600_000, ..Limits::default() }).expect("runtime");
     let comps = load_operators(&rt, &job).expect("component");
     let mut p = open_pipeline(&job, &comps, 0).expect("pipeline");
 

@@ -18,11 +18,15 @@ pub struct Limits {
     /// Longest one call into the operator may run, in milliseconds (default 30,000). Enforced
     /// by epoch interruption, so it costs almost nothing while the operator runs.
     pub call_timeout_ms: u64,
+    /// Most bytes one call may return, in MiB (default 256): outputs, model versions or model
+    /// data past it are a broken contract, refused before they are decoded (the record in
+    /// flight is then retried alone, as for a trap, and set aside if it fails again).
+    pub output_mib: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { memory_mib: 512, call_timeout_ms: 30_000 }
+        Self { memory_mib: 512, call_timeout_ms: 30_000, output_mib: 256 }
     }
 }
 
@@ -30,6 +34,11 @@ impl Limits {
     /// The memory limit in bytes.
     pub fn memory_bytes(&self) -> usize {
         usize::try_from(self.memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
+
+    /// The output limit in bytes.
+    pub fn output_bytes(&self) -> usize {
+        usize::try_from(self.output_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
     }
 
     /// The call timeout.

@@ -99,12 +99,15 @@ fn check_stream(bytes: &[u8], shape: Shape) -> Result<(), String> {
     let (mut batches, mut rows) = (0usize, 0i64);
     loop {
         let (m, next) = message_at(bytes, pos, true)?;
-        let Some((m, _, body)) = m else {
+        let Some((m, body_start, body)) = m else {
             if next < bytes.len() {
                 return Err(format!("{} bytes after the end-of-stream marker", bytes.len() - next));
             }
             return Ok(());
         };
+        if body_start % 8 != 0 {
+            return Err(format!("a message body at byte {body_start}, not on an 8-byte boundary"));
+        }
         match m.header_type() {
             MessageHeader::RecordBatch => {
                 batches += 1;
@@ -156,6 +159,11 @@ fn check_batch(b: fb::RecordBatch<'_>, body: usize, rows_limit: i64, fields: Fie
             .is_some_and(|end| end <= body as u64);
         if !inside {
             return Err(format!("a buffer at {} of {} bytes, outside a body of {body} bytes", buf.offset(), buf.length()));
+        }
+        // The format puts every buffer on an 8-byte boundary; arrow's zero-copy reading
+        // panics on a misaligned one (found by the fuzz targets: one flipped bit of an offset).
+        if buf.offset() % 8 != 0 {
+            return Err(format!("a buffer at {}, not on an 8-byte boundary", buf.offset()));
         }
     }
     let mut variadic = 0i64;
@@ -217,28 +225,51 @@ impl Layout<'_> {
         };
         self.node += 1;
         let dictionary = f.dictionary().is_some() && !values;
-        let count = if dictionary {
-            2
+        // The width of each buffer's elements: a buffer's length must be a multiple of it
+        // (arrow panics reading offsets or values from a buffer that ends mid-element; found
+        // by the fuzz targets).
+        let bytes = |bits: i32| usize::try_from(bits / 8).unwrap_or(1).max(1);
+        let widths: Vec<usize> = if dictionary {
+            vec![1, f.dictionary().and_then(|d| d.indexType()).map_or(1, |i| bytes(i.bitWidth()))]
         } else {
             match f.type_type() {
-                T::Null => 0,
-                T::Struct_ | T::FixedSizeList => 1,
-                T::List | T::LargeList | T::Map => 2,
-                T::Binary | T::Utf8 | T::LargeBinary | T::LargeUtf8 => 3,
+                T::Null => vec![],
+                T::Struct_ | T::FixedSizeList => vec![1],
+                T::List | T::Map => vec![1, 4],
+                T::LargeList => vec![1, 8],
+                T::Binary | T::Utf8 => vec![1, 4, 1],
+                T::LargeBinary | T::LargeUtf8 => vec![1, 8, 1],
                 T::BinaryView | T::Utf8View => {
                     let extra = self.batch.variadicBufferCounts().filter(|v| self.variadic < v.len()).map(|v| v.get(self.variadic));
                     self.variadic += 1;
-                    match extra {
-                        Some(n) => 2 + usize::try_from(n).unwrap_or(usize::MAX),
-                        None => return Err(format!("column `{name}`: no variadic buffer count")),
+                    match extra.and_then(|n| usize::try_from(n).ok()) {
+                        Some(n) if n <= self.batch.buffers().map_or(0, |b| b.len()) => {
+                            [1, 16].into_iter().chain(std::iter::repeat_n(1, n)).collect()
+                        }
+                        _ => return Err(format!("column `{name}`: no valid variadic buffer count")),
                     }
                 }
-                _ => 2,
+                T::Int => vec![1, f.type_as_int().map_or(1, |i| bytes(i.bitWidth()))],
+                T::FloatingPoint => vec![1, f.type_as_floating_point().map_or(1, |p| 2 << p.precision().0.clamp(0, 2))],
+                T::Date => vec![1, if f.type_as_date().is_some_and(|d| d.unit() == fb::DateUnit::DAY) { 4 } else { 8 }],
+                T::Time => vec![1, f.type_as_time().map_or(1, |t| bytes(t.bitWidth()))],
+                T::Timestamp | T::Duration => vec![1, 8],
+                T::Interval => vec![1, f.type_as_interval().map_or(1, |i| [4, 8, 16][i.unit().0.clamp(0, 2) as usize])],
+                T::Decimal => vec![1, f.type_as_decimal().map_or(1, |d| bytes(d.bitWidth()))],
+                _ => vec![1, 1],
             }
         };
+        let count = widths.len();
         let buffers = self.batch.buffers().map_or(0, |b| b.len());
         if self.buffer.saturating_add(count) > buffers {
             return Err(format!("column `{name}`: {count} buffers, {} left", buffers - self.buffer.min(buffers)));
+        }
+        let all = self.batch.buffers().expect("counted above");
+        for (k, w) in widths.iter().enumerate() {
+            let len = all.get(self.buffer + k).length();
+            if len % *w as i64 != 0 {
+                return Err(format!("column `{name}`: a buffer of {len} bytes holding {w}-byte values"));
+            }
         }
         if count > 0 && node.null_count() > 0 {
             let validity = self.batch.buffers().expect("counted above").get(self.buffer);
@@ -516,6 +547,31 @@ mod tests {
         let short = rebuilt(&bytes, |_, _, buffers, _| buffers[0] = fb::Buffer::new(buffers[0].offset(), 0));
         assert!(guest(&short).unwrap_err().contains("a validity bitmap of 0 bytes for 3 values"), "{:?}", guest(&short));
         assert!(catch_unwind(AssertUnwindSafe(|| ipc::decode(&short))).is_err(), "arrow alone panics");
+    }
+
+    #[test]
+    fn buffers_must_be_aligned_and_hold_whole_values() {
+        // Found by the long fuzz run: one flipped bit in a buffer's offset or length made
+        // arrow's zero-copy reading panic (a misaligned buffer, or list offsets ending
+        // mid-value).
+        let lists = RecordBatch::try_from_iter(vec![
+            (
+                "raw",
+                Arc::new(arrow::array::ListArray::from_iter_primitive::<arrow::datatypes::Float64Type, _, _>(vec![
+                    Some(vec![Some(1.0)]),
+                    Some(vec![]),
+                ])) as _,
+            ),
+            ("__seq", Arc::new(UInt64Array::from(vec![0, 1])) as _),
+        ])
+        .unwrap();
+        let bytes = ipc::encode(&lists).unwrap();
+        assert_eq!(guest(&bytes).unwrap(), lists);
+        let misaligned = rebuilt(&bytes, |_, _, buffers, _| buffers[1] = fb::Buffer::new(buffers[1].offset() + 1, buffers[1].length()));
+        assert!(guest(&misaligned).unwrap_err().contains("not on an 8-byte boundary"), "{:?}", guest(&misaligned));
+        let ragged = rebuilt(&bytes, |_, _, buffers, _| buffers[1] = fb::Buffer::new(buffers[1].offset(), buffers[1].length() + 1));
+        assert_eq!(guest(&ragged).unwrap_err(), "column `raw`: a buffer of 13 bytes holding 4-byte values");
+        assert!(catch_unwind(AssertUnwindSafe(|| ipc::Decoder::default().decode_owned(ragged.clone()))).is_err(), "arrow alone panics");
     }
 
     #[test]
