@@ -9,6 +9,7 @@ mod drift;
 mod embeddings;
 mod examples;
 mod guide;
+mod hostile_calls;
 mod kafka_exactly_once;
 mod kafka_faults;
 mod kafka_group;

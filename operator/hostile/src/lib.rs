@@ -4,15 +4,23 @@
 //! `__seq` column has the wrong type), `wrong-rows` (returns an output batch with the wrong `__seq` values),
 //! `echo` (behaves: answers each row with `prediction = 0`), or `poison` (a tiny learner that
 //! answers each row with the sum of the `x` seen before it, and traps, on every attempt, on a
-//! row whose `x` is `poisonValue`), or `probe` (answers each row with what it can see of the
+//! row whose `x` is `poisonValue`), `recurse` (the same learner, recursing without bound on the
+//! poison row: stack exhaustion), `huge-output` (the same learner, answering the poison row with
+//! a string of `outputMib` MiB), or `probe` (answers each row with what it can see of the
 //! world: the wall clock, the monotonic clock, the environment, random numbers, the file system).
+//!
+//! Whatever the mode, `failIn` (`snapshot`, `restore`, `watermark` or `modelData`) makes that
+//! call misbehave as `failHow` says: `trap` (panics) or `malformed` (a snapshot of the wrong
+//! kind, a refused restore, a watermark answering a row that is not waiting, model data of
+//! `outputMib` MiB).
 
 use std::sync::Arc;
 
-use eddy_sdk::arrow::array::{ArrayRef, Float64Array, RecordBatch, UInt64Array};
+use eddy_sdk::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
-    ColumnSpec, ColumnType, Config, Operator, OperatorError, OperatorInfo, OperatorKind, Output, ParamInfo, SEQ_COLUMN, seq_column,
+    ColumnSpec, ColumnType, Config, Operator, OperatorError, OperatorInfo, OperatorKind, Output, ParamInfo, SEQ_COLUMN, SnapshotKind,
+    seq_column,
 };
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +34,12 @@ pub struct Hostile {
     poison: f64,
     /// `poison` mode: the sum of the `x` learned so far (its whole model).
     sum: f64,
+    /// `huge-output` mode and malformed model data: how many MiB to return.
+    output_mib: u64,
+    /// The call that misbehaves besides `process` ("" for none).
+    fail_in: String,
+    /// How it misbehaves: `trap` or `malformed`.
+    fail_how: String,
 }
 
 impl Operator for Hostile {
@@ -36,7 +50,15 @@ impl Operator for Hostile {
             kind: OperatorKind::Classifier,
             description: "Misbehaves on purpose, for sandbox tests.".into(),
             params: vec![
-                ParamInfo::new("mode", "string", Some("\"echo\""), "trap | loop | alloc | garbage | wrong-rows | echo | poison | probe"),
+                ParamInfo::new(
+                    "mode",
+                    "string",
+                    Some("\"echo\""),
+                    "trap | loop | alloc | garbage | wrong-rows | echo | poison | recurse | huge-output | probe",
+                ),
+                ParamInfo::new("outputMib", "long", Some("64"), "huge-output mode and malformed model data: MiB returned."),
+                ParamInfo::new("failIn", "string", Some("\"\""), "snapshot | restore | watermark | modelData: the call that misbehaves."),
+                ParamInfo::new("failHow", "string", Some("\"trap\""), "trap | malformed: how the failIn call misbehaves."),
                 ParamInfo::new("poisonValue", "double", Some("666.0"), "poison mode: the x on which it traps, every time."),
                 ParamInfo::new("afterRows", "long", Some("0"), "Rows processed normally before misbehaving."),
                 ParamInfo::new("featuresCol", "string", Some("\"x\""), "Ignored; read so that rows need a column."),
@@ -46,10 +68,28 @@ impl Operator for Hostile {
 
     fn open(config: &Config) -> Result<Self, OperatorError> {
         let mode: String = config.get("mode", "echo".into())?;
-        if !["trap", "loop", "alloc", "garbage", "wrong-rows", "echo", "poison", "probe"].contains(&mode.as_str()) {
+        let modes = ["trap", "loop", "alloc", "garbage", "wrong-rows", "echo", "poison", "recurse", "huge-output", "probe"];
+        if !modes.contains(&mode.as_str()) {
             return Err(OperatorError::config("mode", format!("unknown mode {mode:?}")));
         }
-        Ok(Self { mode, after_rows: config.get("afterRows", 0)?, seen: 0, poison: config.get("poisonValue", 666.0)?, sum: 0.0 })
+        let fail_in: String = config.get("failIn", String::new())?;
+        if !["", "snapshot", "restore", "watermark", "modelData"].contains(&fail_in.as_str()) {
+            return Err(OperatorError::config("failIn", format!("unknown call {fail_in:?}")));
+        }
+        let fail_how: String = config.get("failHow", "trap".into())?;
+        if !["trap", "malformed"].contains(&fail_how.as_str()) {
+            return Err(OperatorError::config("failHow", format!("unknown misbehaviour {fail_how:?}")));
+        }
+        Ok(Self {
+            mode,
+            after_rows: config.get("afterRows", 0)?,
+            seen: 0,
+            poison: config.get("poisonValue", 666.0)?,
+            sum: 0.0,
+            output_mib: config.get("outputMib", 64)?,
+            fail_in,
+            fail_how,
+        })
     }
 
     fn input_columns(&self) -> Vec<ColumnSpec> {
@@ -57,7 +97,7 @@ impl Operator for Hostile {
     }
 
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
-        if self.mode == "poison" {
+        if ["poison", "recurse", "huge-output"].contains(&self.mode.as_str()) {
             return self.learn_unless_poisoned(batch);
         }
         if self.mode == "probe" {
@@ -105,8 +145,78 @@ impl Operator for Hostile {
     }
 
     fn model_data(&self) -> Result<RecordBatch, OperatorError> {
-        Ok(RecordBatch::new_empty(Arc::new(Schema::empty())))
+        match self.misbehaves("modelData") {
+            Some(true) => panic!("hostile operator: deliberate trap in model data"),
+            Some(false) => blob_batch("model", self.output_mib),
+            None => Ok(RecordBatch::new_empty(Arc::new(Schema::empty()))),
+        }
     }
+
+    fn watermark(&mut self, timestamp: i64) -> Result<Option<Output>, OperatorError> {
+        match self.misbehaves("watermark") {
+            Some(true) => panic!("hostile operator: deliberate trap in watermark {timestamp}"),
+            // An answer to a row nobody is waiting for.
+            Some(false) => Ok(Some(Output { outputs: answers(vec![0.0], vec![999_999])?, models: None })),
+            None => Ok(None),
+        }
+    }
+
+    fn snapshot_blob(&self, full: bool) -> Result<(SnapshotKind, Vec<u8>), OperatorError> {
+        match self.misbehaves("snapshot") {
+            Some(true) => panic!("hostile operator: deliberate trap in snapshot"),
+            // A delta, whatever the host asked for.
+            Some(false) => Ok((SnapshotKind::Delta, vec![0xde, 0xad])),
+            None => {
+                let _ = full;
+                Ok((SnapshotKind::Full, self.snapshot()?))
+            }
+        }
+    }
+
+    fn restore_chain(&mut self, chain: &[&[u8]]) -> Result<(), OperatorError> {
+        match self.misbehaves("restore") {
+            Some(true) => panic!("hostile operator: deliberate trap in restore"),
+            Some(false) => Err(OperatorError::internal("hostile operator: refuses every snapshot")),
+            None => match chain {
+                [one] => self.restore(one),
+                _ => Err(OperatorError::internal("hostile operator: one full snapshot only")),
+            },
+        }
+    }
+}
+
+impl Hostile {
+    /// Whether `call` misbehaves: `Some(true)` traps, `Some(false)` returns malformed data.
+    fn misbehaves(&self, call: &str) -> Option<bool> {
+        (self.fail_in == call).then(|| self.fail_how == "trap")
+    }
+}
+
+/// Output rows: `prediction` and `__seq`.
+fn answers(prediction: Vec<f64>, seq: Vec<u64>) -> Result<RecordBatch, OperatorError> {
+    let schema =
+        Arc::new(Schema::new(vec![Field::new("prediction", DataType::Float64, false), Field::new(SEQ_COLUMN, DataType::UInt64, false)]));
+    let cols: Vec<ArrayRef> = vec![Arc::new(Float64Array::from(prediction)), Arc::new(UInt64Array::from(seq))];
+    RecordBatch::try_new(schema, cols).map_err(|e| OperatorError::internal(e.to_string()))
+}
+
+/// A one-row batch with a `name` column holding `mib` MiB of text.
+fn blob_batch(name: &str, mib: u64) -> Result<RecordBatch, OperatorError> {
+    let blob = "x".repeat(usize::try_from(mib << 20).unwrap_or(usize::MAX));
+    let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, false)]));
+    RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(vec![blob])) as ArrayRef])
+        .map_err(|e| OperatorError::internal(e.to_string()))
+}
+
+/// Recurses `depth` levels deep: without bound for `u64::MAX`. Each level is a wasm call
+/// frame (no locals in linear memory, and no accumulator LLVM could turn into a loop), so the
+/// engine's call stack runs out: wasmtime's "call stack exhausted".
+#[inline(never)]
+fn dive(depth: u64) -> u64 {
+    if depth == 0 {
+        return 1;
+    }
+    dive(depth - 1).rotate_left(7) ^ depth
 }
 
 /// `probe` mode: every row answered with what the guest sees: `clockMs` (wall clock, ms since
@@ -147,28 +257,38 @@ fn probe(batch: &RecordBatch) -> Result<Output, OperatorError> {
 impl Hostile {
     /// `poison` mode: answers each row with the sum of the `x` before it, then learns it;
     /// traps on `poisonValue` (having learned the rows before it in the batch, as a real
-    /// operator that fails mid-batch would).
+    /// operator that fails mid-batch would). `recurse` mode exhausts its stack there instead,
+    /// and `huge-output` answers that row with `outputMib` MiB (a `blob` column, empty for
+    /// the other rows).
     fn learn_unless_poisoned(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
         let x = batch
             .column_by_name("x")
             .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
             .ok_or_else(|| OperatorError::input(0, Some("x"), "expected a Float64 column"))?;
-        let mut answers = Vec::with_capacity(x.len());
+        let mut answers_of = Vec::with_capacity(x.len());
         for v in x.iter() {
             let v = v.unwrap_or(0.0);
-            if v == self.poison {
+            if v == self.poison && self.mode == "recurse" {
+                let depth = u64::MAX - self.seen;
+                self.sum += dive(depth) as f64;
+            }
+            if v == self.poison && self.mode == "poison" {
                 panic!("hostile operator: poisoned by x = {v}");
             }
-            answers.push(self.sum);
+            answers_of.push(self.sum);
             self.sum += v;
         }
         let seq: Vec<u64> = seq_column(batch)?.values().to_vec();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("prediction", DataType::Float64, false),
-            Field::new(SEQ_COLUMN, DataType::UInt64, false),
-        ]));
-        let cols: Vec<ArrayRef> = vec![Arc::new(Float64Array::from(answers)), Arc::new(UInt64Array::from(seq))];
-        let outputs = RecordBatch::try_new(schema, cols).map_err(|e| OperatorError::internal(e.to_string()))?;
+        let mut outputs = answers(answers_of, seq)?;
+        if self.mode == "huge-output" && x.iter().any(|v| v == Some(self.poison)) {
+            let blob = "x".repeat(usize::try_from(self.output_mib << 20).unwrap_or(usize::MAX));
+            let blobs: Vec<&str> = x.iter().map(|v| if v == Some(self.poison) { blob.as_str() } else { "" }).collect();
+            let mut fields: Vec<Field> = outputs.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.push(Field::new("blob", DataType::Utf8, false));
+            let mut cols = outputs.columns().to_vec();
+            cols.push(Arc::new(StringArray::from(blobs)));
+            outputs = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| OperatorError::internal(e.to_string()))?;
+        }
         Ok(Output { outputs, models: None })
     }
 }
