@@ -16,5 +16,7 @@ test:
 	cargo test --workspace -- --skip kafka_exactly_once:: --skip kafka_faults:: --skip kafka_group:: --skip kafka_replays::
 	# The tests against a real broker start eddy processes and brokers: one at a time.
 	cargo test -p eddy-tests --test all kafka_ -- --test-threads=1
+	# The vector-store example against a real LanceDB (installed into target/vector-store-venv).
+	examples/vector-store/test.sh
 	host/flink/build-and-test.sh
 	host/kafka-streams/build-and-test.sh

@@ -76,12 +76,19 @@ fn print_summary(s: &RunSummary) {
         );
     }
     println!("predictions   {}", s.predictions);
-    println!("model updates {}", s.models);
+    let m = &s.metrics;
+    // An embedder's published rows are vectors (one per changed id) and tombstones; without
+    // an embeddings sink they go where model versions go, and are counted there.
+    let embedder = m.hit_rate_10.is_some();
+    if embedder && s.embeddings == 0 && s.models > 0 {
+        println!("model updates {} (vector rows: changed vectors and tombstones; no embeddings sink is set)", s.models);
+    } else {
+        println!("model updates {}", s.models);
+    }
     println!("dead letters  {}", s.dead_letters);
     if s.embeddings > 0 {
         println!("embeddings    {} (changed vectors and tombstones)", s.embeddings);
     }
-    let m = &s.metrics;
     let pct = |v: Option<f64>| v.map(|v| format!("{:.2}%", v * 100.0));
     let num = |v: Option<f64>| v.map(|v| format!("{v:.4}"));
     for (name, v) in [
@@ -95,7 +102,15 @@ fn print_summary(s: &RunSummary) {
         ("MRR", num(m.mrr)),
     ] {
         if let Some(v) = v {
-            println!("{name:<13} {v}  (prequential, {} labelled rows)", m.labelled);
+            if embedder {
+                // Every event counts: one whose user or item has no vector yet is a miss.
+                println!(
+                    "{name:<13} {v}  (prequential over {} events; an event whose user or item had no vector yet counts as a miss)",
+                    m.labelled
+                );
+            } else {
+                println!("{name:<13} {v}  (prequential, {} labelled rows)", m.labelled);
+            }
         }
     }
     print_drift(s);

@@ -54,21 +54,57 @@ pub fn scores(p: &[f32], matrix: &[f32], out: &mut [f32]) {
 
 #[cfg(target_arch = "wasm32")]
 mod simd {
-    use core::arch::wasm32::{f32x4, f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat};
+    use core::arch::wasm32::{f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128, v128_load};
 
     /// [`super::scores`] for dimensions that are multiples of 8: lanes 0-3 and 4-7 of
-    /// [`super::dot`] in two 4-lane registers.
+    /// [`super::dot`] in two 4-lane registers, the user's vector loaded once (into registers
+    /// for dimensions 8 to 64, by a copy of the loop per dimension).
     #[target_feature(enable = "simd128")]
     pub fn scores(p: &[f32], matrix: &[f32], out: &mut [f32]) {
-        let dim = p.len();
-        for (row, o) in matrix.chunks_exact(dim).zip(out.iter_mut()) {
+        match p.len() {
+            8 => fixed::<1>(p, matrix, out),
+            16 => fixed::<2>(p, matrix, out),
+            24 => fixed::<3>(p, matrix, out),
+            32 => fixed::<4>(p, matrix, out),
+            40 => fixed::<5>(p, matrix, out),
+            48 => fixed::<6>(p, matrix, out),
+            56 => fixed::<7>(p, matrix, out),
+            64 => fixed::<8>(p, matrix, out),
+            _ => {
+                for (row, o) in matrix.chunks_exact(p.len()).zip(out.iter_mut()) {
+                    *o = super::dot(p, row);
+                }
+            }
+        }
+    }
+
+    #[target_feature(enable = "simd128")]
+    fn load(v: &[f32], at: usize) -> v128 {
+        assert!(at + 4 <= v.len());
+        // SAFETY: the 16 bytes at `at` are inside `v` (checked above; the check folds away in
+        // the unrolled loops); v128_load has no alignment requirement.
+        #[expect(unsafe_code, reason = "a 128-bit load from an f32 slice, bounds checked")]
+        unsafe {
+            v128_load(v.as_ptr().add(at).cast::<v128>())
+        }
+    }
+
+    /// Rows of `8 * N` values.
+    #[target_feature(enable = "simd128")]
+    #[inline]
+    fn fixed<const N: usize>(p: &[f32], matrix: &[f32], out: &mut [f32]) {
+        let mut lo_p = [f32x4_splat(0.0); N];
+        let mut hi_p = [f32x4_splat(0.0); N];
+        for c in 0..N {
+            lo_p[c] = load(p, 8 * c);
+            hi_p[c] = load(p, 8 * c + 4);
+        }
+        for (row, o) in matrix.chunks_exact(8 * N).zip(out.iter_mut()) {
             let mut lo = f32x4_splat(0.0);
             let mut hi = f32x4_splat(0.0);
-            for (a, b) in p.chunks_exact(8).zip(row.chunks_exact(8)) {
-                let (a0, a1) = (f32x4(a[0], a[1], a[2], a[3]), f32x4(a[4], a[5], a[6], a[7]));
-                let (b0, b1) = (f32x4(b[0], b[1], b[2], b[3]), f32x4(b[4], b[5], b[6], b[7]));
-                lo = f32x4_add(lo, f32x4_mul(a0, b0));
-                hi = f32x4_add(hi, f32x4_mul(a1, b1));
+            for c in 0..N {
+                lo = f32x4_add(lo, f32x4_mul(lo_p[c], load(row, 8 * c)));
+                hi = f32x4_add(hi, f32x4_mul(hi_p[c], load(row, 8 * c + 4)));
             }
             let acc = [
                 f32x4_extract_lane::<0>(lo),
