@@ -253,35 +253,40 @@ impl Model {
         let count = &items.count;
         let top = &mut scratch.top;
         let ahead = |a: (f32, u32), b: (f32, u32)| a.0 > b.0 || (a.0 == b.0 && items.id(a.1) < items.id(b.1));
+        // One pass. Most items score below both the positive and the k-th best so far: one
+        // comparison each.
         let mut better = 0u64;
-        if let Some(i) = item {
-            let si = sc[i as usize];
-            let id = items.id(i);
-            for (s, (&x, &c)) in sc.iter().zip(count).enumerate() {
-                if x >= si && c >= admit_after && s != i as usize && (x > si || items.id(s as u32) < id) {
-                    better += 1;
-                }
+        let (target, si) = match item {
+            Some(i) => (i as usize, sc[i as usize]),
+            None => (usize::MAX, f32::INFINITY),
+        };
+        let target_id = item.map_or("", |i| items.id(i));
+        // The k-th best score so far; a slot below it cannot enter the list.
+        let mut floor = if k > 0 { f32::NEG_INFINITY } else { f32::INFINITY };
+        for (s, &x) in sc.iter().enumerate() {
+            if x < si && x < floor {
+                continue;
             }
-        }
-        if k > 0 {
-            // The k-th best score so far; a slot below it cannot enter the list.
-            let mut floor = f32::NEG_INFINITY;
-            for (s, (&x, &c)) in sc.iter().zip(count).enumerate() {
-                if x < floor || c < admit_after {
-                    continue;
-                }
-                let cand = (x, s as u32);
-                if top.len() == k && !ahead(cand, top[k - 1]) {
-                    continue;
-                }
-                let pos = top.partition_point(|&y| ahead(y, cand));
-                if top.len() == k {
-                    top.pop();
-                }
-                top.insert(pos, cand);
-                if top.len() == k {
-                    floor = top[k - 1].0;
-                }
+            if count[s] < admit_after {
+                continue;
+            }
+            if x >= si && s != target && (x > si || items.id(s as u32) < target_id) {
+                better += 1;
+            }
+            if x < floor {
+                continue;
+            }
+            let cand = (x, s as u32);
+            if top.len() == k && !ahead(cand, top[k - 1]) {
+                continue;
+            }
+            let pos = top.partition_point(|&y| ahead(y, cand));
+            if top.len() == k {
+                top.pop();
+            }
+            top.insert(pos, cand);
+            if top.len() == k {
+                floor = top[k - 1].0;
             }
         }
         item.map(|_| better + 1)
