@@ -6,7 +6,9 @@
 #                                             test-jar of test helpers in ~/.m2)
 #   3. host/flink: mvn test + install        (unit, JNI, conformance and MiniCluster equivalence tests;
 #                                             installs eddy-flink and its test-jar in ~/.m2)
-#   4. examples/flink: mvn test              (the Kafka example against tests/kafka/broker)
+#   4. examples/flink: mvn package           (the Kafka example against tests/kafka/broker, then its
+#                                             shaded jar, checked to hold eddy and the connector
+#                                             and not Flink itself)
 # Needs cargo, Java 17 and Maven; downloads what it needs from crates.io and Maven Central.
 #
 #   host/flink/build-and-test.sh [--no-example] [--release]
@@ -50,8 +52,20 @@ if [[ "$status" == 0 ]]; then
   "${MVN[@]}" -f host/flink/pom.xml install || status=$?
 fi
 if [[ "$EXAMPLE" == 1 && "$status" == 0 ]]; then
-  echo "== examples/flink: mvn test" >&2
-  "${MVN[@]}" -f examples/flink/pom.xml test || status=$?
+  echo "== examples/flink: mvn package (tests included)" >&2
+  "${MVN[@]}" -f examples/flink/pom.xml package || status=$?
+  if [[ "$status" == 0 ]]; then
+    jar="examples/flink/target/eddy-flink-example-0.1.0-SNAPSHOT.jar"
+    listing="$(jar tf "$jar")"
+    for c in dev/eddy/core/NativeOperator.class dev/eddy/flink/EddyOperator.class \
+        dev/eddy/examples/flink/KafkaScoringJob.class org/apache/flink/connector/kafka/source/KafkaSource.class \
+        org/apache/kafka/clients/producer/KafkaProducer.class; do
+      grep -qx "$c" <<<"$listing" || { echo "shaded jar $jar lacks $c" >&2; status=1; }
+    done
+    if grep -qx "org/apache/flink/streaming/api/datastream/DataStream.class" <<<"$listing"; then
+      echo "shaded jar $jar holds Flink itself (it is provided by the cluster)" >&2; status=1
+    fi
+  fi
 fi
 
 # One closing line for whoever reads this log: the Surefire counts of both modules.

@@ -26,19 +26,23 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"eddyjni\x01";
 pub struct Operator {
     stages: Vec<(OperatorComponent, Value)>,
     name: String,
+    format: Format,
     batch_rows: Option<usize>,
     partitions: BTreeMap<i32, Partition>,
 }
 
 /// What `NativeOperator.openSpec` takes, as JSON: the operators of a chain (a job file's
-/// `[[operators]]`), the sandbox limits (a job file's `[limits]`; omitted keys keep their
-/// defaults) and the rows per call into the operators (`run.batch_size`; results do not depend
-/// on it).
+/// `[[operators]]`), the record values' format (`source.format`: `json`, the default, or
+/// `arrow`), the sandbox limits (a job file's `[limits]`; omitted keys keep their defaults) and
+/// the rows per call into the operators (`run.batch_size`; results do not depend on it).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpenSpec {
     /// The chain, first operator first.
     pub operators: Vec<StageSpec>,
+    /// How record values are encoded (and so predictions: JSON objects or Arrow IPC streams).
+    #[serde(default)]
+    pub format: Format,
     /// Memory and time limits of every instance.
     #[serde(default)]
     pub limits: LimitsSpec,
@@ -100,7 +104,7 @@ impl Operator {
     /// first record.
     pub fn open(component: OperatorComponent, config_json: &str) -> Result<Self> {
         let config: Value = serde_json::from_str(config_json).map_err(|e| usage(format!("the operator config is not JSON: {e}")))?;
-        Self::chain(vec![(component, config)], None)
+        Self::chain(vec![(component, config)], Format::Json, None)
     }
 
     /// Opens what an [`OpenSpec`] (JSON) names: a chain of operators, with its limits.
@@ -118,13 +122,13 @@ impl Operator {
             let config = s.config.unwrap_or_else(|| Value::Object(Default::default()));
             stages.push((registry::component_with(&s.component, limits)?, config));
         }
-        Self::chain(stages, spec.batch_rows)
+        Self::chain(stages, spec.format, spec.batch_rows)
     }
 
     /// Opens a chain (one operator or more). The configs are checked now, by opening one
     /// instance of each, so a bad parameter fails the job at start rather than at the first
     /// record.
-    fn chain(stages: Vec<(OperatorComponent, Value)>, batch_rows: Option<usize>) -> Result<Self> {
+    fn chain(stages: Vec<(OperatorComponent, Value)>, format: Format, batch_rows: Option<usize>) -> Result<Self> {
         if stages.is_empty() {
             return Err(usage("a chain needs at least one operator"));
         }
@@ -138,7 +142,7 @@ impl Operator {
             drop(component.instantiate(&config.to_string())?);
         }
         let name = stages.iter().map(|(c, _)| c.info().name.clone()).collect::<Vec<_>>().join(" | ");
-        Ok(Self { stages, name, batch_rows, partitions: BTreeMap::new() })
+        Ok(Self { stages, name, format, batch_rows, partitions: BTreeMap::new() })
     }
 
     /// The operator's name (`A | B` for a chain).
@@ -150,7 +154,7 @@ impl Operator {
         // Dead letters on: the adapters always have a dead-letter output, like a job with a
         // dead_letters sink.
         let stages: Vec<(&OperatorComponent, &Value)> = self.stages.iter().map(|(c, v)| (c, v)).collect();
-        let mut pipeline = Pipeline::chain(&stages, partition, Format::Json, true)?;
+        let mut pipeline = Pipeline::chain(&stages, partition, self.format, true)?;
         if let Some(rows) = self.batch_rows {
             pipeline.set_batch_rows(rows);
         }

@@ -94,6 +94,7 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
     /** Keyed mode: the key of each partition's state (the one Flink set for its elements). */
     private transient Map<Integer, Object> keys;
     private transient boolean keyed;
+    private transient boolean binaryValues;
     private transient ValueState<byte[]> partitionState;
     private transient boolean inputEnded;
     private transient ListState<byte[]> operatorState;
@@ -141,6 +142,7 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
         handles = new TreeMap<>();
         keys = new HashMap<>();
         backend = backendFactory.create();
+        binaryValues = spec.isArrow();
         TaskInfo task = getRuntimeContext().getTaskInfo();
         int parallelism = task.getNumberOfParallelSubtasks();
         int subtask = task.getIndexOfThisSubtask();
@@ -372,7 +374,7 @@ public class EddyOperator<IN> extends AbstractStreamOperator<EddyOutput>
     }
 
     private void emit(byte[] bytes, Batch b) {
-        EddyOutput.Wire wire = EddyOutput.parseWire(bytes);
+        EddyOutput.Wire wire = EddyOutput.parseWire(bytes, binaryValues);
         EddyOutput out = wire.output();
         long ts = wire.timestamp();
         if (ts == InputRow.NO_TIMESTAMP && b != null && out.partition == b.partition) {

@@ -60,6 +60,7 @@ public final class EddyOperators {
         private Long memoryMib;
         private Long callTimeoutMs;
         private Integer batchRows;
+        private String format;
         private int batchSize = EddyOperator.DEFAULT_BATCH_SIZE;
         private BackendFactory backend = BackendFactory.NATIVE;
         private boolean keyByPartition = true;
@@ -89,6 +90,16 @@ public final class EddyOperators {
          */
         public Builder then(String componentPath, String configJson) {
             then.add(new OperatorSpec.Stage(componentPath, configJson));
+            return this;
+        }
+
+        /**
+         * How record values are encoded: {@code "json"} (the default) or {@code "arrow"} (Arrow IPC
+         * streams, as {@code format = "arrow"} in job files; predictions are Arrow IPC streams too,
+         * in {@link EddyOutput#bytes}).
+         */
+        public Builder format(String format) {
+            this.format = format;
             return this;
         }
 
@@ -127,6 +138,9 @@ public final class EddyOperators {
             }
             if (batchRows != null) {
                 s = s.batchRows(batchRows);
+            }
+            if (format != null) {
+                s = s.format(format);
             }
             return s;
         }

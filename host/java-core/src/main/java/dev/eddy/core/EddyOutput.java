@@ -1,6 +1,7 @@
 package dev.eddy.core;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Base64;
 import java.util.Map;
 import java.util.Objects;
 
@@ -40,6 +41,12 @@ public class EddyOutput {
     public int partition;
     public long offset;
     public String value;
+    /**
+     * The value's bytes when they are not text: Arrow IPC streams, for operators opened with
+     * {@code format = "arrow"} ({@link OperatorSpec#format}); then {@link #value} is null. Null for
+     * JSON values.
+     */
+    public byte[] bytes;
 
     public EddyOutput() {}
 
@@ -96,12 +103,15 @@ public class EddyOutput {
             return timestamp;
         }
 
-        /** The record as one JSON object: the header's fields, then {@code value} as a string. */
+        /**
+         * The record as one JSON object: the header's fields, then {@code value} as a string (or,
+         * for a binary value, {@code valueBase64}).
+         */
         public String json() {
             if (json == null) {
-                StringBuilder sb = new StringBuilder(header.length() + output.value.length() + 32);
-                sb.append(header, 0, header.lastIndexOf('}')).append(",\"value\":");
-                Json.quoteInto(sb, output.value);
+                StringBuilder sb = new StringBuilder(header.length() + 64);
+                sb.append(header, 0, header.lastIndexOf('}'));
+                appendValue(sb, output);
                 json = sb.append('}').toString();
             }
             return json;
@@ -110,6 +120,14 @@ public class EddyOutput {
 
     /** Parses one record in either wire form, keeping the header's extra fields ({@link Wire#field}). */
     public static Wire parseWire(byte[] bytes) {
+        return parseWire(bytes, false);
+    }
+
+    /**
+     * Parses one record; with {@code binaryValue} (operators opened with {@code format = "arrow"})
+     * the value after the header line is kept as bytes ({@link #bytes}), not decoded as text.
+     */
+    public static Wire parseWire(byte[] bytes, boolean binaryValue) {
         int nl = 0;
         while (nl < bytes.length && bytes[nl] != '\n') {
             nl++;
@@ -122,8 +140,12 @@ public class EddyOutput {
             } catch (IllegalArgumentException notAHeader) {
                 // a JSON object spread over lines: the all-JSON form
             }
-            if (m != null && !m.containsKey("value")) {
-                m.put("value", new String(bytes, nl + 1, bytes.length - nl - 1, StandardCharsets.UTF_8));
+            if (m != null && !m.containsKey("value") && !m.containsKey("valueBase64")) {
+                if (binaryValue) {
+                    m.put("valueBase64", java.util.Arrays.copyOfRange(bytes, nl + 1, bytes.length));
+                } else {
+                    m.put("value", new String(bytes, nl + 1, bytes.length - nl - 1, StandardCharsets.UTF_8));
+                }
                 return wire(m, header, null);
             }
         }
@@ -146,10 +168,18 @@ public class EddyOutput {
         Object partition = m.get("partition");
         Object offset = m.get("offset");
         Object value = m.get("value");
+        Object raw = m.get("valueBase64");
+        if (raw instanceof String b64) {
+            try {
+                raw = Base64.getDecoder().decode(b64);
+            } catch (IllegalArgumentException e) {
+                throw new EddyException("eddy: output record has a valueBase64 that is not base64: " + Json.abbreviate(header));
+            }
+        }
         if (!(sink instanceof String)
                 || !(partition instanceof Long)
                 || !(offset instanceof Long)
-                || !(value instanceof String)) {
+                || !(value instanceof String || raw instanceof byte[])) {
             throw new EddyException(
                     "eddy: output record needs string sink, integer partition and offset, string"
                             + " value: "
@@ -158,7 +188,10 @@ public class EddyOutput {
         Object ts = m.get("timestamp");
         EddyOutput out =
                 new EddyOutput(
-                        (String) sink, Math.toIntExact((Long) partition), (Long) offset, (String) value);
+                        (String) sink, Math.toIntExact((Long) partition), (Long) offset, value instanceof String s ? s : null);
+        if (raw instanceof byte[] b) {
+            out.bytes = b;
+        }
         return new Wire(out, ts instanceof Long ? (Long) ts : InputRow.NO_TIMESTAMP, header, m, json);
     }
 
@@ -169,14 +202,22 @@ public class EddyOutput {
         Json.quoteInto(sb, sink);
         sb.append(",\"partition\":").append(partition);
         sb.append(",\"offset\":").append(offset);
-        sb.append(",\"value\":");
-        Json.quoteInto(sb, value);
+        appendValue(sb, this);
         return sb.append('}').toString();
+    }
+
+    private static void appendValue(StringBuilder sb, EddyOutput o) {
+        if (o.bytes != null) {
+            sb.append(",\"valueBase64\":\"").append(Base64.getEncoder().encodeToString(o.bytes)).append('"');
+        } else {
+            sb.append(",\"value\":");
+            Json.quoteInto(sb, o.value);
+        }
     }
 
     /** The value as UTF-8 bytes: for the native library, byte for byte what {@code eddy run} writes. */
     public byte[] valueBytes() {
-        return value.getBytes(StandardCharsets.UTF_8);
+        return bytes != null ? bytes : value.getBytes(StandardCharsets.UTF_8);
     }
 
     public byte[] toJsonBytes() {
@@ -195,12 +236,13 @@ public class EddyOutput {
         return partition == that.partition
                 && offset == that.offset
                 && Objects.equals(sink, that.sink)
-                && Objects.equals(value, that.value);
+                && Objects.equals(value, that.value)
+                && java.util.Arrays.equals(bytes, that.bytes);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(sink, partition, offset, value);
+        return Objects.hash(sink, partition, offset, value, java.util.Arrays.hashCode(bytes));
     }
 
     @Override

@@ -30,12 +30,14 @@ public final class OperatorSpec implements Serializable {
     }
 
     private final List<Stage> stages;
+    private final String format;
     private final Long memoryMib;
     private final Long callTimeoutMs;
     private final Integer batchRows;
 
-    private OperatorSpec(List<Stage> stages, Long memoryMib, Long callTimeoutMs, Integer batchRows) {
+    private OperatorSpec(List<Stage> stages, String format, Long memoryMib, Long callTimeoutMs, Integer batchRows) {
         this.stages = List.copyOf(stages);
+        this.format = format;
         this.memoryMib = memoryMib;
         this.callTimeoutMs = callTimeoutMs;
         this.batchRows = batchRows;
@@ -43,14 +45,14 @@ public final class OperatorSpec implements Serializable {
 
     /** One operator with its config (a JSON object; null means {@code {}}). */
     public static OperatorSpec of(String component, String configJson) {
-        return new OperatorSpec(List.of(new Stage(component, configJson)), null, null, null);
+        return new OperatorSpec(List.of(new Stage(component, configJson)), "json", null, null, null);
     }
 
     /** This chain with one more operator after the last: it reads the row with their outputs added. */
     public OperatorSpec then(String component, String configJson) {
         List<Stage> more = new ArrayList<>(stages);
         more.add(new Stage(component, configJson));
-        return new OperatorSpec(more, memoryMib, callTimeoutMs, batchRows);
+        return new OperatorSpec(more, format, memoryMib, callTimeoutMs, batchRows);
     }
 
     /** Most linear memory one operator instance may hold (default 512 MiB). */
@@ -58,7 +60,7 @@ public final class OperatorSpec implements Serializable {
         if (mib < 1) {
             throw new IllegalArgumentException("memoryMib must be at least 1: " + mib);
         }
-        return new OperatorSpec(stages, mib, callTimeoutMs, batchRows);
+        return new OperatorSpec(stages, format, mib, callTimeoutMs, batchRows);
     }
 
     /** Longest one call into an operator may run (default 30,000 ms). */
@@ -66,7 +68,7 @@ public final class OperatorSpec implements Serializable {
         if (ms < 1) {
             throw new IllegalArgumentException("callTimeoutMs must be at least 1: " + ms);
         }
-        return new OperatorSpec(stages, memoryMib, ms, batchRows);
+        return new OperatorSpec(stages, format, memoryMib, ms, batchRows);
     }
 
     /**
@@ -77,7 +79,24 @@ public final class OperatorSpec implements Serializable {
         if (rows < 1) {
             throw new IllegalArgumentException("batchRows must be at least 1: " + rows);
         }
-        return new OperatorSpec(stages, memoryMib, callTimeoutMs, rows);
+        return new OperatorSpec(stages, format, memoryMib, callTimeoutMs, rows);
+    }
+
+    /**
+     * How record values are encoded ({@code source.format}): {@code "json"} (the default), one JSON
+     * object per record, or {@code "arrow"}, an Arrow IPC stream of one or more rows per record;
+     * predictions are then Arrow IPC streams too ({@link EddyOutput#bytes}).
+     */
+    public OperatorSpec format(String format) {
+        if (!"json".equals(format) && !"arrow".equals(format)) {
+            throw new IllegalArgumentException("format must be \"json\" or \"arrow\": " + format);
+        }
+        return new OperatorSpec(stages, format, memoryMib, callTimeoutMs, batchRows);
+    }
+
+    /** Whether values (and predictions) are Arrow IPC streams rather than JSON. */
+    public boolean isArrow() {
+        return "arrow".equals(format);
     }
 
     public List<Stage> stages() {
@@ -91,7 +110,7 @@ public final class OperatorSpec implements Serializable {
 
     /** One operator with the default limits and batch rows: what {@link OperatorBackend#open} takes. */
     public boolean isSingleWithDefaults() {
-        return stages.size() == 1 && memoryMib == null && callTimeoutMs == null && batchRows == null;
+        return stages.size() == 1 && !isArrow() && memoryMib == null && callTimeoutMs == null && batchRows == null;
     }
 
     /** A short name: the components joined with " | ". */
@@ -112,7 +131,7 @@ public final class OperatorSpec implements Serializable {
             Json.quoteInto(sb, s.component());
             sb.append(",\"config\":").append(s.configJson()).append('}');
         }
-        sb.append("],\"limits\":{");
+        sb.append("],\"format\":\"").append(format).append("\",\"limits\":{");
         String sep = "";
         if (memoryMib != null) {
             sb.append("\"memory_mib\":").append(memoryMib);

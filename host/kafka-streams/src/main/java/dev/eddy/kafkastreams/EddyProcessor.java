@@ -223,7 +223,7 @@ public final class EddyProcessor implements Processor<byte[], byte[], byte[], by
     }
 
     private void emit(byte[] bytes) {
-        EddyOutput.Wire wire = EddyOutput.parseWire(bytes);
+        EddyOutput.Wire wire = EddyOutput.parseWire(bytes, spec.isArrow());
         EddyOutput out = wire.output();
         switch (out.sink) {
             case EddyOutput.PREDICTIONS -> {

@@ -91,6 +91,35 @@ class EddyProcessorDriverTest {
         assertEqual(got, expected);
     }
 
+    /** Arrow IPC values (50 rows per record): predictions are Arrow IPC streams, byte-equal to eddy run's. */
+    @Test
+    void arrowValuesEqualEddyRun() throws Exception {
+        Path ftrl = EddyTestEnv.ftrlComponent();
+        StringBuilder lines = new StringBuilder();
+        phishing.forEach(r -> lines.append(r.valueText()).append('\n'));
+        Path jsonl = java.nio.file.Files.writeString(tmp.resolve("phishing.jsonl"), lines);
+        Path replay = tmp.resolve("phishing-arrow.replay");
+        EddyCli.exec(tmp, "topic", "import", "--jsonl", jsonl.toString(), "--topic", "in", "--format", "arrow",
+                "--rows-per-record", "50", "--out", replay.toString());
+        List<Replays.Rec> records = Replays.read(replay);
+        StringBuilder job = new StringBuilder();
+        job.append("[source]\nreplay = \"").append(replay).append("\"\nformat = \"arrow\"\n\n");
+        job.append("[operator]\ncomponent = \"").append(ftrl).append("\"\n[operator.config]\n");
+        ftrlConfig().forEach((k, v) -> job.append(k).append(" = ").append(v).append('\n'));
+        EddyCli.RunOutputs expected = EddyCli.runJob(job.toString(), tmp.resolve("arrow"));
+        assertThat(expected.predictions()).hasSize(records.size());
+
+        Outputs got = drive(OperatorSpec.of(ftrl.toString(), EddyCli.configJson(ftrlConfig())).format("arrow"), 4, records);
+        assertThat(got.predictions).hasSize(expected.predictions().size());
+        for (int i = 0; i < got.predictions.size(); i++) {
+            assertThat(got.predictions.get(i).value()).as("Arrow prediction %d", i).isEqualTo(expected.predictions().get(i).value());
+        }
+        assertThat(got.models).hasSize(expected.models().size());
+        for (int i = 0; i < got.models.size(); i++) {
+            assertThat(got.models.get(i).value()).as("model version %d", i).isEqualTo(expected.models().get(i).value());
+        }
+    }
+
     @Test
     void badRecordsAreDeadLettersWithReasonAndOrigin() {
         Path ftrl = EddyTestEnv.ftrlComponent();
