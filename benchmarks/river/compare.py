@@ -117,6 +117,15 @@ def main():
     bananas = materialize(datasets.Bananas(), lambda y: int(y))
     data = {"phishing": phishing, "segment": segment, "trump": trump, "shuttle": shuttle}
     data["bananas"] = bananas
+    # river's synthetic generators with an abrupt concept drift half-way (seeded).
+    synth = datasets.synth
+    data["sea-drift"] = materialize(synth.ConceptDriftStream(
+        stream=synth.SEA(variant=0, seed=42), drift_stream=synth.SEA(variant=2, seed=43),
+        position=10_000, width=100, seed=7).take(20_000), lambda y: int(y))
+    data["agrawal-drift"] = materialize(synth.ConceptDriftStream(
+        stream=synth.Agrawal(classification_function=0, seed=42),
+        drift_stream=synth.Agrawal(classification_function=2, seed=43),
+        position=10_000, width=100, seed=7).take(20_000), lambda y: int(y))
     replays = {k: to_replay(k, *v, workdir) for k, v in data.items()}
     cols = {k: [f"f{i}" for i in range(len(v[0]))] for k, v in data.items()}
 
@@ -176,6 +185,26 @@ def main():
          lambda: tree.HoeffdingTreeClassifier(),
          "hoeffding-tree",
          [("hoeffding-tree", {"featuresCol": cols["segment"], "labelCol": "label"})], "classifier"),
+        ("sea-drift", "HoeffdingTreeClassifier",
+         lambda: tree.HoeffdingTreeClassifier(),
+         "hoeffding-tree",
+         [("hoeffding-tree", {"featuresCol": cols["sea-drift"], "labelCol": "label"})], "classifier"),
+        ("sea-drift", "GaussianNB",
+         lambda: naive_bayes.GaussianNB(),
+         "naive-bayes",
+         [("naive-bayes", {"featuresCol": cols["sea-drift"], "labelCol": "label"})], "classifier"),
+        ("agrawal-drift", "HoeffdingTreeClassifier",
+         lambda: tree.HoeffdingTreeClassifier(),
+         "hoeffding-tree",
+         [("hoeffding-tree", {"featuresCol": cols["agrawal-drift"], "labelCol": "label"})], "classifier"),
+        ("agrawal-drift", "GaussianNB",
+         lambda: naive_bayes.GaussianNB(),
+         "naive-bayes",
+         [("naive-bayes", {"featuresCol": cols["agrawal-drift"], "labelCol": "label"})], "classifier"),
+        ("agrawal-drift", "GaussianNB",
+         lambda: naive_bayes.GaussianNB(),
+         "naive-bayes (varSmoothing 1e-12: Agrawal's house values dwarf its small features)",
+         [("naive-bayes", {"featuresCol": cols["agrawal-drift"], "labelCol": "label", "varSmoothing": 1e-12})], "classifier"),
         ("trump", "StandardScaler | LinearRegression (SGD 0.01)",
          lambda: preprocessing.StandardScaler() | linear_model.LinearRegression(optimizer=optim.SGD(0.01)),
          "scaler | linear-regression (sgd 0.01)",

@@ -220,3 +220,27 @@ fn bad_config_fails_at_open_naming_the_parameter() {
         assert!(err.to_string().contains(&format!("`{param}`")), "{err}");
     }
 }
+
+/// A classifier whose labels it cannot read (strings, for FTRL's 0/1 labels): with a dead-letter
+/// sink every labelled record is refused, and the run must not end as a success with nothing
+/// learned; with one bad label among good ones it goes on.
+#[test]
+fn a_run_that_refuses_every_label_fails_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let labelled = |i: usize, label: Value| json!({"features": [i as f64 % 3.0, 1.0], "label": label});
+    let all_strings: Vec<Value> = (0..20).map(|i| labelled(i, json!(if i % 2 == 0 { "spam" } else { "ham" }))).collect();
+    write_replay(&dir.path().join("in.replay"), json_records("in", &all_strings));
+    let job = Job::parse(&job_text(dir.path(), "json", true, ""), dir.path(), &[]).unwrap();
+    let e = run_replay(runtime(), &job, &|_, _| {}).unwrap_err().to_string();
+    assert!(
+        e.contains("every labelled row was refused") && e.contains("20 record(s)") && e.contains("topic in, partition 0, offset 0"),
+        "{e}"
+    );
+    assert_eq!(replay_values(&dir.path().join("d.replay")).len(), 20, "the refused records are still in the dead letters");
+
+    let mut one_bad: Vec<Value> = (0..20).map(|i| labelled(i, json!((i % 2) as f64))).collect();
+    one_bad[5] = labelled(5, json!("spam"));
+    write_replay(&dir.path().join("in.replay"), json_records("in", &one_bad));
+    let s = run_replay(runtime(), &job, &|_, _| {}).unwrap();
+    assert_eq!((s.dead_letters, s.metrics.labelled), (1, 19));
+}

@@ -15,6 +15,7 @@ mod kafka_faults;
 mod kafka_group;
 mod kafka_replays;
 mod kafka_support;
+mod labels;
 mod make_test;
 mod poison;
 mod restore;

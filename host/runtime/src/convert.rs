@@ -38,6 +38,7 @@ pub(crate) fn convert_columns(cols: Vec<types::ColumnSpec>) -> Vec<ColumnSpec> {
                 types::ColumnType::Utf8 => ColumnType::Utf8,
                 types::ColumnType::Json => ColumnType::Json,
                 types::ColumnType::Vector => ColumnType::Vector,
+                types::ColumnType::Label => ColumnType::Label,
             },
             required: c.required,
         })

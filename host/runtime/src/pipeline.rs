@@ -185,6 +185,8 @@ pub struct Pipeline {
     partition: i32,
     format: Format,
     decoder: RecordDecoder,
+    /// The decoded input columns' types, by name (the first columns of every stage's rows).
+    decoded_types: Vec<(String, eddy_sdk::ColumnType)>,
     /// For each column the first stage reads, in its order, the decoded column it is.
     first_stage_cols: Vec<usize>,
     dead_letters: bool,
@@ -199,6 +201,8 @@ pub struct Pipeline {
     last_timestamp: i64,
     /// How the chain learns (see [`Pipeline::set_chain_learning`]).
     chain_learning: ChainLearning,
+    /// Records refused for the last stage's label column, and the first one's reason.
+    refused_labels: (u64, Option<String>),
     route_embeddings: bool,
     /// For each model (or embedding) record of the call in progress: (the `__seq` of the row
     /// that published it, stage). Sorting by it makes the order independent of batching.
@@ -224,6 +228,37 @@ fn call_err(operator: &str, range: String, e: CallError) -> HostError {
     match e {
         CallError::Operator(e) => HostError::OperatorInternal { operator: operator.into(), message: format!("{e} ({range})") },
         CallError::Failed(message) => HostError::OperatorFailed { operator: operator.into(), range, message },
+    }
+}
+
+/// A label or prediction column as class keys for the metrics: numbers as they are, booleans
+/// 0 and 1, strings (a `label` column's JSON text `"spam"`, or a prediction's plain `spam`) a
+/// negative whole number from a hash of the string, the same for the label and the prediction.
+/// `None` for a column of another type.
+fn class_keys(a: &ArrayRef) -> Option<Float64Array> {
+    fn string_key(s: &str) -> f64 {
+        // FNV-1a, stable across runs and platforms; 52 bits, so the key is exact in an f64.
+        let h = s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        -1.0 - (h >> 12) as f64
+    }
+    match a.data_type() {
+        DataType::Utf8 => {
+            let s = a.as_any().downcast_ref::<arrow::array::StringArray>()?;
+            Some(Float64Array::from_iter((0..s.len()).map(|i| {
+                s.is_valid(i).then(|| match serde_json::from_str::<Value>(s.value(i)) {
+                    Ok(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+                    Ok(Value::Bool(b)) => f64::from(u8::from(b)),
+                    Ok(Value::String(t)) => string_key(&t),
+                    _ => string_key(s.value(i)),
+                })
+            })))
+        }
+        DataType::Boolean => {
+            let b = a.as_any().downcast_ref::<arrow::array::BooleanArray>()?;
+            Some(Float64Array::from_iter(b.iter().map(|v| v.map(|v| f64::from(u8::from(v))))))
+        }
+        t if t.is_numeric() => arrow::compute::cast(a, &DataType::Float64).ok()?.as_any().downcast_ref::<Float64Array>().cloned(),
+        _ => None,
     }
 }
 
@@ -290,6 +325,7 @@ impl Pipeline {
             name,
             partition,
             format,
+            decoded_types: cols.iter().map(|c| (c.spec.name.clone(), c.spec.column_type)).collect(),
             decoder: RecordDecoder::new(cols, format),
             first_stage_cols,
             dead_letters,
@@ -302,6 +338,7 @@ impl Pipeline {
             drift: None,
             last_timestamp: 0,
             chain_learning: ChainLearning::FlinkMl,
+            refused_labels: (0, None),
             route_embeddings: false,
             model_keys: Vec::new(),
             embedding_keys: Vec::new(),
@@ -329,6 +366,22 @@ impl Pipeline {
     /// How the chain learns (see [`Pipeline::set_chain_learning`]).
     pub fn chain_learning(&self) -> ChainLearning {
         self.chain_learning
+    }
+
+    /// How many records were refused (dead-lettered) for the last stage's label column, and
+    /// the first one's reason and origin: a run that refused labels and learned from none
+    /// (a classifier given string labels it cannot read, say) has learned nothing, and says so.
+    pub fn refused_labels(&self) -> (u64, Option<&str>) {
+        (self.refused_labels.0, self.refused_labels.1.as_deref())
+    }
+
+    fn count_refusal(&mut self, r: &Record, column: Option<&str>, reason: &str) {
+        if column == Some(self.metric_cols.label.as_str()) {
+            self.refused_labels.0 += 1;
+            if self.refused_labels.1.is_none() {
+                self.refused_labels.1 = Some(format!("{reason} ({})", r.origin()));
+            }
+        }
     }
 
     /// Sends an embedder's published vectors to [`PipelineOutput::embeddings`] as keyed
@@ -463,6 +516,7 @@ impl Pipeline {
         for (k, e) in &decoded.bad {
             let r = &records.all()[base + k];
             if self.dead_letters {
+                self.count_refusal(r, e.column.as_deref(), &e.reason());
                 dead_letter(&mut out.dead_letters, r, "decode", e.column.as_deref(), &e.reason());
             } else {
                 stop = Some(HostError::BadRecord { origin: r.origin(), column: e.column.clone(), message: e.reason() });
@@ -548,6 +602,14 @@ impl Pipeline {
     fn later_stage_column(&self, rows: &Rows, spec: &ColumnSpec) -> std::result::Result<ArrayRef, (usize, Option<String>, String)> {
         let name = spec.name.as_str();
         let n = rows.len();
+        // A decoded input column already in the type asked for goes as it is (converting the
+        // JSON text of a `label` or `json` column again would quote it twice).
+        if let Ok(i) = rows.cols.schema().index_of(name)
+            && i < rows.n_inputs
+            && self.decoded_types.iter().any(|(n, t)| n == name && *t == spec.column_type)
+        {
+            return Ok(rows.cols.column(i).clone());
+        }
         let Some(col) = rows.cols.column_by_name(name) else {
             if name == TIMESTAMP_COLUMN {
                 return Ok(Arc::new(Int64Array::from_iter_values(rows.src.iter().map(|(s, _)| s.record.timestamp))));
@@ -712,6 +774,7 @@ impl Pipeline {
         let (bad, row) = rows.src[k].clone();
         let reason = if bad.rows > 1 { format!("row {row}: {message}") } else { message };
         if self.dead_letters {
+            self.count_refusal(&bad.record, column.as_deref(), &reason);
             dead_letter(&mut out.dead_letters, &bad.record, operator, column.as_deref(), &reason);
             let keep: Vec<bool> = rows.src.iter().map(|(s, _)| !Arc::ptr_eq(s, &bad)).collect();
             *rows = rows.filter(&keep);
@@ -831,15 +894,17 @@ impl Pipeline {
         let track = self.drift.is_some();
         let c = &self.metric_cols;
         let f64_col = |name: &str| outputs.column_by_name(name).and_then(|a| a.as_any().downcast_ref::<Float64Array>().cloned());
-        let labels: Option<Float64Array> = answered
-            .cols
-            .column_by_name(&c.label)
-            .and_then(|l| arrow::compute::cast(l, &DataType::Float64).ok())
-            .and_then(|l| l.as_any().downcast_ref::<Float64Array>().cloned());
+        // Labels and a classifier's predictions as class keys (numbers as they are, booleans 0
+        // and 1, strings a key of their own; see `class_keys`).
+        let labels: Option<Float64Array> = answered.cols.column_by_name(&c.label).and_then(class_keys);
         let label = |i: usize| labels.as_ref().filter(|l| l.is_valid(i)).map(|l| l.value(i));
         match c.kind {
             OperatorKind::Classifier | OperatorKind::Regressor => {
-                let Some(pred) = f64_col(&c.prediction) else { return };
+                let pred = match c.kind {
+                    OperatorKind::Classifier => outputs.column_by_name(&c.prediction).and_then(class_keys),
+                    _ => f64_col(&c.prediction),
+                };
+                let Some(pred) = pred else { return };
                 let raw = outputs.column_by_name(&c.raw).and_then(|a| a.as_any().downcast_ref::<ListArray>().cloned());
                 for i in 0..answered.len() {
                     match label(i) {

@@ -150,6 +150,8 @@ struct PartitionRun {
     metrics: Prequential,
     drift: Option<crate::drift::DriftState>,
     rows_in: u64,
+    /// See [`Pipeline::refused_labels`].
+    refused_labels: (u64, Option<String>),
     error: Option<HostError>,
 }
 
@@ -161,7 +163,15 @@ fn run_partition(
     chunks: Receiver<Vec<Record>>,
     progress: &AtomicU64,
 ) -> PartitionRun {
-    let mut run = PartitionRun { partition, sinks: None, metrics: Prequential::default(), drift: None, rows_in: 0, error: None };
+    let mut run = PartitionRun {
+        partition,
+        sinks: None,
+        metrics: Prequential::default(),
+        drift: None,
+        rows_in: 0,
+        refused_labels: (0, None),
+        error: None,
+    };
     let sinks = PartitionSinks::create(&sink_paths(job), (!first).then_some(partition));
     let (sinks, mut pipeline) = match sinks.and_then(|s| open_pipeline(job, components, partition).map(|p| (s, p))) {
         Ok(x) => x,
@@ -234,6 +244,8 @@ fn run_partition(
     run.metrics = pipeline.metrics().clone();
     run.drift = pipeline.drift().cloned();
     run.rows_in = pipeline.rows_in();
+    let (n, first) = pipeline.refused_labels();
+    run.refused_labels = (n, first.map(str::to_owned));
     run.sinks = Some(sinks);
     run.error = write_error.or(failed);
     run
@@ -328,7 +340,12 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
     let mut drift = job.drift.enabled.then(DriftSummary::default);
     let mut by_partition: Vec<&PartitionRun> = head.iter().chain(&runs).collect();
     by_partition.sort_by_key(|r| r.partition);
+    let mut refused_labels: (u64, Option<String>) = (0, None);
     for r in by_partition {
+        refused_labels.0 += r.refused_labels.0;
+        if refused_labels.1.is_none() {
+            refused_labels.1.clone_from(&r.refused_labels.1);
+        }
         metrics.merge(&r.metrics);
         if let (Some(d), Some(s)) = (&mut drift, &r.drift) {
             d.merge(s);
@@ -373,6 +390,17 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
     if let Some(e) = first_error {
         return Err(e);
     }
+    let metrics = metrics.summary();
+    if let (n @ 1.., Some(first)) = (refused_labels.0, &refused_labels.1)
+        && metrics.labelled == 0
+    {
+        // Dead letters keep the run going, but a run that learned from nothing must not look
+        // like a success.
+        return Err(HostError::Job(format!(
+            "every labelled row was refused: {n} record(s) went to the dead letters for their label column and none was learned from \
+             (the first: {first})"
+        )));
+    }
     Ok(RunSummary {
         operator: components.iter().map(|c| c.info().name.clone()).collect::<Vec<_>>().join(" | "),
         records_in,
@@ -382,7 +410,7 @@ pub fn run_replay(rt: &Runtime, job: &Job, on_progress: &(dyn Fn(u64, u64) + Syn
         dead_letters: counts[2],
         embeddings: counts[3],
         elapsed,
-        metrics: metrics.summary(),
+        metrics,
         drift,
     })
 }

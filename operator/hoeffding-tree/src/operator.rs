@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use eddy_sdk::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, UInt64Array};
+use eddy_sdk::arrow::array::{ArrayRef, Int64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
-use eddy_sdk::rows::{Row, check_declared_classes, feature_and_label_columns, read_features, read_labels};
+use eddy_sdk::rows::{Row, check_declared_classes, feature_and_class_label_columns, read_features};
 use eddy_sdk::{
     ColumnSpec, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output, PublishModels, SEQ_COLUMN,
     list_f64_array, list_f64_field, seq_column,
@@ -29,6 +29,8 @@ pub struct HoeffdingTree {
     /// row).
     dim: Option<usize>,
     tree: Tree,
+    /// The labels' type and the numbering of string labels.
+    labels: eddy_sdk::labels::Labels,
     /// Whether the host wants model versions; not state (see [`Operator::set_publish_models`]).
     #[serde(skip)]
     publish: PublishModels,
@@ -82,17 +84,18 @@ impl Operator for HoeffdingTree {
             FeaturesCol::Vector(_) => None,
         };
         let tree = Tree::new(params.classes.as_deref());
-        Ok(Self { params, dim, tree, publish: PublishModels::default() })
+        let labels = params.labels.clone();
+        Ok(Self { params, dim, tree, labels, publish: PublishModels::default() })
     }
 
     fn input_columns(&self) -> Vec<ColumnSpec> {
-        feature_and_label_columns(&self.params.features, &self.params.label_col)
+        feature_and_class_label_columns(&self.params.features, &self.params.label_col)
     }
 
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
         // Every check before anything is learned, so a refused batch leaves the state as it was.
         let (rows, dim) = read_features(batch, &self.params.features, self.dim)?;
-        let labels = read_labels(batch, &self.params.label_col)?;
+        let (labels, read_labels) = self.labels.read(batch, &self.params.label_col)?;
         check_declared_classes(&labels, self.params.classes.as_deref(), &self.params.label_col)?;
         check_magnitudes(&rows, &self.params.features)?;
         let learned = eddy_sdk::rows::read_learned_features(batch, &self.params.features, dim)?;
@@ -103,6 +106,7 @@ impl Operator for HoeffdingTree {
         }
         let seq = seq_column(batch)?.clone();
         self.dim = dim;
+        self.labels = read_labels;
 
         let n = rows.len();
         let mut pred = Vec::with_capacity(n);
@@ -139,13 +143,13 @@ impl Operator for HoeffdingTree {
         }
         let p = &self.params;
         let schema = Arc::new(Schema::new(vec![
-            Field::new(&p.prediction_col, DataType::Float64, true),
+            Field::new(&p.prediction_col, self.labels.prediction_type(), true),
             list_f64_field(&p.raw_prediction_col),
             Field::new(&p.model_version_col, DataType::Int64, false),
             Field::new(SEQ_COLUMN, DataType::UInt64, false),
         ]));
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Float64Array::from(pred)),
+            self.labels.predictions(&pred),
             Arc::new(list_f64_array(offsets.windows(2).map(|w| &raw[w[0]..w[1]]))),
             Arc::new(Int64Array::from(versions)),
             Arc::new(UInt64Array::from(seq)),

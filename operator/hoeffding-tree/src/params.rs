@@ -39,8 +39,11 @@ pub struct Params {
     pub raw_prediction_col: String,
     /// Output column for the version of the tree that scored the row.
     pub model_version_col: String,
-    /// A fixed, declared class set (ascending), or `None` to discover classes from the labels.
+    /// A fixed, declared class set (ascending class values), or `None` to discover classes
+    /// from the labels.
     pub classes: Option<Vec<f64>>,
+    /// The labels' type and the declared strings' numbering (see [`eddy_sdk::labels`]).
+    pub labels: eddy_sdk::labels::Labels,
     /// Weight a leaf must see between split attempts.
     pub grace_period: f64,
     /// The deepest a leaf may be and still grow (`None`: no limit).
@@ -108,9 +111,9 @@ pub fn param_infos() -> Vec<ParamInfo> {
         ),
         ParamInfo::new(
             "classes",
-            "list<double>",
+            "list<double | string | boolean>",
             None,
-            "Optional fixed class set: rawPrediction then always has one entry per class (in ascending order) and other labels are input errors; unset, classes are discovered from the labels.",
+            "Optional fixed class set (numbers, strings or booleans, one type, as the labels come): rawPrediction then always has one entry per class (ascending class values: numbers ascending, false before true, strings in the order listed) and other labels are input errors; unset, classes are discovered from the labels.",
         ),
         ParamInfo::new("gracePeriod", "long", Some("200"), "Labelled rows (weight) a leaf must see between two split attempts (> 0)."),
         ParamInfo::new(
@@ -249,13 +252,15 @@ impl Params {
             Some(d) if (0..=i64::from(u32::MAX - 1)).contains(&d) => Some(d as u32),
             Some(d) => return Err(OperatorError::config("maxDepth", format!("{d} is out of range: expected >= 0"))),
         };
+        let (labels, declared) = eddy_sdk::labels::Labels::declared(c, "classes")?;
         Ok(Self {
             features,
             label_col: c.get("labelCol", "label".to_owned())?,
             prediction_col: c.get("predictionCol", "prediction".to_owned())?,
             raw_prediction_col: c.get("rawPredictionCol", "rawPrediction".to_owned())?,
             model_version_col: c.get("modelVersionCol", "modelVersion".to_owned())?,
-            classes: check_classes("classes", c.get_opt("classes")?)?,
+            classes: check_classes("classes", declared)?,
+            labels,
             grace_period: int_in(c, "gracePeriod", 200, 1, 1 << 53)? as f64,
             max_depth,
             split_criterion: choice(

@@ -21,8 +21,11 @@ pub struct Params {
     pub var_smoothing: f64,
     /// Labelled rows per model update.
     pub global_batch_size: usize,
-    /// A fixed, declared class set (ascending), or `None` to discover classes from the labels.
+    /// A fixed, declared class set (ascending class values), or `None` to discover classes
+    /// from the labels.
     pub classes: Option<Vec<f64>>,
+    /// The labels' type and the declared strings' numbering (see [`eddy_sdk::labels`]).
+    pub labels: eddy_sdk::labels::Labels,
 }
 
 /// The parameters the operator declares, with their defaults.
@@ -72,9 +75,9 @@ pub fn param_infos() -> Vec<ParamInfo> {
         ),
         ParamInfo::new(
             "classes",
-            "list<double>",
+            "list<double | string | boolean>",
             None,
-            "Optional fixed class set: rawPrediction then always has one entry per class (in ascending order) and other labels are input errors; unset, classes are discovered from the labels.",
+            "Optional fixed class set (numbers, strings or booleans, one type, as the labels come): rawPrediction then always has one entry per class (ascending class values: numbers ascending, false before true, strings in the order listed) and other labels are input errors; unset, classes are discovered from the labels.",
         ),
     ]
 }
@@ -110,6 +113,7 @@ impl Params {
         {
             return Err(OperatorError::config("featuresCol", "the list of feature columns is empty"));
         }
+        let (labels, declared) = eddy_sdk::labels::Labels::declared(c, "classes")?;
         Ok(Self {
             features,
             label_col: c.get("labelCol", "label".to_owned())?,
@@ -119,7 +123,8 @@ impl Params {
             var_smoothing: c.f64_in("varSmoothing", 1e-9, |v| v > 0.0, "> 0")?,
             global_batch_size: usize::try_from(c.positive("globalBatchSize", 1)?)
                 .map_err(|_| OperatorError::config("globalBatchSize", "too large for this target"))?,
-            classes: check_classes("classes", c.get_opt("classes")?)?,
+            classes: check_classes("classes", declared)?,
+            labels,
         })
     }
 }

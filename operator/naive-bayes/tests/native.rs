@@ -254,7 +254,8 @@ fn bad_config_names_the_parameter() {
         (r#"{"globalBatchSize": 0}"#, "globalBatchSize"),
         (r#"{"classes": []}"#, "classes"),
         (r#"{"classes": [1, 1.0]}"#, "classes"),
-        (r#"{"classes": ["a"]}"#, "classes.[0]"),
+        (r#"{"classes": [1, "a"]}"#, "classes"),
+        (r#"{"classes": [null]}"#, "classes"),
         (r#"{"featuresCol": []}"#, "featuresCol"),
         (r#"{"labelCol": 3}"#, "labelCol"),
     ] {

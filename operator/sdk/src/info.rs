@@ -67,6 +67,9 @@ pub enum ColumnType {
     Json,
     /// Dense or sparse vector as the struct of [`crate::vector_data_type`].
     Vector,
+    /// A class label (number, string or boolean) as Arrow Utf8 holding its canonical JSON
+    /// text; read it with [`crate::labels`].
+    Label,
 }
 
 /// One column an operator reads.

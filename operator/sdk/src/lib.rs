@@ -15,6 +15,7 @@ mod error;
 mod info;
 pub mod ipc;
 pub mod java_random;
+pub mod labels;
 mod log;
 pub mod math;
 mod operator;

@@ -222,6 +222,16 @@ pub fn feature_and_label_columns(features: &FeaturesCol, label_col: &str) -> Vec
     cols
 }
 
+/// The input columns of a classifier that reads `features` and an optional class label of
+/// any type (see [`crate::labels`]).
+pub fn feature_and_class_label_columns(features: &FeaturesCol, label_col: &str) -> Vec<ColumnSpec> {
+    let mut cols = feature_and_label_columns(features, label_col);
+    if let Some(last) = cols.last_mut() {
+        last.column_type = ColumnType::Label;
+    }
+    cols
+}
+
 /// Refuses a label outside `declared` (when a classifier's class set is fixed), naming the row.
 pub fn check_declared_classes(labels: &[Option<f64>], declared: Option<&[f64]>, label_col: &str) -> Result<(), OperatorError> {
     let Some(declared) = declared else { return Ok(()) };

@@ -129,6 +129,7 @@ impl<T: Operator> wit::GuestInstance for Adapter<T> {
                     ColumnType::Utf8 => t::ColumnType::Utf8,
                     ColumnType::Json => t::ColumnType::Json,
                     ColumnType::Vector => t::ColumnType::Vector,
+                    ColumnType::Label => t::ColumnType::Label,
                 },
                 required: c.required,
             })

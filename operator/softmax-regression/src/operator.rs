@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use eddy_sdk::arrow::array::builder::Float64Builder;
 use eddy_sdk::arrow::array::{ArrayRef, Int64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{
@@ -15,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Model, PendingRow};
 use crate::params::{Params, param_infos};
-use crate::rows::{features_name, read_features, read_labels};
+use crate::rows::{features_name, read_features};
 
 /// Online multi-class logistic (softmax) regression.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +25,8 @@ pub struct SoftmaxRegression {
     model: Option<Model>,
     /// Labelled rows of the global batch being filled.
     pending: Vec<PendingRow>,
+    /// The labels' type and the numbering of string labels.
+    labels: eddy_sdk::labels::Labels,
 }
 
 fn internal(e: impl ToString) -> OperatorError {
@@ -76,28 +77,30 @@ impl Operator for SoftmaxRegression {
             FeaturesCol::Columns(c) => Some(Model::initial(c.len(), params.classes.as_deref())),
             FeaturesCol::Vector(_) => None,
         };
-        Ok(Self { params, model, pending: Vec::new() })
+        let labels = params.labels.clone();
+        Ok(Self { params, model, pending: Vec::new(), labels })
     }
 
     fn input_columns(&self) -> Vec<ColumnSpec> {
-        eddy_sdk::rows::feature_and_label_columns(&self.params.features, &self.params.label_col)
+        eddy_sdk::rows::feature_and_class_label_columns(&self.params.features, &self.params.label_col)
     }
 
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
         let dim = self.model.as_ref().map(|m| m.dim);
         let (rows, dim) = read_features(batch, &self.params.features, dim)?;
         let mut learned = eddy_sdk::rows::read_learned_features(batch, &self.params.features, dim)?;
-        let labels = read_labels(batch, &self.params.label_col)?;
+        let (labels, read_labels) = self.labels.read(batch, &self.params.label_col)?;
         eddy_sdk::rows::check_declared_classes(&labels, self.params.classes.as_deref(), &self.params.label_col)?;
         let seq = seq_column(batch)?.clone();
 
         // Learn on a copy, committed only when the whole batch went through.
         let mut next = self.clone();
+        next.labels = read_labels;
         if next.model.is_none() {
             next.model = dim.map(|d| Model::initial(d, next.params.classes.as_deref()));
         }
         let n = rows.len();
-        let mut pred = Float64Builder::with_capacity(n);
+        let mut pred: Vec<Option<f64>> = Vec::with_capacity(n);
         let mut raw: Vec<Vec<f64>> = Vec::with_capacity(n);
         let mut versions = Vec::with_capacity(n);
         let mut published = Vec::new();
@@ -105,7 +108,7 @@ impl Operator for SoftmaxRegression {
         for (r, (row, label)) in rows.into_iter().zip(labels).enumerate() {
             let model = next.model.as_mut().ok_or_else(|| internal("no model for a non-empty batch"))?;
             let (p, probs) = model.predict(&row);
-            pred.append_option(p);
+            pred.push(p);
             versions.push(model.version);
             if let Some(label) = label {
                 // river's way, when an earlier stage gave the row's learned form: learn from
@@ -132,13 +135,13 @@ impl Operator for SoftmaxRegression {
         }
         let p = &next.params;
         let schema = Arc::new(Schema::new(vec![
-            Field::new(&p.prediction_col, DataType::Float64, true),
+            Field::new(&p.prediction_col, next.labels.prediction_type(), true),
             list_f64_field(&p.raw_prediction_col),
             Field::new(&p.model_version_col, DataType::Int64, false),
             Field::new(SEQ_COLUMN, DataType::UInt64, false),
         ]));
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(pred.finish()),
+            next.labels.predictions(&pred),
             Arc::new(list_f64_array(raw.iter().map(Vec::as_slice))),
             Arc::new(Int64Array::from(versions)),
             Arc::new(UInt64Array::from(seq)),

@@ -25,8 +25,11 @@ pub struct Params {
     pub fit_intercept: bool,
     /// Labelled rows per model update.
     pub global_batch_size: usize,
-    /// A fixed, declared class set (ascending), or `None` to discover classes from the labels.
+    /// A fixed, declared class set (ascending class values), or `None` to discover classes
+    /// from the labels.
     pub classes: Option<Vec<f64>>,
+    /// The labels' type and the declared strings' numbering (see [`eddy_sdk::labels`]).
+    pub labels: eddy_sdk::labels::Labels,
 }
 
 /// The parameters the operator declares, with their defaults.
@@ -83,9 +86,9 @@ pub fn param_infos() -> Vec<ParamInfo> {
         ),
         ParamInfo::new(
             "classes",
-            "list<double>",
+            "list<double | string | boolean>",
             None,
-            "Optional fixed class set, all starting with zero weights: rawPrediction then always has one entry per class (ascending) and other labels are input errors; unset, classes are discovered from the labels.",
+            "Optional fixed class set (numbers, strings or booleans, one type, as the labels come), all starting with zero weights: rawPrediction then always has one entry per class (ascending class values: numbers ascending, false before true, strings in the order listed) and other labels are input errors; unset, classes are discovered from the labels.",
         ),
     ]
 }
@@ -121,6 +124,7 @@ impl Params {
         {
             return Err(OperatorError::config("featuresCol", "the list of feature columns is empty"));
         }
+        let (labels, declared) = eddy_sdk::labels::Labels::declared(c, "classes")?;
         Ok(Self {
             features,
             label_col: c.get("labelCol", "label".to_owned())?,
@@ -132,7 +136,8 @@ impl Params {
             fit_intercept: c.get("fitIntercept", true)?,
             global_batch_size: usize::try_from(c.positive("globalBatchSize", 1)?)
                 .map_err(|_| OperatorError::config("globalBatchSize", "too large for this target"))?,
-            classes: check_classes("classes", c.get_opt("classes")?)?,
+            classes: check_classes("classes", declared)?,
+            labels,
         })
     }
 }

@@ -62,6 +62,30 @@ pub(super) fn arrow_column(batch: &RecordBatch, spec: &ColumnSpec, timestamp: i6
             }
             Ok(Arc::new(b.finish()))
         }
+        ColumnType::Label => {
+            let mut b = StringBuilder::new();
+            if let Some(s) = col.as_any().downcast_ref::<StringArray>() {
+                for r in 0..n {
+                    b.append_option(s.is_valid(r).then(|| serde_json::Value::String(s.value(r).to_owned()).to_string()));
+                }
+            } else if let Some(t) = col.as_any().downcast_ref::<arrow::array::BooleanArray>() {
+                for r in 0..n {
+                    b.append_option(t.is_valid(r).then(|| t.value(r).to_string()));
+                }
+            } else if col.data_type().is_numeric() {
+                let c = cast(col, &DataType::Float64).map_err(|_| bad_type())?;
+                let f = c.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
+                for r in 0..n {
+                    if f.is_valid(r) && !f.value(r).is_finite() {
+                        return Err(DecodeError::col(name, Some(r), format!("not a finite number ({})", f.value(r))));
+                    }
+                    b.append_option(f.is_valid(r).then(|| eddy_sdk::labels::number_text(f.value(r))));
+                }
+            } else {
+                return Err(bad_type());
+            }
+            Ok(Arc::new(b.finish()))
+        }
         ColumnType::Vector => arrow_vector(col.as_ref(), name),
     }
 }
@@ -119,7 +143,7 @@ pub(crate) fn target_type(t: ColumnType) -> DataType {
     match t {
         ColumnType::Float64 => DataType::Float64,
         ColumnType::Int64 => DataType::Int64,
-        ColumnType::Utf8 | ColumnType::Json => DataType::Utf8,
+        ColumnType::Utf8 | ColumnType::Json | ColumnType::Label => DataType::Utf8,
         ColumnType::Vector => eddy_sdk::vector_data_type(),
     }
 }

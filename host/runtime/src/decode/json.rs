@@ -108,6 +108,11 @@ impl JsonRowParser {
                 _ => err(format!("expected a string, got {}", st.slot.describe())),
             },
             ColumnType::Json => Ok(()),
+            ColumnType::Label => match (&st.slot, st.as_f64()) {
+                (_, Some(x)) if !x.is_finite() => err(format!("not a finite number ({x})")),
+                (_, Some(_)) | (Slot::Str(_), _) | (Slot::Other(Value::Bool(_)), _) => Ok(()),
+                (other, None) => err(format!("expected a label (a number, a string or a boolean), got {}", other.describe())),
+            },
             ColumnType::Vector => match &st.slot {
                 Slot::Dense => Ok(()),
                 Slot::BadVector(m) => err(m.clone()),

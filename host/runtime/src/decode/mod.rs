@@ -142,7 +142,7 @@ impl RecordDecoder {
             .map(|c| match c.spec.column_type {
                 ColumnType::Float64 => ColBuilder::F64(Float64Builder::with_capacity(n)),
                 ColumnType::Int64 => ColBuilder::I64(Int64Builder::with_capacity(n)),
-                ColumnType::Utf8 | ColumnType::Json => ColBuilder::Str(StringBuilder::with_capacity(n, n * 8)),
+                ColumnType::Utf8 | ColumnType::Json | ColumnType::Label => ColBuilder::Str(StringBuilder::with_capacity(n, n * 8)),
                 ColumnType::Vector => ColBuilder::Vector(Box::new(VectorBuilder::new())),
             })
             .collect();
@@ -174,6 +174,10 @@ impl RecordDecoder {
                     }),
                     ColBuilder::Str(b) => match (&st.slot, c.spec.column_type) {
                         (Slot::Str(s), ColumnType::Utf8) => b.append_value(s),
+                        (_, ColumnType::Label) => match st.as_f64() {
+                            Some(x) => b.append_value(eddy_sdk::labels::number_text(x)),
+                            None => b.append_option(st.slot.json_text(&st.dense)),
+                        },
                         (slot, _) => b.append_option(slot.json_text(&st.dense)),
                     },
                     ColBuilder::Vector(b) => match &st.slot {
