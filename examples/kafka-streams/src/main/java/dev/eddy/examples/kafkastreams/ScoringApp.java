@@ -11,6 +11,8 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.processor.StateRestoreListener;
+import org.apache.kafka.common.TopicPartition;
 
 import dev.eddy.core.OperatorSpec;
 import dev.eddy.kafkastreams.EddyTopology;
@@ -117,6 +119,19 @@ public final class ScoringApp {
                         .toList();
             }
             System.err.println("eddy example: " + before + " -> " + now + tasks);
+        });
+        // say when a task's state comes back from its changelog (a restart, a task moving here)
+        streams.setGlobalStateRestoreListener(new StateRestoreListener() {
+            @Override
+            public void onRestoreStart(TopicPartition changelog, String store, long start, long end) {}
+
+            @Override
+            public void onBatchRestored(TopicPartition changelog, String store, long batchEnd, long records) {}
+
+            @Override
+            public void onRestoreEnd(TopicPartition changelog, String store, long records) {
+                System.err.println("eddy example: restored " + store + " from " + changelog + ": " + records + " records");
+            }
         });
         streams.start();
         done.await();
