@@ -114,9 +114,69 @@ impl Forest {
         total
     }
 
+    /// Scores `x` as [`Forest::score_and_learn`] does, but counts `learn` in the latest window
+    /// instead (a chain learning river's way: the row as transformed after the stages before
+    /// learned it). Two walks per tree; the same result as `score_and_learn` when `learn == x`.
+    pub fn score_then_learn(&mut self, x: &[f64], learn: &[f64], size_limit: f64) -> f64 {
+        let (splits, nodes) = (self.splits_per_tree(), self.nodes_per_tree());
+        let mut total = 0.0;
+        for t in 0..self.n_trees {
+            let (feature, threshold) = (&self.feature[t * splits..][..splits], &self.threshold[t * splits..][..splits]);
+            let (l_mass, r_mass) = (&mut self.l_mass[t * nodes..][..nodes], &self.r_mass[t * nodes..][..nodes]);
+            let mut score = 0.0;
+            let mut node = 0;
+            for depth in 0..=self.height {
+                let r = r_mass[node];
+                score += (u64::from(r) << depth) as f64;
+                if f64::from(r) < size_limit || depth == self.height {
+                    break;
+                }
+                node = 2 * node + 1 + usize::from(x[feature[node] as usize] >= threshold[node]);
+            }
+            let mut node = 0;
+            for depth in 0..=self.height {
+                l_mass[node] += 1;
+                if depth < self.height {
+                    node = 2 * node + 1 + usize::from(learn[feature[node] as usize] >= threshold[node]);
+                }
+            }
+            total += score;
+        }
+        total
+    }
+
     /// The latest window becomes the reference window, and a new latest window starts empty.
     pub fn swap_windows(&mut self) {
         std::mem::swap(&mut self.l_mass, &mut self.r_mass);
         self.l_mass.fill(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_then_learn_scores_one_row_and_counts_the_other() {
+        let limits = [(0.0, 1.0), (0.0, 1.0), (0.0, 1.0)];
+        let (mut a, mut b) = (Forest::grow(5, 4, &limits, 42), Forest::grow(5, 4, &limits, 42));
+        let rows: Vec<[f64; 3]> = (0..200).map(|i| [(i % 7) as f64 / 7.0, (i % 11) as f64 / 11.0, (i % 13) as f64 / 13.0]).collect();
+        for (i, x) in rows.iter().enumerate() {
+            // The same row both ways: the same score and masses as the one-walk path.
+            assert_eq!(a.score_and_learn(x, 2.0), b.score_then_learn(x, x, 2.0), "row {i}");
+            if i == 100 {
+                a.swap_windows();
+                b.swap_windows();
+            }
+        }
+        assert!(a.l_mass == b.l_mass && a.r_mass == b.r_mass);
+        // Another row learned: the scores still read the reference window only; the latest
+        // window counts the learned row's path.
+        let (x, other) = ([0.1, 0.2, 0.3], [0.9, 0.8, 0.7]);
+        let (mut scored, mut learned) = (b.clone(), b.clone());
+        let want = scored.score_and_learn(&x, 2.0);
+        learned.score_and_learn(&other, 2.0);
+        assert_eq!(b.score_then_learn(&x, &other, 2.0), want);
+        assert!(b.l_mass == learned.l_mass && b.l_mass != scored.l_mass);
     }
 }

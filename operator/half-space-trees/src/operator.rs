@@ -243,6 +243,8 @@ impl Operator for HalfSpaceTrees {
     fn process(&mut self, batch: &RecordBatch) -> Result<Output, OperatorError> {
         // Everything is checked before anything is learned: an error leaves the state as it was.
         let (x, dim) = read_matrix(batch, &self.params.features, self.dim)?;
+        // river's way, when an earlier stage gave the rows' learned forms: count those.
+        let learned = eddy_sdk::rows::read_learned_features(batch, &self.params.features, dim)?;
         self.check_labels(batch)?;
         let seq = seq_column(batch)?;
         let n = batch.num_rows();
@@ -262,7 +264,10 @@ impl Operator for HalfSpaceTrees {
         if let (Some(forest), Some(d)) = (self.forest.as_mut(), dim) {
             let p = &self.params;
             for (r, row) in x.chunks_exact(d).enumerate() {
-                let mass = forest.score_and_learn(row, size_limit);
+                let mass = match learned.as_ref().and_then(|l| l[r].as_ref()) {
+                    Some(l) => forest.score_then_learn(row, &l.to_dense(), size_limit),
+                    None => forest.score_and_learn(row, size_limit),
+                };
                 scores.push(if self.version == 0 { 0.0 } else { 1.0 - mass / max_score });
                 versions.push(self.version);
                 self.counter += 1;
