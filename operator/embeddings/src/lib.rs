@@ -1,8 +1,9 @@
 //! EmbeddingUpdater: user and item embeddings learned online from interaction events, as an
 //! eddy operator. Implicit-feedback matrix factorisation (BPR or logistic loss with negatives
-//! sampled from a window of recent positives and uniformly from the known items), row-wise
-//! AdaGrad, in collisionless tables keyed by the raw id with admission, event-time expiry and a
-//! memory bound. Each event is ranked against the known items before it is learned from; the
+//! sampled uniformly from the known items and, optionally, from a window of recent positives;
+//! plain SGD for users and row-wise AdaGrad for items by default), in collisionless tables keyed by the raw id with admission, event-time expiry and a
+//! memory bound. Each event is ranked against the known items (one matrix-vector product)
+//! before it is learned from; the
 //! vectors changed since the last publication (and tombstones for evicted ids) are published
 //! as model rows; snapshots can be deltas of the changed entries. See README.md.
 

@@ -214,7 +214,7 @@ impl Operator for Embeddings {
             name: "EmbeddingUpdater".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             kind: OperatorKind::Embedder,
-            description: "User and item embeddings learned online from interaction events by implicit-feedback matrix factorisation (BPR or logistic loss, popularity-sampled negatives, row-wise AdaGrad), in collisionless tables keyed by the raw id with admission, event-time expiry and a memory bound; each event is ranked before it is learned from, and the changed vectors (and tombstones) are published as model rows.".into(),
+            description: "User and item embeddings learned online from interaction events by implicit-feedback matrix factorisation (BPR or logistic loss, sampled negatives, SGD for users and row-wise AdaGrad for items by default), in collisionless tables keyed by the raw id with admission, event-time expiry and a memory bound; each event is ranked before it is learned from, and the changed vectors (and tombstones) are published as model rows.".into(),
             params: param_infos(),
         }
     }

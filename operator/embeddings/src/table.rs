@@ -48,7 +48,8 @@ pub struct Table {
     pub updated_op: Vec<u64>,
     /// Event number of the last change of anything in the slot (snapshot tracking).
     pub changed_op: Vec<u64>,
-    /// Row-wise AdaGrad accumulator: sum over updates of the mean squared gradient coordinate.
+    /// Row-wise optimiser accumulator (AdaGrad: sum over updates of the mean squared gradient
+    /// coordinate; RMSProp: its decaying mean; unused by SGD).
     pub acc: Vec<f32>,
     vectors: Vec<f32>,
     index: HashMap<String, u32, FixedHasher>,
