@@ -206,8 +206,18 @@ fn replay_records() -> Vec<Record> {
         .collect()
 }
 
+/// The folder of this process's scratch files (see [`remove_scratch`]).
+fn scratch_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("eddy-fuzz-{}", std::process::id()))
+}
+
+/// Removes this process's scratch files.
+pub fn remove_scratch() {
+    let _ = std::fs::remove_dir_all(scratch_dir());
+}
+
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("eddy-fuzz-{}", std::process::id()));
+    let dir = scratch_dir();
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir.join(format!("{name}-{:?}", std::thread::current().id()).replace(['(', ')'], ""))
 }
@@ -376,7 +386,9 @@ thread_local! {
 
 fn runtime() -> &'static Runtime {
     static RT: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
-    RT.get_or_init(|| Runtime::new(eddy_host::Limits { memory_mib: 64, call_timeout_ms: 5_000, ..eddy_host::Limits::default() }).expect("runtime"))
+    RT.get_or_init(|| {
+        Runtime::new(eddy_host::Limits { memory_mib: 64, call_timeout_ms: 5_000, ..eddy_host::Limits::default() }).expect("runtime")
+    })
 }
 
 fn configs() -> (Value, Value) {

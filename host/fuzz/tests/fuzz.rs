@@ -77,5 +77,6 @@ fn decoders_survive_mutated_inputs() {
             failed.push(t.name);
         }
     }
+    eddy_fuzz::targets::remove_scratch();
     assert!(failed.is_empty(), "failing targets: {failed:?}");
 }
