@@ -13,7 +13,7 @@ test:
 	@scripts/setup.sh --tests
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo test --workspace -- --skip kafka_exactly_once:: --skip kafka_faults:: --skip kafka_group:: --skip kafka_replays::
+	cargo test --workspace -- --skip kafka_exactly_once:: --skip kafka_faults:: --skip kafka_group:: --skip kafka_replays:: --skip kafka_secure::
 	# The tests against a real broker start eddy processes and brokers: one at a time.
 	cargo test -p eddy-tests --test all kafka_ -- --test-threads=1
 	# The vector-store example against a real LanceDB (installed into target/vector-store-venv).

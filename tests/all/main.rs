@@ -14,6 +14,7 @@ mod kafka_exactly_once;
 mod kafka_faults;
 mod kafka_group;
 mod kafka_replays;
+mod kafka_secure;
 mod kafka_support;
 mod labels;
 mod make_test;

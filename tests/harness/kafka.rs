@@ -230,6 +230,11 @@ impl KafkaBroker {
         self.run(&args).map(drop)
     }
 
+    /// Deletes `name`.
+    pub fn delete_topic(&self, name: &str) -> io::Result<()> {
+        self.run(&["topics", self.dir_str(), "delete", name]).map(drop)
+    }
+
     /// Writes `(key, value)` records to `topic` with Kafka's own console producer (an oracle
     /// independent of eddy's client). Keys and values must not contain newlines or `\u{1f}`.
     pub fn produce(&self, topic: &str, records: &[(&str, &str)]) -> io::Result<()> {

@@ -19,8 +19,8 @@
 //! its timestamp until its prediction is readable (committed), and each prediction's origin
 //! headers (input partition and offset) are counted, so that at the end every input offset
 //! must have been answered exactly once. The input and predictions topics keep only their last
-//! 256 MiB per partition (`retention.bytes`), so that a long run fits on the disk: the reader
-//! checks as it goes. eddy's RSS is read from `/proc/<pid>/status`.
+//! 32 MiB per partition (`retention.bytes`), so that a long run fits on a small disk: the
+//! reader checks as it goes. eddy's RSS is read from `/proc/<pid>/status`.
 
 #[path = "../../../tests/harness/kafka.rs"]
 mod harness;
@@ -39,9 +39,12 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 /// Latency histogram: 1 ms buckets up to 2 minutes.
 const BUCKETS: usize = 120_000;
-/// Size-bounded retention of the soak's input and predictions topics, per partition.
-const RETENTION_BYTES: &str = "268435456";
-const SEGMENT_BYTES: &str = "33554432";
+/// Size-bounded retention of the soak's input and predictions topics, per partition (a
+/// deleted segment's file goes 1 s later, not Kafka's default 60 s): at most some 200 MB of
+/// disk however long the run, while the reader and eddy stay seconds behind the producer.
+const RETENTION_BYTES: &str = "33554432";
+const SEGMENT_BYTES: &str = "8388608";
+const DELETE_DELAY_MS: &str = "1000";
 
 struct Args {
     minutes: f64,
@@ -137,8 +140,10 @@ checkpoint_interval_ms = {interval_ms}
 }
 
 fn topics(broker: &harness::KafkaBroker, name: &str, partitions: i32, bounded: bool) {
-    let bytes: &[(&str, &str)] = if bounded { &[("retention.bytes", RETENTION_BYTES), ("segment.bytes", SEGMENT_BYTES)] } else { &[] };
-    broker.create_topic(&format!("{name}-in"), partitions as u32, bytes).unwrap();
+    let bytes: &[(&str, &str)] =
+        &[("retention.bytes", RETENTION_BYTES), ("segment.bytes", SEGMENT_BYTES), ("file.delete.delay.ms", DELETE_DELAY_MS)];
+    // The input of a bounded run is produced before eddy starts: keep it whole.
+    broker.create_topic(&format!("{name}-in"), partitions as u32, if bounded { bytes } else { &[] }).unwrap();
     broker.create_topic(&format!("{name}-predictions"), partitions as u32, bytes).unwrap();
     broker.create_topic(&format!("{name}-checkpoints"), partitions as u32, &[("cleanup.policy", "compact")]).unwrap();
 }
@@ -236,6 +241,9 @@ fn main() {
             run_bounded(&job(dir.path(), &b, "warm", true, a.interval_ms), &dir.path().join("warm.log"));
             let s = run_bounded(&job(dir.path(), &b, "max", true, a.interval_ms), &dir.path().join("max.log"));
             let max = s["records_per_second"].as_f64().unwrap();
+            for t in ["warm-in", "max-in", "warm-predictions", "max-predictions"] {
+                broker.delete_topic(t).unwrap(); // disk
+            }
             eprintln!(
                 "soak: maximum {max:.0} records/s ({} records in {:.1} s, start-up included), exactly once, checkpoints every {} ms",
                 s["records"],
