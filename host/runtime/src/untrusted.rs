@@ -449,6 +449,15 @@ mod tests {
     /// `stream` (one schema, one batch) with its batch message rebuilt by `edit` (which gets the
     /// length, nodes and buffers and may add compression); the body is kept.
     fn rebuilt(stream: &[u8], edit: impl Fn(&mut i64, &mut Vec<fb::FieldNode>, &mut Vec<fb::Buffer>, &mut bool)) -> Vec<u8> {
+        rebuilt_claiming(stream, None, edit)
+    }
+
+    /// [`rebuilt`], the message claiming a body of `body` bytes if given.
+    fn rebuilt_claiming(
+        stream: &[u8],
+        body: Option<i64>,
+        edit: impl Fn(&mut i64, &mut Vec<fb::FieldNode>, &mut Vec<fb::Buffer>, &mut bool),
+    ) -> Vec<u8> {
         let (_, schema_end) = message_at(stream, 0, true).unwrap();
         let (m, _) = message_at(stream, schema_end, true).unwrap();
         let (m, body_start, body_len) = m.unwrap();
@@ -476,7 +485,7 @@ mod tests {
         mb.add_version(fb::MetadataVersion::V5);
         mb.add_header_type(MessageHeader::RecordBatch);
         mb.add_header(rb.as_union_value());
-        mb.add_bodyLength(body_len as i64);
+        mb.add_bodyLength(body.unwrap_or(body_len as i64));
         let mb = mb.finish();
         fbb.finish(mb, None);
         let mut out = stream[..schema_end].to_vec();
@@ -547,6 +556,27 @@ mod tests {
         let short = rebuilt(&bytes, |_, _, buffers, _| buffers[0] = fb::Buffer::new(buffers[0].offset(), 0));
         assert!(guest(&short).unwrap_err().contains("a validity bitmap of 0 bytes for 3 values"), "{:?}", guest(&short));
         assert!(catch_unwind(AssertUnwindSafe(|| ipc::decode(&short))).is_err(), "arrow alone panics");
+    }
+
+    #[test]
+    fn lengths_claimed_by_a_few_bytes_are_not_allocated() {
+        // A batch message claiming a body of 2^40 bytes: arrow's stream reader reserves the
+        // body length it reads, zeroed, before reading it.
+        let bytes = ipc::encode(&output()).unwrap();
+        let claim = rebuilt_claiming(&bytes, Some(1 << 40), |_, _, _, _| {});
+        assert!(guest(&claim).unwrap_err().contains("a body of 1099511627776 bytes"), "{:?}", guest(&claim));
+        assert!(decode_value(&claim).unwrap_err().contains("a body of 1099511627776 bytes"));
+        // A replay file whose footer claims 2 GiB: arrow's file reader reserves it.
+        let mut file = Vec::new();
+        let mut w = arrow::ipc::writer::FileWriter::try_new(&mut file, &output().schema()).unwrap();
+        w.write(&output()).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        assert_eq!(check_file(&mut std::io::Cursor::new(&file)), Ok(()));
+        let n = file.len();
+        file[n - 10..n - 6].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+        let e = check_file(&mut std::io::Cursor::new(&file)).unwrap_err();
+        assert_eq!(e, format!("a footer of 2147483632 bytes in a file of {n}"));
     }
 
     #[test]
