@@ -9,9 +9,10 @@
 #               event 50,000): prequential HR@10 over the whole stream, before the drift, the
 #               10,000 events after it and the last 10,000;
 #   speed       events/s of `eddy run` over 100,000 events ranking each against 1,000 items
-#               (topK 10, predictions and embeddings written), and in the same run the native
-#               bench (cargo bench -p eddy-embeddings --bench throughput -- quick); with
-#               EDDY_BEFORE=<an older eddy binary> the same job through it too, and the ratio;
+#               (topK 10, predictions and embeddings written), per wall-clock second and per
+#               CPU second, and in the same run the native bench (cargo bench -p eddy-embeddings
+#               --bench throughput -- quick); with EDDY_BEFORE=<an older eddy binary> the same
+#               job through it too, interleaved, and the ratios;
 #   --sweep     the grid behind the defaults (operator/embeddings/examples/sweep.rs).
 #
 # Usage: benchmarks/embeddings/run.sh [quality] [speed] [--sweep]   (default: quality speed)
@@ -40,7 +41,8 @@ stream() { # seed items drift_at -> $work/s<seed>-<items>.{jsonl,replay}
   fi
 }
 
-job() { # replay out-dir [overrides...]: eddy run with default parameters, events/s on stdout
+job() { # replay out-dir [overrides...]: eddy run with default parameters; prints events per
+       # wall-clock second and per CPU second (timed.py)
   local replay=$1 out=$2
   shift 2
   mkdir -p "$out"
@@ -55,7 +57,7 @@ timestampCol = "ts"
 predictions = "$out/predictions.replay"
 embeddings = "$out/embeddings.replay"
 TOML
-  "${EDDY:-$eddy}" run "$out/job.toml" --json "$@" 2>/dev/null | "$venv/bin/python" -c "import json,sys; print(round(json.load(sys.stdin)['records_per_second']))"
+  "$venv/bin/python" "$here/timed.py" "${EDDY:-$eddy}" "$out/job.toml" "$@" 2>/dev/null
 }
 
 for w in "${what[@]}"; do
@@ -73,14 +75,16 @@ for w in "${what[@]}"; do
       echo "## Speed, 100,000 events, ranking against 1,000 items, dim 32, 8 negatives (benchmarks/embeddings/run.sh speed)"
       (cd "$root" && cargo bench -q -p eddy-embeddings --bench throughput -- quick 2>/dev/null | grep events/s) | sed 's/^ */native bench: /'
       for n in 1 2 3; do
-        now=$(job "$work/s3-1000.replay" "$work/speed" --set operator.config.topK=10)
-        echo "eddy run (topK 10), run $n: $now events/s"
+        read -r now now_cpu < <(job "$work/s3-1000.replay" "$work/speed" --set operator.config.topK=10)
+        echo "eddy run (topK 10), run $n: $now events/s, $now_cpu events per CPU-second"
         if [ -n "${EDDY_BEFORE:-}" ]; then
-          before=$(EDDY=$EDDY_BEFORE job "$work/s3-1000.replay" "$work/speed-before" --set operator.config.topK=10)
-          echo "  $EDDY_BEFORE, same job: $before events/s; ratio $("$venv/bin/python" -c "print(f'{$now / $before:.2f}')")x"
+          read -r before before_cpu < <(EDDY=$EDDY_BEFORE job "$work/s3-1000.replay" "$work/speed-before" --set operator.config.topK=10)
+          echo "  $EDDY_BEFORE, same job: $before events/s, $before_cpu events per CPU-second; ratios $("$venv/bin/python" -c "print(f'{$now / $before:.2f}x wall, {$now_cpu / $before_cpu:.2f}x CPU')")"
         fi
       done
-      echo "eddy run, learning only (evaluate false, topK 0): $(job "$work/s3-1000.replay" "$work/speed" --set operator.config.evaluate=false) events/s"
+      read -r learn learn_cpu < <(job "$work/s3-1000.replay" "$work/speed" --set operator.config.evaluate=false)
+      echo "eddy run, learning only (evaluate false, topK 0): $learn events/s, $learn_cpu events per CPU-second"
+      echo "(load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"
       ;;
     --sweep)
       echo "## Sweep (operator/embeddings/examples/sweep.rs)"
