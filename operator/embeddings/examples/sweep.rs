@@ -82,7 +82,9 @@ fn main() {
     for (opt, rates) in lrs {
         for lr in *rates {
             for mix in [0.0, 0.5] {
-                grid.push(format!(r#""optimizer": "{opt}", "learningRate": {lr}, "userLearningRate": {lr}, "rankWeight": 0, "popularityMix": {mix}"#));
+                grid.push(format!(
+                    r#""optimizer": "{opt}", "learningRate": {lr}, "userLearningRate": {lr}, "rankWeight": 0, "popularityMix": {mix}"#
+                ));
             }
         }
     }
@@ -109,7 +111,9 @@ fn main() {
             grid.push(extra.into());
         }
     }
-    println!("| settings (the others at their defaults: dim 32, 8 negatives, hybrid, learningRate 0.1, userLearningRate 0.07, rankWeight 0.15, popularityMix 0, reg 0.0001) | stream | whole | before drift | 10,000 after | last 10,000 |");
+    println!(
+        "| settings (the others at their defaults: dim 32, 8 negatives, hybrid, learningRate 0.1, userLearningRate 0.07, rankWeight 0.15, popularityMix 0, reg 0.0001) | stream | whole | before drift | 10,000 after | last 10,000 |"
+    );
     println!("|---|---|---|---|---|---|");
     for g in &grid {
         let config = if g.is_empty() { r#"{"publishEveryEvents": 0}"#.to_owned() } else { format!(r#"{{"publishEveryEvents": 0, {g}}}"#) };
