@@ -419,13 +419,29 @@ fn main() {
         steady.as_secs_f64() / 60.0,
         a.warmup_secs
     );
-    let peak = samples.iter().filter(|(t, _)| *t >= a.warmup_secs).map(|s| s.1).max().unwrap_or(rss_end);
+    // One sample is noisy (eddy's memory follows the batches in flight): also the medians of
+    // the first and of the last two minutes after the warm-up.
+    let after: Vec<u64> = samples.iter().filter(|(t, _)| *t >= a.warmup_secs).map(|s| s.1).collect();
+    let k = ((120 / a.sample_secs.max(1)) as usize).clamp(1, after.len().max(1) / 2 + 1);
+    let median = |v: &[u64]| -> u64 {
+        let mut v = v.to_vec();
+        v.sort_unstable();
+        v.get(v.len() / 2).copied().unwrap_or(0)
+    };
+    let (first, last) = (median(&after[..k.min(after.len())]), median(&after[after.len().saturating_sub(k)..]));
+    let median_growth = (last as f64 - first as f64) / first.max(1) as f64 * 100.0;
+    let (lo, hi) = (after.iter().min().copied().unwrap_or(0), after.iter().max().copied().unwrap_or(0));
+    let mib = |k: u64| k as f64 / 1024.0;
     println!(
-        "  eddy RSS: {:.1} MiB after warm-up, {:.1} MiB at the end: {growth:+.1}% ({}); highest sample after warm-up {:.1} MiB",
-        rss_start as f64 / 1024.0,
-        rss_end as f64 / 1024.0,
-        if growth < 10.0 { "under 10%" } else { "10% or more" },
-        peak as f64 / 1024.0
+        "  eddy RSS: {:.1} MiB after warm-up, {:.1} MiB at the end: {growth:+.1}%; medians of the first and last {k} samples \
+         {:.1} and {:.1} MiB: {median_growth:+.1}% ({}); samples after warm-up between {:.1} and {:.1} MiB",
+        mib(rss_start),
+        mib(rss_end),
+        mib(first),
+        mib(last),
+        if median_growth < 10.0 { "under 10%" } else { "10% or more" },
+        mib(lo),
+        mib(hi)
     );
     println!(
         "  record-to-commit latency after warm-up: p50 {p50:.0} ms, p99 {p99:.0} ms, checkpoint interval {} ms ({:.2} and {:.2} intervals)",
