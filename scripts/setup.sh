@@ -21,6 +21,11 @@ if ! rustc --print target-libdir --target wasm32-wasip2 >/dev/null 2>&1 \
     fi
   fi
 fi
+# librdkafka is built with OpenSSL compiled from source (TLS and SASL/SCRAM for Kafka), which
+# needs perl and make.
+for tool in perl make; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "building eddy needs $tool (OpenSSL is compiled from source): apt-get install $tool" >&2; exit 1; }
+done
 if [ "${1:-}" = "--tests" ]; then
   # `make test` checks formatting and lints too.
   for component in rustfmt clippy; do
