@@ -207,7 +207,7 @@ fn each_missing_acl_ends_a_bounded_job_naming_the_resource() {
         ("Read", n.input.clone(), format!("topic authorization failed (metadata of topic {})", n.input)),
         ("Read", n.group.clone(), format!("group authorization failed (consuming {} as consumer group {})", n.input, n.group)),
         ("Write", n.predictions.clone(), format!("topic authorization failed (metadata of topic {})", n.predictions)),
-        ("Write", n.checkpoints.clone(), format!("to topic {}: ", n.checkpoints)),
+        ("Write", n.checkpoints.clone(), format!("refused to add partition(s) \"{}\" [0] to it", n.checkpoints)),
         ("Write", txn.clone(), format!("transactional id authorization failed (initializing transactions with transactional id {txn})")),
     ];
     for (i, (op, resource, expected)) in cases.iter().enumerate() {

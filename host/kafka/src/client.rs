@@ -136,7 +136,29 @@ impl BrokerWatch {
     }
 }
 
+/// The partitions the transaction coordinator refused to add to a transaction for want of an
+/// ACL, as librdkafka logs them (`Failed to add partition "t" [0] to transaction: Broker:
+/// Topic authorization failed`): the error the commit then returns does not name the topic.
+static REFUSED_PARTITIONS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Takes the partitions [`REFUSED_PARTITIONS`] holds, as `"t" [0], ...`.
+pub(crate) fn take_refused_partitions() -> Option<String> {
+    let mut v = REFUSED_PARTITIONS.lock().unwrap_or_else(|p| p.into_inner());
+    if v.is_empty() {
+        return None;
+    }
+    let text = v.join(", ");
+    v.clear();
+    Some(text)
+}
+
 pub(crate) fn log_line(watch: &BrokerWatch, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+    if fac == "ADDPARTS"
+        && msg.contains("authorization failed")
+        && let Some(part) = msg.split("Failed to add partition ").nth(1).and_then(|m| m.split(" to transaction").next())
+    {
+        REFUSED_PARTITIONS.lock().unwrap_or_else(|p| p.into_inner()).push(part.to_owned());
+    }
     // Connection failures repeat every second while a broker is down: one rate-limited line.
     let connection = matches!(fac, "FAIL" | "BROKERFAIL" | "REQTMOUT" | "ERROR" | "DISCONNECT") || msg.contains("Connection refused");
     if connection {

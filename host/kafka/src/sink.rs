@@ -217,7 +217,10 @@ impl Sink {
                     let first = self.producer.context().first_failure.lock().unwrap_or_else(|p| p.into_inner()).take();
                     self.producer.context().failed.store(0, Ordering::Relaxed);
                     self.abort();
-                    let because = first.map(|f| format!("; the first record it could not deliver went {f}")).unwrap_or_default();
+                    let because = match crate::client::take_refused_partitions() {
+                        Some(parts) => format!("; the brokers refused to add partition(s) {parts} to it"),
+                        None => first.map(|f| format!("; the first record it could not deliver went {f}")).unwrap_or_default(),
+                    };
                     return Err(Error::kafka(format!("{what} (the transaction was aborted{because})"), KafkaError::Transaction(e)));
                 }
                 Err(KafkaError::Transaction(e)) if e.is_retriable() => {
