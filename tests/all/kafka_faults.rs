@@ -3,7 +3,7 @@
 //! dead-letter topic in the same transactions as the predictions, with reason and origin in
 //! headers; a checkpoint of another operator stops the job with a clear error; a bounded job
 //! whose brokers or input topic are not there fails at start-up, naming them, while an
-//! unbounded one waits.
+//! unbounded one waits; a bounded job that refused every label fails saying so.
 
 use std::time::{Duration, Instant};
 
@@ -322,4 +322,28 @@ fn a_poison_record_goes_to_dead_letters_once_through_a_kill() {
         .collect();
     let sum_before: f64 = good.iter().filter(|r| r.partition == 1 && r.offset < 4321).map(|r| json_of(r)["x"].as_f64().unwrap()).sum();
     assert_eq!(after[4321], sum_before, "the row after the poison record sees the sum without it");
+}
+
+/// Labels FTRL cannot read (strings) on every record: each is a dead letter, and the bounded job
+/// then fails saying that nothing was learned, instead of ending as a success.
+#[test]
+fn a_bounded_job_that_refuses_every_label_fails_saying_so() {
+    let broker = shared();
+    let b = broker.bootstrap();
+    let n = Names::new("refused-labels");
+    let mut recs = synthetic(&n.input, 1, 50, 5);
+    for r in recs.iter_mut() {
+        let mut v = json_of(r);
+        v["label"] = json!(if v["label"] == json!(1) { "yes" } else { "no" });
+        r.value = serde_json::to_vec(&v).unwrap();
+    }
+    produce(b, &n.input, &recs);
+    let dir = workdir("refused-labels");
+    let dl = format!("dead_letters = \"{}\"", n.dead_letters);
+    let job = kafka_job(&dir, b, &n, FTRL, true, &dl);
+    let mut e = Eddy::start(&job, &[], &dir.join("eddy.log"));
+    assert!(!e.wait(Duration::from_secs(120)), "the job ended as a success:\n{}", e.log_text());
+    let log = e.log_text();
+    assert!(log.contains("every labelled row was refused: 50 record(s)"), "{log}");
+    assert_eq!(read_topic_at_least(b, &n.dead_letters, 50).len(), 50, "the refused records are in the dead letters");
 }

@@ -876,11 +876,31 @@ impl<'r, 'a> Session<'r, 'a> {
         self.publish_summaries();
         let mut pre = Prequential::default();
         let mut drift = self.r.job.drift.enabled.then(DriftSummary::default);
+        let mut refused: (u64, Option<String>) = (0, None);
         for part in self.parts.values() {
+            let (n, first) = part.worker.call(|p| {
+                let (n, first) = p.refused_labels();
+                (n, first.map(str::to_owned))
+            })?;
+            refused.0 += n;
+            if refused.1.is_none() {
+                refused.1 = first;
+            }
             pre.merge(&part.worker.call(|p| p.metrics().clone())?);
             if let (Some(d), Some(s)) = (&mut drift, part.worker.call(|p| p.drift().cloned())?) {
                 d.merge(&s);
             }
+        }
+        let metrics = pre.summary();
+        if let (n @ 1.., Some(first)) = (refused.0, &refused.1)
+            && metrics.labelled == 0
+        {
+            // As `eddy run` over a replay: a bounded run that learned from nothing must not end
+            // as a success (the dead letters are committed).
+            return Err(Error::Host(eddy_host::HostError::Job(format!(
+                "every labelled row was refused: {n} record(s) went to the dead letters for their label column and none was \
+                 learned from (the first: {first})"
+            ))));
         }
         let t = self.r.totals;
         Ok(KafkaSummary {
@@ -895,7 +915,7 @@ impl<'r, 'a> Session<'r, 'a> {
             restores: t.restores,
             restarts: t.restarts,
             elapsed: self.r.started.elapsed(),
-            metrics: pre.summary(),
+            metrics,
             drift,
             metrics_addr: self.r.metrics_addr,
         })
