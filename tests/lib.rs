@@ -8,6 +8,19 @@ use eddy_host::replay::ReplayWriter;
 use eddy_host::{Limits, OperatorComponent, Record, Runtime};
 use serde_json::Value;
 
+/// The phishing example's feature columns, in its job's order.
+pub const PHISHING_FEATURES: [&str; 9] = [
+    "empty_server_form_handler",
+    "popup_window",
+    "https",
+    "request_from_other_domain",
+    "anchor_from_other_domain",
+    "is_popular",
+    "long_url",
+    "age_of_domain",
+    "ip_in_url",
+];
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()

@@ -15,17 +15,7 @@ use eddy_host::{Record, headers};
 use eddy_tests::{json_records, replay_values, repo_root, runtime, write_replay};
 use serde_json::{Value, json};
 
-const FEATURES: [&str; 9] = [
-    "empty_server_form_handler",
-    "popup_window",
-    "https",
-    "request_from_other_domain",
-    "anchor_from_other_domain",
-    "is_popular",
-    "long_url",
-    "age_of_domain",
-    "ip_in_url",
-];
+use eddy_tests::PHISHING_FEATURES as FEATURES;
 
 /// The phishing rows with `is_phishing` as `label(is_phishing == 1)`.
 fn phishing(label: impl Fn(bool) -> Value) -> Vec<Value> {
@@ -168,4 +158,19 @@ fn a_label_of_another_type_is_a_dead_letter_naming_the_column() {
     assert!(reasons[0].2.contains("a number but this classifier's labels are a string"), "{:?}", reasons[0]);
     assert_eq!((reasons[1].0.as_str(), reasons[1].1.as_str()), ("20", "is_phishing"));
     assert!(reasons[1].2.contains("expected a label"), "{:?}", reasons[1]);
+}
+
+/// String labels that read like numbers or booleans ("0", "true") are strings: the metrics
+/// match the prediction "0" with the label "0", not with the number 0.
+#[test]
+fn string_labels_that_look_like_numbers_are_scored_as_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    let numbers = phishing(|y| json!(if y { 0.0 } else { 1.0 }));
+    let (n, _) = run(dir.path(), "n", "naive-bayes", "", json_records("in", &numbers), "json");
+    for (a, b) in [("0", "1"), ("true", "false")] {
+        let strings = phishing(|y| json!(if y { a } else { b }));
+        let (s, sp) = run(dir.path(), a, "naive-bayes", "", json_records("in", &strings), "json");
+        assert!(sp[5]["prediction"].is_string(), "answered as a string");
+        assert_eq!(s.metrics.accuracy, n.metrics.accuracy, "labels {a}/{b}");
+    }
 }

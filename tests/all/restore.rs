@@ -6,17 +6,7 @@ use eddy_host::{Format, Pipeline, PipelineOutput, PipelineSnapshot, Record};
 use eddy_tests::{component, json_records, repo_root, runtime};
 use serde_json::{Value, json};
 
-const FEATURES: [&str; 9] = [
-    "empty_server_form_handler",
-    "popup_window",
-    "https",
-    "request_from_other_domain",
-    "anchor_from_other_domain",
-    "is_popular",
-    "long_url",
-    "age_of_domain",
-    "ip_in_url",
-];
+use eddy_tests::PHISHING_FEATURES as FEATURES;
 
 fn phishing() -> Vec<Record> {
     let mut r = eddy_host::replay::read(&repo_root().join("examples/phishing/phishing.replay")).unwrap();

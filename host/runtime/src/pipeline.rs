@@ -232,10 +232,11 @@ fn call_err(operator: &str, range: String, e: CallError) -> HostError {
 }
 
 /// A label or prediction column as class keys for the metrics: numbers as they are, booleans
-/// 0 and 1, strings (a `label` column's JSON text `"spam"`, or a prediction's plain `spam`) a
-/// negative whole number from a hash of the string, the same for the label and the prediction.
-/// `None` for a column of another type.
-fn class_keys(a: &ArrayRef) -> Option<Float64Array> {
+/// 0 and 1, strings a negative whole number from a hash of the string, the same for the label
+/// and the prediction. A Utf8 label column holds the host's canonical JSON text (`1.0`,
+/// `"spam"`, `true`: `json_text`); a Utf8 prediction holds the plain string (`spam`, or `1`
+/// for the string label "1"). `None` for a column of another type.
+fn class_keys(a: &ArrayRef, json_text: bool) -> Option<Float64Array> {
     fn string_key(s: &str) -> f64 {
         // FNV-1a, stable across runs and platforms; 52 bits, so the key is exact in an f64.
         let h = s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
@@ -245,11 +246,20 @@ fn class_keys(a: &ArrayRef) -> Option<Float64Array> {
         DataType::Utf8 => {
             let s = a.as_any().downcast_ref::<arrow::array::StringArray>()?;
             Some(Float64Array::from_iter((0..s.len()).map(|i| {
-                s.is_valid(i).then(|| match serde_json::from_str::<Value>(s.value(i)) {
-                    Ok(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
-                    Ok(Value::Bool(b)) => f64::from(u8::from(b)),
-                    Ok(Value::String(t)) => string_key(&t),
-                    _ => string_key(s.value(i)),
+                let t = s.value(i);
+                s.is_valid(i).then(|| {
+                    if !json_text {
+                        return string_key(t);
+                    }
+                    // A number's canonical text parses at once; strings and booleans are JSON.
+                    match t.parse::<f64>() {
+                        Ok(x) if x.is_finite() => x,
+                        _ => match serde_json::from_str::<Value>(t) {
+                            Ok(Value::Bool(b)) => f64::from(u8::from(b)),
+                            Ok(Value::String(t)) => string_key(&t),
+                            _ => string_key(t),
+                        },
+                    }
                 })
             })))
         }
@@ -896,12 +906,12 @@ impl Pipeline {
         let f64_col = |name: &str| outputs.column_by_name(name).and_then(|a| a.as_any().downcast_ref::<Float64Array>().cloned());
         // Labels and a classifier's predictions as class keys (numbers as they are, booleans 0
         // and 1, strings a key of their own; see `class_keys`).
-        let labels: Option<Float64Array> = answered.cols.column_by_name(&c.label).and_then(class_keys);
+        let labels: Option<Float64Array> = answered.cols.column_by_name(&c.label).and_then(|a| class_keys(a, true));
         let label = |i: usize| labels.as_ref().filter(|l| l.is_valid(i)).map(|l| l.value(i));
         match c.kind {
             OperatorKind::Classifier | OperatorKind::Regressor => {
                 let pred = match c.kind {
-                    OperatorKind::Classifier => outputs.column_by_name(&c.prediction).and_then(class_keys),
+                    OperatorKind::Classifier => outputs.column_by_name(&c.prediction).and_then(|a| class_keys(a, false)),
                     _ => f64_col(&c.prediction),
                 };
                 let Some(pred) = pred else { return };
