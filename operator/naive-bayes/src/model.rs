@@ -14,6 +14,14 @@
 //! `s_cj = var_cj + epsilon`; probabilities are `exp(jll_c - max jll) / sum`. Declared classes
 //! not yet seen get probability 0; before any class is seen, declared classes are equally
 //! likely. The predicted class is the one with the largest `jll` (ties: smallest class value).
+//!
+//! With `likelihood = "river"` the model is river 0.26.1's `naive_bayes.GaussianNB` instead:
+//! each labelled row updates its class's count, means and sums of squared deviations one row at
+//! a time with river's own arithmetic (Welford, `stats.Var`), the variance is the population
+//! one (river's `GaussianNB` sets `ddof = 0`), and rows are scored with river's
+//! `jll_c = ln(n_c / N) + sum_j ln(1e-9 + pdf_cj(x_j))`, where a zero variance gives density 0;
+//! probabilities are `exp(jll_c - logsumexp(jll))` and ties go to the class learned first, as
+//! river's `predict_one` breaks them. See [`RiverStats`] and [`Model::update_river`].
 
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
@@ -43,6 +51,29 @@ pub struct Model {
     /// Version: 0 before any update, +1 per update.
     pub version: i64,
 }
+
+/// What the river likelihood keeps beyond [`ClassStats`] (whose `mean` and `var` then hold
+/// river's running mean and `S / n`, bit for bit): the classes in the order they were first
+/// learned, which is the order of river's class counter and so its tie-break, and each class's
+/// sum of squared deviations (river's `Var._S`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RiverStats {
+    /// Every class learned so far, in the order first learned.
+    pub classes: Vec<RiverClass>,
+}
+
+/// One class's sums of squared deviations from its running mean, per feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiverClass {
+    /// The class value.
+    pub class: f64,
+    /// river's `Var._S` of every feature.
+    pub m2: Vec<f64>,
+}
+
+/// river's `_PDF_EPS` (`10e-10` in river/naive_bayes/gaussian.py), added to every density
+/// before its logarithm.
+const RIVER_PDF_EPS: f64 = 1e-9;
 
 /// One labelled row waiting for its global batch to fill.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,8 +129,78 @@ impl Model {
         Ok(())
     }
 
-    /// What scores rows with this model (precomputed per-class constants).
-    pub fn scorer(&self) -> Scorer {
+    /// Learns one global batch river's way, a row at a time in stream order (river's
+    /// `GaussianNB.learn_one`: `n += 1`, `mean += (1 / n) (x - mean)`,
+    /// `S += (x - mean_old) (x - mean_new)`, variance `S / n`), then bumps the version. The
+    /// smoothing is not used (`epsilon` stays 0). On error the model and `river` are left as
+    /// they were.
+    pub fn update_river(&mut self, river: &mut RiverStats, rows: &[PendingRow]) -> Result<(), String> {
+        let mut classes = self.classes.clone();
+        let mut order = river.classes.clone();
+        for row in rows {
+            let dim = row.x.len();
+            let at = match classes.iter().position(|c| c.class == row.label) {
+                Some(i) => i,
+                None => {
+                    let i = classes.partition_point(|c| c.class < row.label);
+                    classes.insert(i, ClassStats { class: row.label, count: 0, mean: Vec::new(), var: Vec::new() });
+                    i
+                }
+            };
+            let stats = &mut classes[at];
+            if stats.count == 0 {
+                stats.mean = vec![0.0; dim];
+                stats.var = vec![0.0; dim];
+            }
+            let r = match order.iter().position(|c| c.class == row.label) {
+                Some(i) => i,
+                None => {
+                    order.push(RiverClass { class: row.label, m2: vec![0.0; dim] });
+                    order.len() - 1
+                }
+            };
+            let m2 = &mut order[r].m2;
+            stats.count += 1;
+            let n = stats.count as f64;
+            for (((x, mean), var), m2) in row.x.iter().zip(&mut stats.mean).zip(&mut stats.var).zip(m2.iter_mut()) {
+                let mean_old = *mean;
+                *mean += (1.0 / n) * (x - mean_old);
+                *m2 += (x - mean_old) * (x - *mean);
+                *var = *m2 / n;
+            }
+        }
+        if classes.iter().any(|c| c.mean.iter().chain(&c.var).any(|v| !v.is_finite()))
+            || order.iter().any(|c| c.m2.iter().any(|v| !v.is_finite()))
+        {
+            return Err("the class statistics overflow (feature values too large)".into());
+        }
+        self.classes = classes;
+        river.classes = order;
+        self.version += 1;
+        Ok(())
+    }
+
+    /// What scores rows with this model (precomputed per-class constants): with `river`, river's
+    /// likelihood (see the module doc), else scikit-learn's.
+    pub fn scorer(&self, river: Option<&RiverStats>) -> Scorer {
+        let Some(river) = river else { return self.sklearn_scorer() };
+        let total: u64 = self.classes.iter().map(|c| c.count).sum();
+        let terms = self
+            .classes
+            .iter()
+            .map(|c| {
+                (c.count > 0).then(|| RiverTerm {
+                    log_prior: eddy_sdk::math::ln(c.count as f64 / total as f64),
+                    mean: c.mean.clone(),
+                    sigma: c.var.iter().map(|v| v.sqrt()).collect(),
+                })
+            })
+            .collect();
+        let order = river.classes.iter().filter_map(|r| self.classes.iter().position(|c| c.class == r.class)).collect();
+        Scorer { classes: self.class_values(), terms: Terms::River { terms, order } }
+    }
+
+    fn sklearn_scorer(&self) -> Scorer {
         let total: u64 = self.classes.iter().map(|c| c.count).sum();
         let terms = self
             .classes
@@ -113,7 +214,7 @@ impl Model {
                 })
             })
             .collect();
-        Scorer { classes: self.class_values(), terms }
+        Scorer { classes: self.class_values(), terms: Terms::Sklearn(terms) }
     }
 }
 
@@ -145,10 +246,47 @@ struct ClassTerm {
     sigma: Vec<f64>,
 }
 
+/// One learned class under river's likelihood.
+struct RiverTerm {
+    log_prior: f64,
+    mean: Vec<f64>,
+    /// `sqrt(S / n)` per feature; 0 where the variance is 0 (density 0 there).
+    sigma: Vec<f64>,
+}
+
+impl RiverTerm {
+    /// river's `math.log(p_class(c)) + sum(math.log(_PDF_EPS + gaussian(x_j)))`, with
+    /// `proba.Gaussian.__call__` as `norm_pdf((x - mu) / sigma) / sigma` and the terms summed
+    /// from 0 in feature order, as Python's `sum` does.
+    fn jll(&self, x: &[f64]) -> f64 {
+        let sqrt_tau = (2.0 * std::f64::consts::PI).sqrt();
+        let mut sum = 0.0;
+        for ((xi, mu), sigma) in x.iter().zip(&self.mean).zip(&self.sigma) {
+            let pdf = if *sigma > 0.0 {
+                let z = (xi - mu) / sigma;
+                eddy_sdk::math::exp(-0.5 * z * z) / sqrt_tau / sigma
+            } else {
+                0.0
+            };
+            sum += eddy_sdk::math::ln(RIVER_PDF_EPS + pdf);
+        }
+        self.log_prior + sum
+    }
+}
+
+/// The per-class constants of one model version, by likelihood.
+enum Terms {
+    /// scikit-learn's and linfa's, one entry per class (`None`: declared, not seen).
+    Sklearn(Vec<Option<ClassTerm>>),
+    /// river's, one entry per class, and the classes learned so far (indices) in the order
+    /// first learned.
+    River { terms: Vec<Option<RiverTerm>>, order: Vec<usize> },
+}
+
 /// Scores rows with one model version.
 pub struct Scorer {
     classes: Vec<f64>,
-    terms: Vec<Option<ClassTerm>>,
+    terms: Terms,
 }
 
 impl Scorer {
@@ -159,11 +297,14 @@ impl Scorer {
         if k == 0 {
             return (None, Vec::new());
         }
-        if self.terms.iter().all(Option::is_none) {
+        let terms = match &self.terms {
+            Terms::Sklearn(terms) => terms,
+            Terms::River { terms, order } => return self.score_river(terms, order, x),
+        };
+        if terms.iter().all(Option::is_none) {
             return (Some(self.classes[0]), vec![1.0 / k as f64; k]);
         }
-        let mut jll: Vec<Option<f64>> = self
-            .terms
+        let mut jll: Vec<Option<f64>> = terms
             .iter()
             .map(|t| {
                 t.as_ref().map(|t| {
@@ -180,7 +321,7 @@ impl Scorer {
         if max == f64::NEG_INFINITY || max.is_nan() {
             // Every likelihood underflowed (a row absurdly far from every class): fall back on
             // the class priors.
-            jll = self.terms.iter().map(|t| t.as_ref().map(|t| t.log_prior)).collect();
+            jll = terms.iter().map(|t| t.as_ref().map(|t| t.log_prior)).collect();
         }
         let max = jll.iter().flatten().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
         let mut best = None;
@@ -195,5 +336,31 @@ impl Scorer {
         let sum: f64 = exps.iter().sum();
         let probs = exps.iter().map(|e| e / sum).collect();
         (best.map(|(i, _)| self.classes[i]), probs)
+    }
+
+    /// river's `predict_proba_one` and `predict_one`: `p_c = exp(jll_c - logsumexp(jll))` over
+    /// the learned classes (every `jll` is finite: each density term is at least `ln(1e-9)`),
+    /// 0 for a declared class not learned yet; the prediction is the first class, in the order
+    /// first learned, with the largest probability.
+    fn score_river(&self, terms: &[Option<RiverTerm>], order: &[usize], x: &[f64]) -> (Option<f64>, Vec<f64>) {
+        let k = self.classes.len();
+        if order.is_empty() {
+            return (Some(self.classes[0]), vec![1.0 / k as f64; k]);
+        }
+        let jll: Vec<f64> = terms.iter().map(|t| t.as_ref().map_or(f64::NEG_INFINITY, |t| t.jll(x))).collect();
+        let max = order.iter().map(|&i| jll[i]).fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = order.iter().map(|&i| eddy_sdk::math::exp(jll[i] - max)).sum();
+        let lse = max + eddy_sdk::math::ln(sum);
+        let mut probs = vec![0.0; k];
+        for &i in order {
+            probs[i] = eddy_sdk::math::exp(jll[i] - lse);
+        }
+        let mut best = order[0];
+        for &i in &order[1..] {
+            if probs[i] > probs[best] {
+                best = i;
+            }
+        }
+        (Some(self.classes[best]), probs)
     }
 }

@@ -13,8 +13,8 @@ use eddy_sdk::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Model, PendingRow};
-use crate::params::{Params, param_infos};
+use crate::model::{Model, PendingRow, RiverStats};
+use crate::params::{Likelihood, Params, param_infos};
 use crate::rows::{features_name, read_features};
 
 /// Multi-class Gaussian naive Bayes, learned online.
@@ -29,6 +29,20 @@ pub struct GaussianNaiveBayes {
     pending: Vec<PendingRow>,
     /// The labels' type and the numbering of string labels.
     labels: eddy_sdk::labels::Labels,
+    /// With `likelihood = "river"`, river's extra statistics (`None`: scikit-learn's
+    /// likelihood). Last on purpose: a snapshot taken before this field existed is the same
+    /// bytes without it, which [`Operator::restore`] reads as the scikit-learn likelihood.
+    river: Option<RiverStats>,
+}
+
+/// The state as snapshotted before `likelihood` existed: every field but the last.
+#[derive(Deserialize)]
+struct StateWithoutLikelihood {
+    params: Params,
+    dim: Option<usize>,
+    model: Model,
+    pending: Vec<PendingRow>,
+    labels: eddy_sdk::labels::Labels,
 }
 
 fn internal(e: impl ToString) -> OperatorError {
@@ -39,6 +53,11 @@ impl GaussianNaiveBayes {
     /// The current model.
     pub fn model(&self) -> &Model {
         &self.model
+    }
+
+    /// With `likelihood = "river"`, river's extra statistics.
+    pub fn river_stats(&self) -> Option<&RiverStats> {
+        self.river.as_ref()
     }
 
     /// The model data columns for `models`, one row each.
@@ -95,9 +114,11 @@ impl Operator for GaussianNaiveBayes {
             FeaturesCol::Columns(c) => Some(c.len()),
             FeaturesCol::Vector(_) => None,
         };
-        let model = Model::initial(params.classes.as_deref(), params.var_smoothing);
+        let river = (params.likelihood == Likelihood::River).then(RiverStats::default);
+        let epsilon = if river.is_some() { 0.0 } else { params.var_smoothing };
+        let model = Model::initial(params.classes.as_deref(), epsilon);
         let labels = params.labels.clone();
-        Ok(Self { params, dim, model, pending: Vec::new(), labels })
+        Ok(Self { params, dim, model, pending: Vec::new(), labels, river })
     }
 
     fn input_columns(&self) -> Vec<ColumnSpec> {
@@ -121,7 +142,7 @@ impl Operator for GaussianNaiveBayes {
         let mut versions = Vec::with_capacity(n);
         let mut published = Vec::new();
         let mut published_seq = Vec::new();
-        let mut scorer = next.model.scorer();
+        let mut scorer = next.model.scorer(next.river.as_ref());
         for (r, (row, label)) in rows.into_iter().zip(labels).enumerate() {
             let x = row.to_dense();
             let (p, probs) = scorer.score(&x);
@@ -133,7 +154,11 @@ impl Operator for GaussianNaiveBayes {
                 let x = learned.as_mut().and_then(|l| l[r].take()).map_or(x, |row| row.to_dense());
                 next.pending.push(PendingRow { x, label });
                 if next.pending.len() == next.params.global_batch_size {
-                    next.model.update(&next.pending, next.params.var_smoothing).map_err(|m| {
+                    let learned = match next.river.as_mut() {
+                        Some(river) => next.model.update_river(river, &next.pending),
+                        None => next.model.update(&next.pending, next.params.var_smoothing),
+                    };
+                    learned.map_err(|m| {
                         OperatorError::input(
                             r,
                             Some(features_name(&self.params.features)),
@@ -143,7 +168,7 @@ impl Operator for GaussianNaiveBayes {
                     next.pending.clear();
                     published.push(next.model.clone());
                     published_seq.push(seq.value(r));
-                    scorer = next.model.scorer();
+                    scorer = next.model.scorer(next.river.as_ref());
                 }
             }
         }
@@ -166,7 +191,41 @@ impl Operator for GaussianNaiveBayes {
         Ok(Output { outputs, models })
     }
 
+    /// Reads a snapshot of this version, or one taken before `likelihood` existed (the same
+    /// bytes without the last field; postcard reads a struct field by field, so the longer
+    /// layout fails at the end of such a snapshot and the shorter one reads it whole), which
+    /// restores with the scikit-learn likelihood it was taken with.
+    fn restore(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        let info = Self::describe();
+        let mut restored: Self = match eddy_sdk::snapshot::open(&info, state) {
+            Ok(s) => s,
+            Err(e) => match eddy_sdk::snapshot::open::<StateWithoutLikelihood>(&info, state) {
+                Ok(s) => Self { params: s.params, dim: s.dim, model: s.model, pending: s.pending, labels: s.labels, river: None },
+                Err(_) => return Err(e),
+            },
+        };
+        restored.params.likelihood = if restored.river.is_some() { Likelihood::River } else { Likelihood::Sklearn };
+        *self = restored;
+        Ok(())
+    }
+
     fn model_data(&self) -> Result<RecordBatch, OperatorError> {
         Self::model_batch(std::slice::from_ref(&self.model), None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What an eddy from before `likelihood` does with a newer snapshot (the README says so):
+    /// postcard reads the fields it knows and ignores the rest.
+    #[test]
+    fn the_older_layout_reads_a_newer_snapshot_without_its_last_field() {
+        let mut op = GaussianNaiveBayes::open_json(r#"{"likelihood": "river"}"#).unwrap();
+        let batch = eddy_testkit::dense_batch(&[(vec![1.0], Some(1.0)), (vec![2.0], Some(0.0))], 0);
+        op.process(&batch).unwrap();
+        let old: StateWithoutLikelihood = eddy_sdk::snapshot::open(&GaussianNaiveBayes::describe(), &op.snapshot().unwrap()).unwrap();
+        assert_eq!(old.model, op.model);
     }
 }

@@ -4,6 +4,19 @@
 use eddy_sdk::{Config, FeaturesCol, OperatorError, ParamInfo};
 use serde::{Deserialize, Serialize};
 
+/// How a row's class likelihoods are computed from the per-class statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Likelihood {
+    /// scikit-learn's and linfa's: Gaussian densities with variances smoothed by
+    /// `varSmoothing` times the largest pooled feature variance (`"sklearn"`, the default).
+    #[default]
+    Sklearn,
+    /// river 0.26.1's `naive_bayes.GaussianNB`: river's running statistics, unsmoothed
+    /// population variances, `ln(1e-9 + density)` per feature, ties to the class learned first
+    /// (`"river"`).
+    River,
+}
+
 /// The operator's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Params {
@@ -26,6 +39,11 @@ pub struct Params {
     pub classes: Option<Vec<f64>>,
     /// The labels' type and the declared strings' numbering (see [`eddy_sdk::labels`]).
     pub labels: eddy_sdk::labels::Labels,
+    /// How rows are scored. Not part of the serialized parameters, so that the snapshot layout
+    /// of the versions before it stays a prefix of this one's: the operator's state records it
+    /// (as the presence of river's statistics, its last field).
+    #[serde(skip)]
+    pub likelihood: Likelihood,
 }
 
 /// The parameters the operator declares, with their defaults.
@@ -62,10 +80,16 @@ pub fn param_infos() -> Vec<ParamInfo> {
             "Output column for the version of the model that scored the row.",
         ),
         ParamInfo::new(
+            "likelihood",
+            "string",
+            Some("\"sklearn\""),
+            "How rows are scored: \"sklearn\" (scikit-learn's and linfa's GaussianNB: variances smoothed by varSmoothing, statistics folded in by linfa-bayes) or \"river\" (river 0.26.1's naive_bayes.GaussianNB exactly: river's running mean and population variance per class, log(1e-9 + density) per feature, a zero variance giving density 0, ties to the class learned first; varSmoothing must be left unset).",
+        ),
+        ParamInfo::new(
             "varSmoothing",
             "double",
             Some("1.0E-9"),
-            "Portion of the largest variance of all features (over every labelled row learned so far) added to each variance for stability (> 0), as in linfa and scikit-learn.",
+            "Portion of the largest variance of all features (over every labelled row learned so far) added to each variance for stability (> 0), as in linfa and scikit-learn. Not used by likelihood = \"river\" (which has no smoothing).",
         ),
         ParamInfo::new(
             "globalBatchSize",
@@ -114,6 +138,19 @@ impl Params {
             return Err(OperatorError::config("featuresCol", "the list of feature columns is empty"));
         }
         let (labels, declared) = eddy_sdk::labels::Labels::declared(c, "classes")?;
+        let likelihood = match c.get("likelihood", "sklearn".to_owned())?.as_str() {
+            "sklearn" => Likelihood::Sklearn,
+            "river" => Likelihood::River,
+            other => {
+                return Err(OperatorError::config("likelihood", format!("unknown value \"{other}\": expected \"sklearn\" or \"river\"")));
+            }
+        };
+        if likelihood == Likelihood::River && c.contains("varSmoothing") {
+            return Err(OperatorError::config(
+                "varSmoothing",
+                "river's likelihood has no variance smoothing: leave varSmoothing unset with likelihood = \"river\"",
+            ));
+        }
         Ok(Self {
             features,
             label_col: c.get("labelCol", "label".to_owned())?,
@@ -125,6 +162,7 @@ impl Params {
                 .map_err(|_| OperatorError::config("globalBatchSize", "too large for this target"))?,
             classes: check_classes("classes", declared)?,
             labels,
+            likelihood,
         })
     }
 }

@@ -1,6 +1,8 @@
 //! GaussianNaiveBayes natively: the statistics and probabilities against an independent
 //! two-pass computation and against linfa-bayes' own batch fit, prequential semantics, declared
-//! classes, batch-size independence, restore, and refusals of bad rows and configs.
+//! classes, batch-size independence, restore, and refusals of bad rows and configs; the same
+//! for `likelihood = "river"` against river's formula (tests/reference.rs has river itself),
+//! and snapshots taken before `likelihood` existed.
 
 use eddy_testkit as support;
 
@@ -258,6 +260,9 @@ fn bad_config_names_the_parameter() {
         (r#"{"classes": [null]}"#, "classes"),
         (r#"{"featuresCol": []}"#, "featuresCol"),
         (r#"{"labelCol": 3}"#, "labelCol"),
+        (r#"{"likelihood": "scikit"}"#, "likelihood"),
+        (r#"{"likelihood": 1}"#, "likelihood"),
+        (r#"{"likelihood": "river", "varSmoothing": 1e-9}"#, "varSmoothing"),
     ] {
         assert_config_error::<GaussianNaiveBayes>(cfg, param);
     }
@@ -283,4 +288,205 @@ fn describe_declares_every_parameter_with_a_doc() {
     let md = GaussianNaiveBayes::open_json("{}").unwrap().model_data().unwrap();
     let names: Vec<String> = md.schema().fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(names, ["classes", "classCount", "theta", "var", "epsilon", "modelVersion"]);
+}
+
+/// river 0.26.1's `GaussianNB` by its formula, from two-pass statistics: the probability of
+/// every learned class (ascending class order) and the prediction (ties: the class learned
+/// first).
+fn river_reference(rows: &[LabeledRow], x: &[f64]) -> (Option<f64>, Vec<f64>) {
+    let labelled: Vec<&LabeledRow> = rows.iter().filter(|r| r.1.is_some()).collect();
+    let mut first_learned: Vec<f64> = Vec::new();
+    for r in &labelled {
+        if !first_learned.contains(&r.1.unwrap()) {
+            first_learned.push(r.1.unwrap());
+        }
+    }
+    let mut ascending = first_learned.clone();
+    ascending.sort_by(f64::total_cmp);
+    let stats = two_pass(rows, &ascending);
+    let n = labelled.len() as f64;
+    let jll: Vec<f64> = stats
+        .iter()
+        .map(|(count, mean, var)| {
+            let mut l = (*count as f64 / n).ln();
+            for j in 0..x.len() {
+                let pdf = if var[j] > 0.0 {
+                    (-(x[j] - mean[j]).powi(2) / (2.0 * var[j])).exp() / (2.0 * std::f64::consts::PI * var[j]).sqrt()
+                } else {
+                    0.0
+                };
+                l += (1e-9 + pdf).ln();
+            }
+            l
+        })
+        .collect();
+    let max = jll.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let lse = max + jll.iter().map(|l| (l - max).exp()).sum::<f64>().ln();
+    let probs: Vec<f64> = jll.iter().map(|l| (l - lse).exp()).collect();
+    let p = |c: &f64| probs[ascending.iter().position(|a| a == c).unwrap()];
+    let best = first_learned.iter().fold(None, |b: Option<f64>, c| if b.is_none_or(|b| p(c) > p(&b)) { Some(*c) } else { b });
+    (best, probs)
+}
+
+#[test]
+fn river_likelihood_matches_its_formula() {
+    // Discrete features (many variances exactly 0, so densities 0 and terms ln(1e-9)) and
+    // continuous ones, three classes, unlabelled rows in between.
+    let classes = [4.0, -1.0, 2.0];
+    let mut rows = blobs(300, 3, &classes, 17, 5);
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.0[2] = (i % 3) as f64 * 0.5;
+        if r.1 == Some(2.0) {
+            r.0[1] = 1.0;
+        }
+    }
+    for gbs in [1, 6] {
+        let mut op = GaussianNaiveBayes::open_json(&format!(r#"{{"likelihood": "river", "globalBatchSize": {gbs}}}"#)).unwrap();
+        let out = op.process(&dense_batch(&rows, 0)).unwrap().outputs;
+        let (pred, raw) = (f64_col(&out, "prediction"), list_col(&out, "rawPrediction"));
+        if gbs == 1 {
+            // Prequential: row i is scored from the labelled rows before it.
+            for i in 1..rows.len() {
+                if rows[..i].iter().all(|r| r.1.is_none()) {
+                    continue;
+                }
+                let (want_pred, want) = river_reference(&rows[..i], &rows[i].0);
+                assert_eq!(pred[i], want_pred, "row {i}");
+                assert_eq!(raw[i].len(), want.len());
+                for (g, w) in raw[i].iter().zip(&want) {
+                    assert_close(*g, *w, 1e-9, "probability");
+                }
+            }
+        }
+        let learned = rows.iter().filter(|r| r.1.is_some()).count();
+        assert_eq!(op.model().version as usize, learned / gbs);
+        let model = op.model();
+        assert_eq!(model.epsilon, 0.0, "no smoothing");
+        let want = two_pass(&rows, &[-1.0, 2.0, 4.0]);
+        for (c, (count, mean, var)) in model.classes.iter().zip(&want) {
+            assert_eq!(c.count as usize, *count);
+            for j in 0..3 {
+                assert_close(c.mean[j], mean[j], 1e-12, "mean");
+                assert_close(c.var[j], var[j], 1e-12, "population variance");
+            }
+        }
+        assert_eq!(model.classes[1].var[1], 0.0, "a constant feature's variance is exactly 0");
+        let order: Vec<f64> = op.river_stats().unwrap().classes.iter().map(|c| c.class).collect();
+        let mut first = Vec::new();
+        for r in rows.iter().filter_map(|r| r.1) {
+            if !first.contains(&r) {
+                first.push(r);
+            }
+        }
+        assert_eq!(order, first, "classes in the order first learned");
+    }
+}
+
+#[test]
+fn river_ties_go_to_the_class_learned_first() {
+    // One row each of classes 5 then 2, then one of each again, the same point: equal
+    // likelihoods. river predicts the class it learned first; scikit-learn's order is the
+    // smallest class value.
+    let rows: Vec<LabeledRow> =
+        vec![(vec![1.0, 2.0], Some(5.0)), (vec![1.0, 2.0], Some(2.0)), (vec![1.0, 2.0], None), (vec![3.0, 2.0], None)];
+    let mut river = GaussianNaiveBayes::open_json(r#"{"likelihood": "river"}"#).unwrap();
+    let out = river.process(&dense_batch(&rows, 0)).unwrap().outputs;
+    assert_eq!(f64_col(&out, "prediction"), vec![None, Some(5.0), Some(5.0), Some(5.0)]);
+    // river 0.26.1 gives {5: 0.49999999999999906, 2: 0.49999999999999906} (its logsumexp).
+    let raw = &list_col(&out, "rawPrediction")[2];
+    assert_eq!(raw[0], raw[1]);
+    assert_close(raw[0], 0.49999999999999906, 1e-15, "p");
+    let mut sklearn = GaussianNaiveBayes::open_json("{}").unwrap();
+    let out = sklearn.process(&dense_batch(&rows, 0)).unwrap().outputs;
+    assert_eq!(f64_col(&out, "prediction")[2], Some(2.0));
+}
+
+#[test]
+fn river_declared_classes() {
+    // Declared, not learned yet: probability 0 (river has no such class); before any row the
+    // declared classes are equally likely, as with scikit-learn's likelihood.
+    let mut op = GaussianNaiveBayes::open_json(r#"{"likelihood": "river", "classes": [0, 1, 2]}"#).unwrap();
+    let rows: Vec<LabeledRow> =
+        vec![(vec![0.0], None), (vec![0.0], Some(2.0)), (vec![1.0], Some(1.0)), (vec![3.0], Some(2.0)), (vec![3.0], None)];
+    let out = op.process(&dense_batch(&rows, 0)).unwrap().outputs;
+    let raw = list_col(&out, "rawPrediction");
+    assert_eq!(raw[0], vec![1.0 / 3.0; 3]);
+    assert_eq!(raw[2], vec![0.0, 0.0, 1.0]);
+    assert_eq!(raw[3][0], 0.0);
+    assert_eq!(raw[4][0], 0.0);
+    let (_, want) = river_reference(&rows[..4], &[3.0]);
+    assert_close(raw[4][1], want[0], 1e-12, "p(1)");
+    assert_close(raw[4][2], want[1], 1e-12, "p(2)");
+    assert_eq!(f64_col(&out, "prediction"), vec![Some(0.0), Some(0.0), Some(2.0), Some(2.0), Some(2.0)]);
+    let md = op.model_data().unwrap();
+    assert_eq!(f64_col(&md, "epsilon"), vec![Some(0.0)], "no smoothing");
+    assert_eq!(op.model().classes[2].var, vec![2.25], "population variance of 0 and 3");
+}
+
+#[test]
+fn river_batch_size_independence_and_restore() {
+    let rows = blobs(400, 3, &[0.0, 1.0, 7.0], 23, 3);
+    for cfg in [
+        r#"{"likelihood": "river"}"#,
+        r#"{"likelihood": "river", "globalBatchSize": 5}"#,
+        r#"{"likelihood": "river", "globalBatchSize": 64, "classes": [7, 1, 0]}"#,
+    ] {
+        assert_batch_independent::<GaussianNaiveBayes>(cfg, &rows, dense_batch, &[1, 13, 203, 399]);
+    }
+    // The likelihood survives a restore into an instance opened with the other one.
+    let mut op = GaussianNaiveBayes::open_json(r#"{"likelihood": "river"}"#).unwrap();
+    op.process(&dense_batch(&rows[..200], 0)).unwrap();
+    let mut other = GaussianNaiveBayes::open_json("{}").unwrap();
+    other.restore(&op.snapshot().unwrap()).unwrap();
+    let a = op.process(&dense_batch(&rows[200..], 200)).unwrap();
+    let b = other.process(&dense_batch(&rows[200..], 200)).unwrap();
+    assert_eq!(a.outputs, b.outputs);
+    assert_eq!(a.models, b.models);
+}
+
+#[test]
+fn river_refuses_what_would_overflow() {
+    let mut op = GaussianNaiveBayes::open_json(r#"{"likelihood": "river", "globalBatchSize": 2}"#).unwrap();
+    let before = op.snapshot().unwrap();
+    let err = op.process(&dense_batch(&[(vec![1e300], Some(1.0)), (vec![-1e300], Some(1.0))], 0)).unwrap_err();
+    assert_input_error(&err, 1, "features");
+    assert_eq!(op.snapshot().unwrap(), before);
+}
+
+/// A snapshot taken by the operator before `likelihood` existed (commit ccb343d): `{"globalBatchSize": 3}`
+/// after the first 40 rows of `blobs(80, 3, &[0.0, 1.0, 2.0], 5, 6)`.
+const SNAPSHOT_BEFORE_LIKELIHOOD: &str = concat!(
+    "0f656464792d736e617073686f742f3112476175737369616e4e61697665426179657305302e312e30000866656174757265",
+    "73056c6162656c0a70726564696374696f6e0d72617750726564696374696f6e0c6d6f64656c56657273696f6e95d626e80b",
+    "2e113e0300000001030300000000000000000b0346ad2c1d69aed83f4406cf2528a8f83f1c1ffadcdd51054003e52a4915cb",
+    "0ae23fbf062b536207fb3f2f40429de43ef73f000000000000f03f0c03a3e4910dd78e0040fc115004d617044044172f9007",
+    "820840033dbfda2f3f8ff33fe7a59e517764f23f5b791040fca3064000000000000000400a03b538775bd9c70d40023b982e",
+    "07fe144033fdc0e8d556164003e51eadb844c3f43f9f590ed32959f73f36c55275259800402a113fe8f31b303e160103ea74",
+    "855cb6bf0b40e0dd823522a7f93f0564367166bb0a40000000000000f03f010000",
+);
+
+#[test]
+fn the_default_is_unchanged_and_older_snapshots_restore() {
+    let old: Vec<u8> = (0..SNAPSHOT_BEFORE_LIKELIHOOD.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&SNAPSHOT_BEFORE_LIKELIHOOD[i..i + 2], 16).unwrap())
+        .collect();
+    let rows = blobs(80, 3, &[0.0, 1.0, 2.0], 5, 6);
+    for cfg in [r#"{"globalBatchSize": 3}"#, r#"{"globalBatchSize": 3, "likelihood": "sklearn"}"#] {
+        let mut op = GaussianNaiveBayes::open_json(cfg).unwrap();
+        op.process(&dense_batch(&rows[..40], 0)).unwrap();
+        // The same state, bit for bit, as before `likelihood`, plus its last field (None).
+        let mut want = old.clone();
+        want.push(0);
+        assert_eq!(op.snapshot().unwrap(), want, "{cfg}");
+        let mut restored = GaussianNaiveBayes::open_json(r#"{"likelihood": "river"}"#).unwrap();
+        restored.restore(&old).unwrap();
+        assert_eq!(restored.snapshot().unwrap(), want, "the older snapshot restores with scikit-learn's likelihood");
+        let a = op.process(&dense_batch(&rows[40..], 40)).unwrap();
+        let b = restored.process(&dense_batch(&rows[40..], 40)).unwrap();
+        assert_eq!(a.outputs, b.outputs);
+        assert_eq!(a.models, b.models);
+    }
+    let mut op = GaussianNaiveBayes::open_json("{}").unwrap();
+    assert!(op.restore(&old[..old.len() - 1]).is_err(), "a truncated snapshot is refused");
 }
