@@ -7,10 +7,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::math::{dot, scores, sigmoid};
+use crate::math::{block_scores, dot, scan_block, sigmoid};
 use crate::params::{Loss, Optimizer, Params};
 use crate::rng::SplitMix64;
-use crate::table::{Kind, Table};
+use crate::table::{BLOCK, Kind, Table};
 
 /// Largest gradient scale one event can apply (keeps huge weights finite in `f32`).
 const MAX_SCALE: f64 = 1e6;
@@ -121,10 +121,14 @@ impl Model {
     pub fn new(p: Params) -> Self {
         let dim = p.dim;
         let rng = SplitMix64::new(p.seed);
+        let mut items = Table::new(dim);
+        if p.evaluate || p.top_k > 0 {
+            items.keep_blocks(p.admit_after);
+        }
         Self {
             p,
             users: Table::new(dim),
-            items: Table::new(dim),
+            items,
             rng,
             clock: i64::MIN,
             tick: 0,
@@ -238,23 +242,26 @@ impl Model {
         Score { rank, evaluated, has_top: self.p.top_k > 0, version }
     }
 
-    /// The user's scores against every item slot as one matrix-vector product, then one pass
+    /// The user's scores against every item slot as one matrix-vector product (over the
+    /// blocked copy of the item vectors, [`block_scores`]), then one pass
     /// over the known items: the rank of `item` for user slot `u` (ties broken by id, smaller
     /// first), and the top `topK` items (score descending, then id ascending) into the
     /// scratch top list.
     fn rank(&mut self, u: u32, item: Option<u32>) -> Option<u64> {
         let k = self.p.top_k;
-        let admit_after = self.p.admit_after;
         let Self { users, items, scratch, .. } = self;
         let n = items.capacity();
-        scratch.scores.resize(n, 0.0);
-        scores(users.vector(u), items.matrix(), &mut scratch.scores);
+        scratch.scores.resize(n.div_ceil(BLOCK) * BLOCK, 0.0);
+        items.sync_blocks();
+        let items = &*items;
+        let (blocks, live) = items.blocks();
+        block_scores(users.vector(u), blocks, &mut scratch.scores);
         let sc = &scratch.scores;
-        let count = &items.count;
         let top = &mut scratch.top;
         let ahead = |a: (f32, u32), b: (f32, u32)| a.0 > b.0 || (a.0 == b.0 && items.id(a.1) < items.id(b.1));
-        // One pass. Most items score below both the positive and the k-th best so far: one
-        // comparison each.
+        // One pass, a block at a time ([`scan_block`]): the live slots scoring above the
+        // positive are counted at once; a block is looked at slot by slot only when a live
+        // slot ties with the positive or is not below the k-th best score so far.
         let mut better = 0u64;
         let (target, si) = match item {
             Some(i) => (i as usize, sc[i as usize]),
@@ -263,30 +270,35 @@ impl Model {
         let target_id = item.map_or("", |i| items.id(i));
         // The k-th best score so far; a slot below it cannot enter the list.
         let mut floor = if k > 0 { f32::NEG_INFINITY } else { f32::INFINITY };
-        for (s, &x) in sc.iter().enumerate() {
-            if x < si && x < floor {
+        for (b, (block, alive)) in sc.chunks_exact(BLOCK).zip(live.chunks_exact(BLOCK)).enumerate() {
+            let (above, look) = scan_block(block, alive, si, floor);
+            better += u64::from(above);
+            if !look {
                 continue;
             }
-            if count[s] < admit_after {
-                continue;
-            }
-            if x >= si && s != target && (x > si || items.id(s as u32) < target_id) {
-                better += 1;
-            }
-            if x < floor {
-                continue;
-            }
-            let cand = (x, s as u32);
-            if top.len() == k && !ahead(cand, top[k - 1]) {
-                continue;
-            }
-            let pos = top.partition_point(|&y| ahead(y, cand));
-            if top.len() == k {
-                top.pop();
-            }
-            top.insert(pos, cand);
-            if top.len() == k {
-                floor = top[k - 1].0;
+            for (s, (&x, &l)) in (b * BLOCK..).zip(block.iter().zip(alive)) {
+                if l == 0 {
+                    continue;
+                }
+                // Above the positive: counted by scan_block; a tie counts when its id is smaller.
+                if x == si && s != target && items.id(s as u32) < target_id {
+                    better += 1;
+                }
+                if x < floor {
+                    continue;
+                }
+                let cand = (x, s as u32);
+                if top.len() == k && !ahead(cand, top[k - 1]) {
+                    continue;
+                }
+                let pos = top.partition_point(|&y| ahead(y, cand));
+                if top.len() == k {
+                    top.pop();
+                }
+                top.insert(pos, cand);
+                if top.len() == k {
+                    floor = top[k - 1].0;
+                }
             }
         }
         item.map(|_| better + 1)

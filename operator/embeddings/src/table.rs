@@ -29,6 +29,9 @@ impl Kind {
 }
 
 /// SipHash with fixed keys: lookups only, never iterated, and no host randomness needed.
+/// Slots per block of [`Table::blocks`]: one 128-bit SIMD register of `f32`.
+pub const BLOCK: usize = 4;
+
 type FixedHasher = BuildHasherDefault<DefaultHasher>;
 
 /// One table's slots. A slot is free when its id is empty (a JSON text is never empty).
@@ -52,6 +55,20 @@ pub struct Table {
     /// coordinate; RMSProp: its decaying mean; unused by SGD).
     pub acc: Vec<f32>,
     vectors: Vec<f32>,
+    /// Derived (never in a snapshot), kept only after [`Table::keep_blocks`]: the vectors
+    /// again, [`BLOCK`] slots to a block and dimension-major inside it (value `d` of slot
+    /// `BLOCK * b + k` at `b * BLOCK * dim + BLOCK * d + k`), the layout in which one SIMD lane
+    /// per slot scores a whole block at once ([`crate::math::block_scores`]).
+    blocks: Vec<f32>,
+    /// Derived with `blocks`, one value per slot of it: all ones for a slot holding an
+    /// admitted id (count at least `admit_after`), zero otherwise (and for padding).
+    live: Vec<u32>,
+    admit_after: u32,
+    /// Slots whose vector changed since `blocks` was last brought up to date.
+    stale: Vec<u32>,
+    /// Every slot is stale (after a restore, or when more changed than there are slots).
+    all_stale: bool,
+    keep_blocks: bool,
     index: HashMap<String, u32, FixedHasher>,
     free: BTreeSet<u32>,
 }
@@ -127,6 +144,14 @@ impl Table {
     /// The vector of `slot`, mutable.
     #[inline]
     pub fn vector_mut(&mut self, slot: u32) -> &mut [f32] {
+        if self.keep_blocks && !self.all_stale {
+            if self.stale.len() >= self.ids.len() {
+                self.all_stale = true;
+                self.stale.clear();
+            } else {
+                self.stale.push(slot);
+            }
+        }
         let s = slot as usize * self.dim;
         &mut self.vectors[s..s + self.dim]
     }
@@ -169,7 +194,7 @@ impl Table {
         self.updated_op[s] = 0;
         self.changed_op[s] = 0;
         self.acc[s] = 0.0;
-        self.vectors[s * self.dim..(s + 1) * self.dim].fill(0.0);
+        self.vector_mut(s as u32).fill(0.0);
     }
 
     fn grow(&mut self, capacity: usize) {
@@ -185,6 +210,59 @@ impl Table {
         self.changed_op.resize(capacity, 0);
         self.acc.resize(capacity, 0.0);
         self.vectors.resize(capacity * self.dim, 0.0);
+        if self.keep_blocks {
+            self.blocks.resize(capacity.div_ceil(BLOCK) * BLOCK * self.dim, 0.0);
+            self.live.resize(capacity.div_ceil(BLOCK) * BLOCK, 0);
+        }
+    }
+
+    /// Keeps the blocked copy of the vectors from now on (for [`Table::blocks`]), with slots
+    /// counted `admit_after` times or more marked live. A slot's admission (its count reaching
+    /// `admit_after`) and its removal both write its vector, so the marks follow the vectors.
+    pub fn keep_blocks(&mut self, admit_after: u32) {
+        self.keep_blocks = true;
+        self.admit_after = admit_after;
+        self.refill_blocks();
+    }
+
+    /// Rewrites the whole blocked copy from the vectors.
+    fn refill_blocks(&mut self) {
+        self.blocks.clear();
+        self.blocks.resize(self.capacity().div_ceil(BLOCK) * BLOCK * self.dim, 0.0);
+        self.live.clear();
+        self.live.resize(self.capacity().div_ceil(BLOCK) * BLOCK, 0);
+        self.stale.clear();
+        self.all_stale = true;
+    }
+
+    /// Brings the blocked copy of the vectors and the live marks up to date (see
+    /// [`Table::blocks`]).
+    pub fn sync_blocks(&mut self) {
+        let dim = self.dim;
+        let admit_after = self.admit_after;
+        let Self { blocks, live, vectors, count, .. } = self;
+        let mut copy = |s: usize| {
+            let base = s / BLOCK * BLOCK * dim + s % BLOCK;
+            for (d, &v) in vectors[s * dim..(s + 1) * dim].iter().enumerate() {
+                blocks[base + BLOCK * d] = v;
+            }
+            live[s] = if count[s] >= admit_after { u32::MAX } else { 0 };
+        };
+        if std::mem::take(&mut self.all_stale) {
+            for s in 0..self.ids.len() {
+                copy(s);
+            }
+        }
+        for slot in self.stale.drain(..) {
+            copy(slot as usize);
+        }
+    }
+
+    /// The vectors in the blocked layout (see the `blocks` field) and the live marks (see
+    /// `live`), as of the last [`Table::sync_blocks`]; slots past [`Table::capacity`] in the
+    /// last block hold zeros and are not live. Empty unless [`Table::keep_blocks`] was called.
+    pub fn blocks(&self) -> (&[f32], &[u32]) {
+        (&self.blocks, &self.live)
     }
 
     /// The entry of `slot` for a snapshot; the vector is written only when `with_vector`.
@@ -231,6 +309,9 @@ impl Table {
     /// the slots. Fails on a duplicate id.
     pub fn rebuild(&mut self, capacity: usize) -> Result<(), String> {
         self.grow(capacity);
+        if self.keep_blocks {
+            self.refill_blocks();
+        }
         self.index.clear();
         self.free.clear();
         for (s, id) in self.ids.iter().enumerate() {

@@ -197,13 +197,26 @@ fn publications_carry_only_changed_vectors_every_n_events() {
     assert_eq!(rows[0].2.as_deref(), op.vector("item", "30"));
 }
 
-/// Brute-force rank and top-k from the published table, in f64.
+/// Brute-force rank and top-k from the published table, in f64: at dimension 6 (the portable
+/// kernel's remainder lanes) and 16, with every id admitted and with ids still counting
+/// towards `admitAfter` (never ranked).
 #[test]
 fn rank_and_top_k_match_a_brute_force_ranking() {
-    let mut op = open(r#"{"dim": 6, "topK": 4, "publishEveryEvents": 0}"#);
-    let evs = events(3_000, 20, 30, 9);
+    for config in [
+        (r#"{"dim": 6, "topK": 4, "publishEveryEvents": 0}"#, 30),
+        // Fewer items admitted than topK: a slot still counting would show in every list.
+        (r#"{"dim": 16, "topK": 200, "publishEveryEvents": 0, "admitAfter": 12}"#, 300),
+    ] {
+        brute_force_ranking(config.0, config.1);
+    }
+}
+
+fn brute_force_ranking(config: &str, items: u64) {
+    let k: usize = serde_json::from_str::<serde_json::Value>(config).unwrap()["topK"].as_u64().unwrap() as usize;
+    let mut op = open(config);
+    let evs = events(3_000, 20, items, 9);
     run(&mut op, &evs, 500, 0);
-    let probe = events(40, 20, 30, 10);
+    let probe = events(40, 20, items, 10);
     let mut checked = 0;
     for (n, e) in probe.iter().enumerate() {
         let table = model_rows(&op.model_data().unwrap());
@@ -226,7 +239,7 @@ fn rank_and_top_k_match_a_brute_force_ranking() {
         let top = out.column_by_name("topK").unwrap().as_any().downcast_ref::<ListArray>().unwrap().value(0);
         let top = top.as_any().downcast_ref::<StringArray>().unwrap();
         let got: Vec<&str> = (0..top.len()).map(|i| top.value(i)).collect();
-        let want: Vec<&str> = scored.iter().take(4).map(|s| s.1.as_str()).collect();
+        let want: Vec<&str> = scored.iter().take(k).map(|s| s.1.as_str()).collect();
         assert_eq!(got, want, "event {n}");
     }
     assert!(checked > 20);
