@@ -77,6 +77,7 @@ pub fn block_scores(p: &[f32], blocks: &[f32], out: &mut [f32]) {
 /// so far `floor`: how many live slots score above `si`, and whether a live slot ties with
 /// `si` or is not below `floor` (NaN included), so that the block must be looked at slot by slot.
 #[inline]
+#[cfg_attr(not(target_arch = "wasm32"), expect(clippy::neg_cmp_op_on_partial_ord, reason = "a NaN score is not below the floor"))]
 pub fn scan_block(x: &[f32], live: &[u32], si: f32, floor: f32) -> (u32, bool) {
     #[cfg(target_arch = "wasm32")]
     {
