@@ -5,7 +5,7 @@
 //! and snapshots carry only what changed. Per-event work reuses buffers kept in the model: no
 //! allocation per event once they have grown.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::math::{block_scores, dot, scan_block, sigmoid};
 use crate::params::{Loss, Optimizer, Params};
@@ -64,6 +64,64 @@ struct Scratch {
     negs: Vec<u32>,
 }
 
+/// The admitted slots whose vector changed since the last publication: a flag per slot and
+/// the list of flagged slots, so that marking a slot (ten times an event) costs O(1). The
+/// list may name a slot twice or name an unflagged one; [`DirtySet::take`] yields each flagged
+/// slot once. Order does not matter: publications sort their rows by kind and id.
+#[derive(Debug, Clone, Default)]
+struct DirtySet {
+    flags: [Vec<bool>; 2],
+    list: Vec<(Kind, u32)>,
+    len: usize,
+}
+
+impl DirtySet {
+    fn flag(&mut self, kind: Kind, slot: u32) -> &mut bool {
+        let f = &mut self.flags[kind as usize];
+        if f.len() <= slot as usize {
+            f.resize(slot as usize + 1, false);
+        }
+        &mut f[slot as usize]
+    }
+
+    fn insert(&mut self, kind: Kind, slot: u32) {
+        let f = self.flag(kind, slot);
+        if !*f {
+            *f = true;
+            self.len += 1;
+            self.list.push((kind, slot));
+        }
+    }
+
+    fn remove(&mut self, kind: Kind, slot: u32) {
+        let f = self.flag(kind, slot);
+        if *f {
+            *f = false;
+            self.len -= 1;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Every flagged slot once, unflagging them all.
+    fn take(&mut self) -> Vec<(Kind, u32)> {
+        let list = std::mem::take(&mut self.list);
+        let out: Vec<(Kind, u32)> = list.into_iter().filter(|&(k, s)| std::mem::replace(self.flag(k, s), false)).collect();
+        self.len = 0;
+        out
+    }
+
+    fn clear(&mut self) {
+        self.take();
+    }
+}
+
 /// One published row: a vector, or a tombstone for an evicted id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishedRow {
@@ -111,7 +169,7 @@ pub struct Model {
     /// Derived: tick → slot, oldest first (recency order for expiry and the bound).
     lru: BTreeMap<u64, (Kind, u32)>,
     /// Derived: admitted slots whose vector changed since the last publication.
-    pub_dirty: BTreeSet<(Kind, u32)>,
+    pub_dirty: DirtySet,
     /// Derived: buffers reused by every event.
     scratch: Scratch,
 }
@@ -140,7 +198,7 @@ impl Model {
             ring: Vec::new(),
             ring_writes: 0,
             lru: BTreeMap::new(),
-            pub_dirty: BTreeSet::new(),
+            pub_dirty: DirtySet::default(),
             scratch: Scratch::default(),
         }
     }
@@ -221,7 +279,7 @@ impl Model {
             let id = t.id(slot).to_owned();
             self.tombstones.insert((kind, id), clock);
         }
-        self.pub_dirty.remove(&(kind, slot));
+        self.pub_dirty.remove(kind, slot);
         self.lru.remove(&tick);
         self.table_mut(kind).remove(slot, op);
     }
@@ -379,7 +437,7 @@ impl Model {
         t.updated_op[s] = op;
         t.updated_time[s] = clock;
         t.changed_op[s] = op;
-        self.pub_dirty.insert((kind, slot));
+        self.pub_dirty.insert(kind, slot);
     }
 
     /// A negative item: from the popularity ring with probability `popularityMix`, otherwise
@@ -522,7 +580,7 @@ impl Model {
         self.version += 1;
         let version = self.version;
         let mut rows: Vec<PublishedRow> = Vec::with_capacity(self.pub_dirty.len() + self.tombstones.len());
-        for &(kind, slot) in &self.pub_dirty {
+        for (kind, slot) in self.pub_dirty.take() {
             let t = self.table(kind);
             rows.push(PublishedRow {
                 kind,
@@ -584,7 +642,9 @@ impl Model {
                     return Err(format!("two ids share the recency tick {tick}"));
                 }
             }
-            self.pub_dirty.extend(dirty);
+            for (k, s) in dirty {
+                self.pub_dirty.insert(k, s);
+            }
         }
         if self.ids_held() as u64 > self.p.max_ids {
             return Err(format!("{} ids held but maxIds is {}", self.ids_held(), self.p.max_ids));

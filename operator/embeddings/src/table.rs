@@ -3,9 +3,7 @@
 //! index, and a set of free slots that always hands out the lowest one, so that slot layout is
 //! a function of the events alone and can be rebuilt from a snapshot.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeSet, HashMap};
-use std::hash::BuildHasherDefault;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,11 +26,11 @@ impl Kind {
     }
 }
 
-/// SipHash with fixed keys: lookups only, never iterated, and no host randomness needed.
 /// Slots per block of [`Table::blocks`]: one 128-bit SIMD register of `f32`.
 pub const BLOCK: usize = 4;
 
-type FixedHasher = BuildHasherDefault<DefaultHasher>;
+/// FxHash (rustc-hash): no keys, so no host randomness; the index is looked up, never iterated.
+type FixedHasher = rustc_hash::FxBuildHasher;
 
 /// One table's slots. A slot is free when its id is empty (a JSON text is never empty).
 #[derive(Debug, Clone, Default)]
