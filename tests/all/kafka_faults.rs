@@ -49,6 +49,12 @@ fn the_broker_goes_away_and_comes_back() {
     let log = e.log_text();
     assert!(log.contains("unreachable") && log.contains("eddy waits and keeps retrying"), "the log says the broker was away:\n{log}");
     assert!(log.contains("answers again"), "the log says the broker came back:\n{log}");
+    // Said once, in eddy's words: no librdkafka FATAL or rust-rdkafka ERROR lines about eddy's
+    // own consumer being fenced when it rejoins, no "n/m brokers are down" arithmetic, no
+    // "unreachable" for a connection the restarted broker closed.
+    for noise in ["FATAL", "ERROR", "brokers are down", "connection closed by peer", "SESSTMOUT"] {
+        assert!(!log.contains(noise), "the log says {noise:?}:\n{log}");
+    }
     assert_exactly_once(&predictions, &input);
     let reference = replay_reference(&input, FTRL, false);
     assert_same("predictions", &predictions, &reference.predictions);

@@ -25,10 +25,51 @@ use crate::{Error, Result};
 /// How long one metadata or watermark request may take before eddy says it is waiting.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// When broker trouble was last reported, process-wide: every client of a run (consumer,
-/// producer, checkpoint reader, admin) reports through it, so an outage gives one line every
-/// 10 s, and one line when it ends.
-static LAST_TROUBLE: Mutex<Option<Instant>> = Mutex::new(None);
+/// Broker trouble as reported so far, process-wide: every client of a run (consumer, producer,
+/// checkpoint reader, admin) reports through it, so an outage is said once (see [`Outage`]).
+static LAST_TROUBLE: Mutex<Outage> = Mutex::new(Outage { since: None, reported: None, recovered: None });
+
+/// When to say that the brokers are away, and when that they are back: a line when trouble
+/// starts and every 10 s while it lasts, one when a request succeeds again. Right after
+/// recovering (2 s), trouble is said only once it has lasted 2 s: a connection the restarted
+/// broker had not yet opened, or one it closed, is not an outage.
+#[derive(Debug)]
+struct Outage {
+    /// When the current run of trouble began (None while requests succeed).
+    since: Option<Instant>,
+    /// When the last "unreachable" line was written, if one was since the last recovery.
+    reported: Option<Instant>,
+    /// When the last "answers again" line was written.
+    recovered: Option<Instant>,
+}
+
+impl Outage {
+    /// Whether trouble seen now should be written (and notes it).
+    fn trouble(&mut self, now: Instant) -> bool {
+        let since = *self.since.get_or_insert(now);
+        let report = match self.reported {
+            Some(t) => now.duration_since(t) >= Duration::from_secs(10),
+            None => {
+                self.recovered.is_none_or(|r| now.duration_since(r) >= Duration::from_secs(2))
+                    || now.duration_since(since) >= Duration::from_secs(2)
+            }
+        };
+        if report {
+            self.reported = Some(now);
+        }
+        report
+    }
+
+    /// Whether a success seen now ends a reported outage (and notes it).
+    fn ok(&mut self, now: Instant) -> bool {
+        self.since = None;
+        let back = self.reported.take().is_some();
+        if back {
+            self.recovered = Some(now);
+        }
+        back
+    }
+}
 
 /// While a bounded job starts: when start-up began and how long it may take (see
 /// [`start_up_within`]). Process-wide, like [`LAST_TROUBLE`]: every client of the run waits
@@ -108,9 +149,7 @@ impl BrokerWatch {
         if let Some(m) = &self.metrics {
             m.lock().broker_up = false;
         }
-        let mut last = LAST_TROUBLE.lock().unwrap_or_else(|p| p.into_inner());
-        if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
-            *last = Some(Instant::now());
+        if LAST_TROUBLE.lock().unwrap_or_else(|p| p.into_inner()).trouble(Instant::now()) {
             tracing::warn!(target: "eddy_kafka", "Kafka broker {} unreachable or failing ({what}); eddy waits and keeps retrying", self.brokers);
         }
     }
@@ -129,8 +168,7 @@ impl BrokerWatch {
         if let Some(m) = &self.metrics {
             m.lock().broker_up = true;
         }
-        let mut last = LAST_TROUBLE.lock().unwrap_or_else(|p| p.into_inner());
-        if last.take().is_some() {
+        if LAST_TROUBLE.lock().unwrap_or_else(|p| p.into_inner()).ok(Instant::now()) {
             tracing::info!(target: "eddy_kafka", "Kafka broker {} answers again", self.brokers);
         }
     }
@@ -159,16 +197,49 @@ pub(crate) fn log_line(watch: &BrokerWatch, level: RDKafkaLogLevel, fac: &str, m
     {
         REFUSED_PARTITIONS.lock().unwrap_or_else(|p| p.into_inner()).push(part.to_owned());
     }
-    // Connection failures repeat every second while a broker is down: one rate-limited line.
-    let connection = matches!(fac, "FAIL" | "BROKERFAIL" | "REQTMOUT" | "ERROR" | "DISCONNECT") || msg.contains("Connection refused");
-    if connection {
-        tracing::debug!(target: "librdkafka", "{fac} {msg}");
-        watch.trouble(msg);
-    } else if (level as i32) <= (RDKafkaLogLevel::Warning as i32) && fac != "METADATAUPDATE" {
-        tracing::warn!(target: "librdkafka", "{fac} {msg}");
-    } else {
-        tracing::debug!(target: "librdkafka", "{fac} {msg}");
+    match outage_line(fac, msg) {
+        OutageLine::Trouble => {
+            tracing::debug!(target: "librdkafka", "{fac} {msg}");
+            watch.trouble(msg);
+        }
+        OutageLine::Quiet => tracing::debug!(target: "librdkafka", "{fac} {msg}"),
+        OutageLine::Other if (level as i32) <= (RDKafkaLogLevel::Warning as i32) && fac != "METADATAUPDATE" => {
+            tracing::warn!(target: "librdkafka", "{fac} {msg}")
+        }
+        OutageLine::Other => tracing::debug!(target: "librdkafka", "{fac} {msg}"),
     }
+}
+
+/// What a librdkafka log line means for the outage report.
+#[derive(Debug, PartialEq, Eq)]
+enum OutageLine {
+    /// The broker cannot be reached, or a request to it timed out: reported through
+    /// [`BrokerWatch::trouble`] (one line every 10 s), the line itself at debug level.
+    Trouble,
+    /// A consequence of an outage eddy reports itself, in its own words (a session lost, eddy's
+    /// consumer fenced when it rejoins after one, a connection closed that librdkafka reopens
+    /// at once): debug level only.
+    Quiet,
+    /// Anything else: logged at its own level.
+    Other,
+}
+
+fn outage_line(fac: &str, msg: &str) -> OutageLine {
+    // A socket the broker closed (a restart, an idle timeout) is reopened by librdkafka at
+    // once; if the broker is really gone, the reconnection fails and says so.
+    if fac == "DISCONNECT" || msg.contains("Disconnected") || msg.contains("connection closed by peer") {
+        return OutageLine::Quiet;
+    }
+    // Connection failures repeat every second while a broker is down.
+    if matches!(fac, "FAIL" | "BROKERFAIL" | "REQTMOUT" | "ERROR") || msg.contains("Connection refused") || msg.contains("Timed out") {
+        return OutageLine::Trouble;
+    }
+    // The runner logs "the consumer group took ... away (session lost); starting over from
+    // the last committed checkpoint" for these.
+    if fac == "SESSTMOUT" || (fac == "FATAL" && msg.contains("fenced")) || msg.contains("FencedInstanceId") {
+        return OutageLine::Quiet;
+    }
+    OutageLine::Other
 }
 
 pub(crate) fn error_line(watch: &BrokerWatch, error: &KafkaError, reason: &str) {
@@ -193,12 +264,15 @@ pub(crate) fn error_line(watch: &BrokerWatch, error: &KafkaError, reason: &str) 
             | RDKafkaErrorCode::TransactionalIdAuthorizationFailed
             | RDKafkaErrorCode::ClusterAuthorizationFailed,
         ) => tracing::debug!(target: "eddy_kafka", "Kafka: {error}: {reason}"),
-        Some(
-            RDKafkaErrorCode::AllBrokersDown
-            | RDKafkaErrorCode::BrokerTransportFailure
-            | RDKafkaErrorCode::Resolve
-            | RDKafkaErrorCode::OperationTimedOut,
-        ) => watch.trouble(reason),
+        // librdkafka's own text ("1/1 brokers are down", and "0/2 brokers are down" while a
+        // restarted broker is known under two names) reads as a contradiction: say what it means.
+        Some(RDKafkaErrorCode::AllBrokersDown) => watch.trouble("no broker answers"),
+        Some(RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::Resolve | RDKafkaErrorCode::OperationTimedOut) => {
+            watch.trouble(reason)
+        }
+        // eddy's consumer fenced when it rejoins after an outage: the runner starts over
+        // from the last committed checkpoint and says so.
+        Some(RDKafkaErrorCode::FencedInstanceId) => tracing::debug!(target: "eddy_kafka", "Kafka: {error}: {reason}"),
         _ => tracing::warn!(target: "eddy_kafka", "Kafka: {error}: {reason}"),
     }
 }
@@ -501,5 +575,61 @@ pub fn watermarks<C: ClientContext>(client: &Client<C>, topic: &str, partition: 
             Err(e) => return Err(Error::kafka(format!("watermarks of {topic}[{partition}]"), e)),
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{Outage, OutageLine, outage_line};
+
+    #[test]
+    fn an_outage_is_said_when_it_starts_every_10_s_and_when_it_ends_and_a_blip_after_it_is_not() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut o = Outage { since: None, reported: None, recovered: None };
+        assert!(o.trouble(at(0)), "the first trouble is said at once");
+        assert!(!o.trouble(at(5_000)));
+        assert!(o.trouble(at(10_000)), "and again every 10 s");
+        assert!(o.ok(at(12_000)), "the end of a reported outage is said");
+        assert!(!o.ok(at(12_100)), "once");
+        assert!(!o.trouble(at(12_200)), "a refused connection right after recovering is not an outage");
+        assert!(!o.trouble(at(13_000)));
+        assert!(!o.ok(at(13_100)), "and its end is not news");
+        assert!(!o.trouble(at(13_500)));
+        assert!(o.trouble(at(15_600)), "trouble that lasts 2 s is said, even right after a recovery");
+        assert!(o.ok(at(16_000)));
+        assert!(o.trouble(at(30_000)), "long after a recovery, trouble is said at once");
+    }
+
+    /// The lines of a broker restart as librdkafka 2.x writes them (recorded from
+    /// kafka_faults::the_broker_goes_away_and_comes_back).
+    #[test]
+    fn outage_lines_are_sorted_into_trouble_quiet_and_other() {
+        let cases = [
+            (
+                "FAIL",
+                "127.0.0.1:30876/1: Connect to ipv4#127.0.0.1:30876 failed: Connection refused (after 0ms in state CONNECT)",
+                OutageLine::Trouble,
+            ),
+            (
+                "ADDOFFSETS",
+                "TxnCoordinator/1: Failed to add offsets to transaction on broker TxnCoordinator/1: Local: Timed out",
+                OutageLine::Trouble,
+            ),
+            (
+                "FAIL",
+                "127.0.0.1:30876/1: Disconnected: connection closed by peer: receive 0 after POLLIN (after 2378ms in state UP)",
+                OutageLine::Quiet,
+            ),
+            ("SESSTMOUT", "Consumer group session timed out (in join-state steady) after 10009 ms", OutageLine::Quiet),
+            ("FATAL", "Fatal error: Broker: Static consumer fenced by other consumer with same group.instance.id", OutageLine::Quiet),
+            ("ADDPARTS", "Failed to add partition \"t\" [0] to transaction: Broker: Topic authorization failed", OutageLine::Other),
+            ("CONFWARN", "Configuration property X is a consumer property and will be ignored", OutageLine::Other),
+        ];
+        for (fac, msg, want) in cases {
+            assert_eq!(outage_line(fac, msg), want, "{fac} {msg}");
+        }
     }
 }
