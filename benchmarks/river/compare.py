@@ -135,9 +135,12 @@ def main():
     replays = {k: to_replay(k, *v, workdir) for k, v in data.items()}
     cols = {k: [f"f{i}" for i in range(len(v[0]))] for k, v in data.items()}
 
-    def scaled(name, learner, config):
+    def scaled(name, learner, config, variance="river"):
+        # variance = "river": river's StandardScaler arithmetic (running mean and population
+        # variance after every row); "flink-ml": Flink ML's (sums, sample deviation), which on
+        # trump scored MAE 1.3584 against river's 1.3145 learning river's way.
         scaler = {"inputCol": cols[name], "outputCol": "scaled", "withMean": True, "withStd": True,
-                  "windows": {"countTumbling": 1}, "modelVersionCol": ""}
+                  "windows": {"countTumbling": 1}, "modelVersionCol": "", "variance": variance}
         return [("scaler", scaler), (learner, dict(config, featuresCol="scaled", labelCol="label"))]
 
     def hst(name, seed, limits):
@@ -156,7 +159,7 @@ def main():
     cases = [
         ("phishing", "StandardScaler | LogisticRegression (SGD 0.01)",
          lambda: preprocessing.StandardScaler() | linear_model.LogisticRegression(optimizer=optim.SGD(0.01)),
-         "scaler | softmax-regression (2 classes, lr 0.01)",
+         'scaler (variance = "river") | softmax-regression (2 classes, lr 0.01; learning river\'s way, the default)',
          scaled("phishing", "softmax-regression", {"learningRate": 0.01, "classes": [0.0, 1.0]}), "classifier"),
         ("phishing", "GaussianNB",
          lambda: naive_bayes.GaussianNB(),
@@ -164,12 +167,13 @@ def main():
          [("naive-bayes", {"featuresCol": cols["phishing"], "labelCol": "label", "likelihood": "river"})], "classifier"),
         ("segment", "StandardScaler | SoftmaxRegression",
          lambda: preprocessing.StandardScaler() | linear_model.SoftmaxRegression(),
-         "scaler | softmax-regression (lr 0.01, no intercept as river's; learning river's way, the default)",
+         'scaler (variance = "river") | softmax-regression (lr 0.01, no intercept as river\'s; learning river\'s way, the default)',
          scaled("segment", "softmax-regression", {"learningRate": 0.01, "fitIntercept": False}), "classifier"),
         ("segment", "StandardScaler | SoftmaxRegression",
          lambda: preprocessing.StandardScaler() | linear_model.SoftmaxRegression(),
-         "the same chain, learning Flink ML's way (run.chain_learning = flink-ml)",
-         scaled("segment", "softmax-regression", {"learningRate": 0.01, "fitIntercept": False}), "classifier", "flink-ml"),
+         'Flink ML\'s way: scaler (variance = "flink-ml") | the same softmax-regression, run.chain_learning = flink-ml',
+         scaled("segment", "softmax-regression", {"learningRate": 0.01, "fitIntercept": False}, "flink-ml"), "classifier",
+         "flink-ml"),
         ("segment", "GaussianNB",
          lambda: naive_bayes.GaussianNB(),
          NB_RIVER,
@@ -209,12 +213,12 @@ def main():
          [("naive-bayes", {"featuresCol": cols["agrawal-drift"], "labelCol": "label", "likelihood": "river"})], "classifier"),
         ("trump", "StandardScaler | LinearRegression (SGD 0.01)",
          lambda: preprocessing.StandardScaler() | linear_model.LinearRegression(optimizer=optim.SGD(0.01)),
-         "scaler | linear-regression (sgd 0.01)",
+         'scaler (variance = "river") | linear-regression (sgd 0.01; learning river\'s way, the default)',
          scaled("trump", "linear-regression", {"optimizer": "sgd", "learningRate": 0.01}), "regressor"),
         ("trump", "StandardScaler | LinearRegression (SGD 0.01)",
          lambda: preprocessing.StandardScaler() | linear_model.LinearRegression(optimizer=optim.SGD(0.01)),
-         "the same chain, learning Flink ML's way (run.chain_learning = flink-ml)",
-         scaled("trump", "linear-regression", {"optimizer": "sgd", "learningRate": 0.01}), "regressor", "flink-ml"),
+         'Flink ML\'s way: scaler (variance = "flink-ml") | the same linear-regression, run.chain_learning = flink-ml',
+         scaled("trump", "linear-regression", {"optimizer": "sgd", "learningRate": 0.01}, "flink-ml"), "regressor", "flink-ml"),
         ("shuttle", "HalfSpaceTrees (seed 42, limits: data range)",
          lambda: anomaly.HalfSpaceTrees(seed=42, limits=shuttle_limits),
          "half-space-trees (seed 42, same limits)", hst("shuttle", 42, shuttle_limits), "anomaly"),

@@ -1,6 +1,7 @@
 //! The [`OnlineStandardScaler`] operator: scales each row with the latest model that is fresh
 //! enough for it (holding the row back, in the state, until one is), then learns the row into
-//! the running statistics of its window; a model is published whenever a window closes.
+//! the running statistics of its window; a model is published whenever a window closes. With
+//! `variance = "river"` the statistics are river's (see [`RiverStats`]) and no row waits.
 
 use std::sync::Arc;
 
@@ -12,8 +13,8 @@ use eddy_sdk::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ScalerModel, Stats};
-use crate::params::{Params, param_infos};
+use crate::model::{RiverStats, ScalerModel, Stats};
+use crate::params::{Params, Variance, param_infos};
 use crate::windows::{Assign, OpenWindow, assign, is_due};
 
 /// A row held back until a model fresh enough for it exists.
@@ -27,13 +28,14 @@ struct WaitingRow {
     values: Vec<f64>,
 }
 
-/// OnlineStandardScaler, Flink ML compatible.
+/// OnlineStandardScaler, Flink ML compatible (or river compatible, with `variance = "river"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OnlineStandardScaler {
     params: Params,
     /// The input dimension, fixed by the first row.
     dim: Option<usize>,
-    /// Statistics over every row learnt so far (closed windows and the open one).
+    /// Flink ML's statistics over every row learnt so far (closed windows and the open one);
+    /// `None` with `variance = "river"`.
     stats: Option<Stats>,
     /// The window gathering rows.
     open: Option<OpenWindow>,
@@ -45,10 +47,27 @@ pub struct OnlineStandardScaler {
     model: Option<ScalerModel>,
     /// Rows waiting for a fresh enough model, in arrival order.
     waiting: Vec<WaitingRow>,
+    /// With `variance = "river"`, river's statistics over every row learnt so far (`None`:
+    /// Flink ML's, in `stats`). Last on purpose: a snapshot taken before this field existed is
+    /// the same bytes without it, which [`Operator::restore`] reads as `variance = "flink-ml"`.
+    river: Option<RiverStats>,
     /// The host's `set-learned-outputs` (not state): also give each answered row as scaled by
     /// the latest model after the row was learnt (`outputCol@learned`).
     #[serde(skip)]
     learned_outputs: bool,
+}
+
+/// The state as snapshotted before `variance` existed: every field but the last.
+#[derive(Deserialize)]
+struct StateBeforeVariance {
+    params: Params,
+    dim: Option<usize>,
+    stats: Option<Stats>,
+    open: Option<OpenWindow>,
+    watermark: i64,
+    next_version: i64,
+    model: Option<ScalerModel>,
+    waiting: Vec<WaitingRow>,
 }
 
 /// What one call produced, gathered row by row.
@@ -68,6 +87,14 @@ struct Emitted {
 impl Emitted {
     fn is_empty(&self) -> bool {
         self.seqs.is_empty() && self.models.is_empty()
+    }
+}
+
+/// `x` scaled by `model` with `p`'s arithmetic.
+fn scale(p: &Params, model: &ScalerModel, x: &[f64]) -> Vec<f64> {
+    match p.variance {
+        Variance::FlinkMl => model.transform(x, p.with_mean, p.with_std),
+        Variance::River => model.transform_river(x, p.with_std),
     }
 }
 
@@ -112,6 +139,11 @@ impl OnlineStandardScaler {
     /// The latest model, if a window has closed.
     pub fn model(&self) -> Option<&ScalerModel> {
         self.model.as_ref()
+    }
+
+    /// With `variance = "river"`, river's running statistics.
+    pub fn river_stats(&self) -> Option<&RiverStats> {
+        self.river.as_ref()
     }
 
     /// How many rows wait for a fresh enough model.
@@ -166,6 +198,17 @@ impl OnlineStandardScaler {
                 return Err(OperatorError::input(r, Some(col), format!("vector has dimension {} but earlier rows have {d}", row.len())));
             }
         }
+        if let Some(river) = &self.river {
+            // Refused before anything is learnt: a row whose update would overflow river's
+            // running statistics (they would stay infinite or NaN for every later row).
+            let mut probe = river.clone();
+            for (r, row) in values.iter().enumerate() {
+                probe.add(row);
+                if !probe.is_finite() {
+                    return Err(OperatorError::input(r, Some(col), "the running mean or variance overflows (feature values too large)"));
+                }
+            }
+        }
         let times: Vec<i64> = if self.params.windows.is_event_time() {
             let name = self.params.timestamp_col.as_str();
             let a = batch
@@ -186,10 +229,12 @@ impl OnlineStandardScaler {
     /// Scores (or holds back) one row, then learns it.
     fn on_row(&mut self, seq: u64, t: i64, x: Vec<f64>, em: &mut Emitted) {
         let p = &self.params;
-        let answered_now = match &self.model {
+        // river's way, before any row: river's empty statistics (mean 0, variance 0) scale it.
+        let empty = (self.model.is_none() && self.river.is_some()).then(|| ScalerModel::river_empty(x.len()));
+        let answered_now = match self.model.as_ref().or(empty.as_ref()) {
             Some(m) if fresh_enough(m, t, p.max_allowed_model_delay_ms) => {
                 em.seqs.push(seq);
-                em.vectors.push(m.transform(&x, p.with_mean, p.with_std));
+                em.vectors.push(scale(p, m, &x));
                 em.versions.push(m.version);
                 // Filled in once the row is learnt (a window may close first and answer
                 // waiting rows, whose learned forms come before this one's).
@@ -206,7 +251,10 @@ impl OnlineStandardScaler {
         while assign(self.params.windows, &mut self.open, self.watermark, t) == Assign::CloseFirst {
             self.close_open(em, Some(seq));
         }
-        self.stats.get_or_insert_with(|| Stats::new(x.len())).add(&x);
+        match &mut self.river {
+            Some(river) => river.add(&x),
+            None => self.stats.get_or_insert_with(|| Stats::new(x.len())).add(&x),
+        }
         if self.params.windows.is_event_time() {
             self.watermark = self.watermark.max(t.saturating_sub(1));
         }
@@ -218,7 +266,7 @@ impl OnlineStandardScaler {
             // model it was scored with, until a window closes).
             let p = &self.params;
             let m = self.model.as_ref().expect("the row was scored with a model");
-            em.learned[at - 1] = m.transform(&x, p.with_mean, p.with_std);
+            em.learned[at - 1] = scale(p, m, &x);
         }
     }
 
@@ -233,12 +281,15 @@ impl OnlineStandardScaler {
     /// holds any) and answers the waiting rows it is fresh enough for.
     fn close_open(&mut self, em: &mut Emitted, by: Option<u64>) {
         let Some(open) = self.open.take() else { return };
-        let Some(stats) = &self.stats else { return };
         if open.rows == 0 {
             return;
         }
         let timestamp = if self.params.windows.is_event_time() { open.max_timestamp() } else { i64::MAX };
-        let model = stats.model(self.next_version, timestamp);
+        let model = match (&self.river, &self.stats) {
+            (Some(river), _) => river.model(self.next_version, timestamp),
+            (None, Some(stats)) => stats.model(self.next_version, timestamp),
+            (None, None) => return,
+        };
         self.next_version += 1;
         em.models.push(model.clone());
         em.model_seqs.push(by);
@@ -247,7 +298,7 @@ impl OnlineStandardScaler {
         for w in self.waiting.drain(..) {
             if fresh_enough(&model, w.t, p.max_allowed_model_delay_ms) {
                 em.seqs.push(w.seq);
-                let scaled = model.transform(&w.values, p.with_mean, p.with_std);
+                let scaled = scale(p, &model, &w.values);
                 if self.learned_outputs {
                     // Answered by a model that has learnt the row already: both forms agree.
                     em.learned.push(scaled.clone());
@@ -296,7 +347,7 @@ impl Operator for OnlineStandardScaler {
             name: "OnlineStandardScaler".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             kind: OperatorKind::Transformer,
-            description: "Standardises a vector column with the mean and standard deviation of all rows seen so far, publishing one model per window (global, count-tumbling, event-time tumbling or session), with Flink ML's parameters, arithmetic and maxAllowedModelDelayMs.".into(),
+            description: "Standardises a vector column with the mean and standard deviation of all rows seen so far, publishing one model per window (global, count-tumbling, event-time tumbling or session), with Flink ML's parameters, arithmetic and maxAllowedModelDelayMs; or, with variance = \"river\", river 0.26.1's StandardScaler step for step.".into(),
             params: param_infos(),
         }
     }
@@ -307,6 +358,7 @@ impl Operator for OnlineStandardScaler {
             FeaturesCol::Columns(c) => Some(c.len()),
             FeaturesCol::Vector(_) => None,
         };
+        let river = (params.variance == Variance::River).then(RiverStats::default);
         Ok(Self {
             params,
             dim,
@@ -316,6 +368,7 @@ impl Operator for OnlineStandardScaler {
             next_version: 0,
             model: None,
             waiting: Vec::new(),
+            river,
             learned_outputs: false,
         })
     }
@@ -352,6 +405,36 @@ impl Operator for OnlineStandardScaler {
 
     fn model_data(&self) -> Result<RecordBatch, OperatorError> {
         model_batch(self.model.as_slice(), None)
+    }
+
+    /// Reads a snapshot of this version, or one taken before `variance` existed (the same bytes
+    /// without the last field; postcard reads a struct field by field, so the longer layout
+    /// fails at the end of such a snapshot and the shorter one reads it whole), which restores
+    /// with Flink ML's statistics it was taken with.
+    fn restore(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        let info = Self::describe();
+        let mut restored: Self = match eddy_sdk::snapshot::open(&info, state) {
+            Ok(s) => s,
+            Err(e) => match eddy_sdk::snapshot::open::<StateBeforeVariance>(&info, state) {
+                Ok(s) => Self {
+                    params: s.params,
+                    dim: s.dim,
+                    stats: s.stats,
+                    open: s.open,
+                    watermark: s.watermark,
+                    next_version: s.next_version,
+                    model: s.model,
+                    waiting: s.waiting,
+                    river: None,
+                    learned_outputs: false,
+                },
+                Err(_) => return Err(e),
+            },
+        };
+        restored.params.variance = if restored.river.is_some() { Variance::River } else { Variance::FlinkMl };
+        restored.learned_outputs = self.learned_outputs;
+        *self = restored;
+        Ok(())
     }
 
     fn set_learned_outputs(&mut self, on: bool) {

@@ -41,6 +41,20 @@ struct WindowsJson {
 const WINDOWS_FORMS: &str =
     "expected exactly one of { global = true }, { countTumbling = N }, { eventTimeTumblingMs = N }, { eventTimeSessionGapMs = N }";
 
+/// How the statistics are kept and rows scaled with them (`variance`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Variance {
+    /// Flink ML's `OnlineStandardScaler` (`"flink-ml"`, the default): sums and sums of squares,
+    /// the sample standard deviation `sqrt((sumSq - n * mean^2) / (n - 1))`, rows scaled as
+    /// `(x + -mean) * (1 / std)`.
+    #[default]
+    FlinkMl,
+    /// river 0.26.1's `preprocessing.StandardScaler` (`"river"`): Welford's running mean and
+    /// population variance (`ddof = 0`), updated after every row, rows scaled as
+    /// `(x - mean) / sqrt(var)`, 0 where the variance is 0 (river's `safe_div`).
+    River,
+}
+
 /// Whether the output carries the model version, and under which name. Parsed from
 /// `modelVersionCol`: a name, or `""` (or `false`) for no version column.
 #[derive(Deserialize)]
@@ -69,6 +83,11 @@ pub struct Params {
     pub windows: Windows,
     /// Int64 column carrying each row's event time (ms); read only for event-time windows.
     pub timestamp_col: String,
+    /// How the statistics are kept. Not part of the serialized parameters, so that the
+    /// snapshot layout of the versions before it stays a prefix of this one's: the operator's
+    /// state records it (as the presence of river's statistics, its last field).
+    #[serde(skip)]
+    pub variance: Variance,
 }
 
 /// The parameters OnlineStandardScaler declares, with Flink ML's defaults.
@@ -83,6 +102,12 @@ pub fn param_infos() -> Vec<ParamInfo> {
         ParamInfo::new("outputCol", "string", Some("\"output\""), "Output column for the scaled (dense) vector."),
         ParamInfo::new("withMean", "boolean", Some("false"), "Whether to subtract the mean."),
         ParamInfo::new("withStd", "boolean", Some("true"), "Whether to divide by the standard deviation (a zero deviation gives 0)."),
+        ParamInfo::new(
+            "variance",
+            "string",
+            Some("\"flink-ml\""),
+            "How the mean and standard deviation are kept: \"flink-ml\" (Flink ML's OnlineStandardScaler: sums and sums of squares, the sample standard deviation, a model per window) or \"river\" (river 0.26.1's preprocessing.StandardScaler, step for step: Welford's running mean and population variance updated after every row, (x - mean) / sqrt(var), 0 where the variance is 0; needs withMean = true and windows = {countTumbling = 1}).",
+        ),
         ParamInfo::new(
             "modelVersionCol",
             "string",
@@ -178,15 +203,39 @@ impl Params {
         if timestamp_col.is_empty() {
             return Err(OperatorError::config("timestampCol", "must name a column"));
         }
+        let with_mean = c.get("withMean", false)?;
+        let windows = windows(c)?;
+        let variance = match c.get("variance", "flink-ml".to_owned())?.as_str() {
+            "flink-ml" => Variance::FlinkMl,
+            "river" => Variance::River,
+            other => {
+                return Err(OperatorError::config("variance", format!("unknown value \"{other}\": expected \"flink-ml\" or \"river\"")));
+            }
+        };
+        if variance == Variance::River {
+            if windows != Windows::CountTumbling(1) {
+                return Err(OperatorError::config(
+                    "windows",
+                    "variance = \"river\" updates the statistics after every row and scales the next row with them, as river's StandardScaler does: it needs windows = { countTumbling = 1 } (and withMean = true)",
+                ));
+            }
+            if !with_mean {
+                return Err(OperatorError::config(
+                    "withMean",
+                    "river's StandardScaler always subtracts the mean: set withMean = true with variance = \"river\"",
+                ));
+            }
+        }
         Ok(Self {
             input,
             output_col,
-            with_mean: c.get("withMean", false)?,
+            with_mean,
             with_std: c.get("withStd", true)?,
             model_version_col,
             max_allowed_model_delay_ms: delay,
-            windows: windows(c)?,
+            windows,
             timestamp_col,
+            variance,
         })
     }
 }

@@ -1,6 +1,8 @@
 //! OnlineStandardScaler natively: the Flink ML window conformance case (event-time tumbling and
 //! count windows), global and session windows, late rows, `maxAllowedModelDelayMs` and waiting
-//! rows across snapshot/restore, batch-size independence, bad input and bad config.
+//! rows across snapshot/restore, batch-size independence, bad input and bad config; the same for
+//! `variance = "river"` against river's formula (tests/reference.rs has river itself), and
+//! snapshots taken before `variance` existed.
 
 use std::sync::Arc;
 
@@ -409,6 +411,8 @@ fn window_configs() -> Vec<String> {
         json!({"windows": {"countTumbling": 10}}),
         json!({"windows": {"eventTimeTumblingMs": 3000}, "withMean": true, "maxAllowedModelDelayMs": 1500}),
         json!({"windows": {"eventTimeSessionGapMs": 1200}, "modelVersionCol": ""}),
+        json!({"windows": {"countTumbling": 1}, "withMean": true, "variance": "river"}),
+        json!({"windows": {"countTumbling": 1}, "withMean": true, "withStd": false, "variance": "river"}),
     ]
     .iter()
     .map(Value::to_string)
@@ -534,6 +538,13 @@ fn bad_config_names_the_parameter() {
         (json!({"modelVersionCol": true}), "modelVersionCol"),
         (json!({"outputCol": "__seq"}), "outputCol"),
         (json!({"inputCol": []}), "inputCol"),
+        (json!({"variance": "sample"}), "variance"),
+        (json!({"variance": 1}), "variance"),
+        (json!({"variance": "river", "withMean": true}), "windows"),
+        (json!({"variance": "river", "withMean": true, "windows": {"countTumbling": 2}}), "windows"),
+        (json!({"variance": "river", "withMean": true, "windows": {"eventTimeTumblingMs": 1}}), "windows"),
+        (json!({"variance": "river", "windows": {"countTumbling": 1}}), "withMean"),
+        (json!({"variance": "river", "withMean": false, "windows": {"countTumbling": 1}}), "withMean"),
     ] {
         match OnlineStandardScaler::open_json(&cfg.to_string()) {
             Err(OperatorError::InvalidConfig(c)) => assert_eq!(c.parameter, param, "{cfg}: {}", c.message),
@@ -556,4 +567,188 @@ fn readme_example_config_opens() {
     assert_eq!(job["operator"]["component"].as_str(), Some("scaler"));
     let config = serde_json::to_string(&job["operator"]["config"]).unwrap();
     OnlineStandardScaler::open_json(&config).unwrap();
+}
+
+const RIVER: &str = r#"{"variance": "river", "withMean": true, "windows": {"countTumbling": 1}}"#;
+
+/// river's `StandardScaler` by its formula, from two-pass statistics: `x` scaled by the
+/// population mean and variance of `seen` (`(x - mean) / sqrt(var)`, 0 where the variance is
+/// 0; `x` itself before any row, as river's empty statistics give it without std). Computed
+/// on the values minus the first row's, so that large offsets lose nothing.
+fn river_formula(seen: &[Vec<f64>], x: &[f64], with_std: bool) -> Vec<f64> {
+    let n = seen.len() as f64;
+    (0..x.len())
+        .map(|j| {
+            if seen.is_empty() {
+                return if with_std { 0.0 } else { x[j] };
+            }
+            let c = seen[0][j];
+            let shifted_mean = seen.iter().map(|r| r[j] - c).sum::<f64>() / n;
+            let var = seen.iter().map(|r| (r[j] - c - shifted_mean).powi(2)).sum::<f64>() / n;
+            let centred = x[j] - c - shifted_mean;
+            if !with_std {
+                centred
+            } else if var == 0.0 {
+                0.0
+            } else {
+                centred / var.sqrt()
+            }
+        })
+        .collect()
+}
+
+fn learned_vectors(out: &RecordBatch) -> Vec<Vec<f64>> {
+    let vc = VectorColumn::new(out, "output@learned").unwrap();
+    (0..out.num_rows()).map(|r| vc.get(r).unwrap().unwrap().to_dense()).collect()
+}
+
+#[test]
+fn river_variance_matches_its_formula() {
+    // Large offsets (Flink ML's sumSq - n mean^2 cancels there), a constant coordinate and one
+    // constant for the first rows.
+    let mut r = JavaRandom::new(11);
+    let rows: Vec<(i64, Vec<f64>)> = (0..120)
+        .map(|i| {
+            let late = if i < 5 { 2.0 } else { r.next_double() };
+            (i, vec![7.36e5 + i as f64 + r.next_double(), 1e9 + r.next_double() * 10.0, 3.0, late])
+        })
+        .collect();
+    let xs: Vec<Vec<f64>> = rows.iter().map(|r| r.1.clone()).collect();
+    for with_std in [true, false] {
+        let cfg = json!({"variance": "river", "withMean": true, "withStd": with_std, "windows": {"countTumbling": 1}}).to_string();
+        let mut op = OnlineStandardScaler::open_json(&cfg).unwrap();
+        op.set_learned_outputs(true);
+        let out = op.process(&timed(&rows, 0)).unwrap();
+        let got = answers(&out.outputs);
+        let learned = learned_vectors(&out.outputs);
+        let ms = models(out.models.as_ref());
+        assert_eq!(ms.len(), rows.len(), "a model per row");
+        for (i, a) in got.iter().enumerate() {
+            assert_eq!(a.seq, i as u64, "no row waits");
+            assert_eq!(a.version, Some(i as i64 - 1), "row {i} is scaled by the model of the rows before it");
+            let want = river_formula(&xs[..i], &xs[i], with_std);
+            let want_learned = river_formula(&xs[..=i], &xs[i], with_std);
+            for (g, w) in a.output.iter().zip(&want).chain(learned[i].iter().zip(&want_learned)) {
+                assert!(
+                    (g - w).abs() <= 1e-6 * w.abs().max(1.0),
+                    "row {i} (std {with_std}): {:?} / {:?} vs {want:?} / {want_learned:?}",
+                    a.output,
+                    learned[i]
+                );
+            }
+            if with_std {
+                assert_eq!(a.output[2], 0.0, "a constant coordinate scales to 0");
+            }
+        }
+        let stats = op.river_stats().unwrap();
+        assert_eq!(stats.mean[2], 3.0);
+        assert_eq!(stats.var[2], 0.0, "a constant coordinate's variance is exactly 0");
+        assert!((stats.var[1] / (100.0 / 12.0) - 1.0).abs() < 0.3, "no cancellation at 1e9: {}", stats.var[1]);
+        // Model data: river's mean and sqrt(var).
+        let last = ms.last().unwrap();
+        assert_eq!(last.mean, stats.mean);
+        assert_eq!(last.std, stats.var.iter().map(|v| v.sqrt()).collect::<Vec<_>>());
+        assert_eq!(last.version, rows.len() as i64 - 1);
+    }
+}
+
+#[test]
+fn river_first_row_is_scaled_by_empty_statistics() {
+    // river's statistics before any row are mean 0 and variance 0: the first row scales to 0
+    // with std, and to itself without (Flink ML's way holds it back for the first model).
+    let cfg = json!({"variance": "river", "withMean": true, "withStd": false, "windows": {"countTumbling": 1}}).to_string();
+    let mut op = OnlineStandardScaler::open_json(&cfg).unwrap();
+    let a = answers(&op.process(&timed(&[(0, vec![5.0, -2.0])], 0)).unwrap().outputs);
+    assert_eq!(a, vec![Answer { seq: 0, output: vec![5.0, -2.0], version: Some(-1) }]);
+    let mut op = OnlineStandardScaler::open_json(RIVER).unwrap();
+    let a = answers(&op.process(&timed(&[(0, vec![5.0, -2.0]), (1, vec![7.0, -2.0])], 0)).unwrap().outputs);
+    assert_eq!(a[0], Answer { seq: 0, output: vec![0.0, 0.0], version: Some(-1) });
+    // Second row: mean 5, variance 0 (a single row): 0 again. Its learned form: mean 6,
+    // variance 1, so (7 - 6) / 1 and a constant 0.
+    assert_eq!(a[1], Answer { seq: 1, output: vec![0.0, 0.0], version: Some(0) });
+    let mut op = OnlineStandardScaler::open_json(RIVER).unwrap();
+    op.set_learned_outputs(true);
+    let out = op.process(&timed(&[(0, vec![5.0, -2.0]), (1, vec![7.0, -2.0])], 0)).unwrap().outputs;
+    assert_eq!(learned_vectors(&out), vec![vec![0.0, 0.0], vec![1.0, 0.0]]);
+}
+
+#[test]
+fn river_refuses_what_would_overflow() {
+    let mut op = OnlineStandardScaler::open_json(RIVER).unwrap();
+    op.process(&timed(&[(0, vec![1.0])], 0)).unwrap();
+    let before = op.snapshot().unwrap();
+    let (r, c, m) = input_err(op.process(&timed(&[(1, vec![2.0]), (2, vec![1e300]), (3, vec![-1e300])], 1)).unwrap_err());
+    assert_eq!((r, c.as_deref()), (1, Some("input")), "{m}");
+    assert!(m.contains("overflow"), "{m}");
+    assert_eq!(op.snapshot().unwrap(), before, "nothing learnt from the refused batch");
+}
+
+#[test]
+fn river_learned_forms_survive_batches_and_restores() {
+    let rows = bumpy(150, 9);
+    let whole = {
+        let mut op = OnlineStandardScaler::open_json(RIVER).unwrap();
+        op.set_learned_outputs(true);
+        let out = op.process(&timed(&rows, 0)).unwrap().outputs;
+        (answers(&out), learned_vectors(&out))
+    };
+    for chunk in [1, 7, 64] {
+        let mut op = OnlineStandardScaler::open_json(RIVER).unwrap();
+        op.set_learned_outputs(true);
+        let (mut a, mut l) = (Vec::new(), Vec::new());
+        for (i, part) in rows.chunks(chunk).enumerate() {
+            let out = op.process(&timed(part, (i * chunk) as u64)).unwrap().outputs;
+            a.extend(answers(&out));
+            l.extend(learned_vectors(&out));
+            let snap = op.snapshot().unwrap();
+            // Restored into an instance opened with Flink ML's statistics: the snapshot says river.
+            op = OnlineStandardScaler::open_json(r#"{"windows": {"countTumbling": 1}}"#).unwrap();
+            op.restore(&snap).unwrap();
+            op.set_learned_outputs(true);
+        }
+        assert!((a.clone(), l.clone()) == whole, "chunk {chunk}");
+    }
+}
+
+/// A snapshot taken by the operator before `variance` existed (commit 526b045):
+/// `{"windows": {"eventTimeTumblingMs": 3000}, "maxAllowedModelDelayMs": 1000, "withMean": true}`
+/// after the first 8 rows of `ticking(12)` (two models, rows waiting).
+const SNAPSHOT_BEFORE_VARIANCE: &str = concat!(
+    "0f656464792d736e617073686f742f31144f6e6c696e655374616e646172645363616c657205302e312e30000569",
+    "6e707574066f75747075740101010776657273696f6ed00f02f02e0b5f5f74696d657374616d7001020102000000",
+    "0000003c400000000000002c40020000000000806140e27a14ae47614740080102e05dd08c01ae6d040102000000",
+    "0000000440555555555555ed3f02493f6811eaeefd3fafaada492c2fef3f02de5d0107b06d020000000000001c40",
+    "9a99999999991340",
+);
+
+#[test]
+fn the_default_is_unchanged_and_older_snapshots_restore() {
+    let old: Vec<u8> = (0..SNAPSHOT_BEFORE_VARIANCE.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&SNAPSHOT_BEFORE_VARIANCE[i..i + 2], 16).unwrap())
+        .collect();
+    let rows = ticking(12);
+    let base = json!({"windows": {"eventTimeTumblingMs": 3000}, "maxAllowedModelDelayMs": 1000, "withMean": true});
+    let mut explicit = base.clone();
+    explicit["variance"] = json!("flink-ml");
+    for cfg in [base.to_string(), explicit.to_string()] {
+        let mut op = OnlineStandardScaler::open_json(&cfg).unwrap();
+        op.process(&timed(&rows[..8], 0)).unwrap();
+        // The same state, bit for bit, as before `variance`, plus its last field (None).
+        let mut want = old.clone();
+        want.push(0);
+        assert_eq!(op.snapshot().unwrap(), want, "{cfg}");
+        let mut restored = OnlineStandardScaler::open_json(RIVER).unwrap();
+        restored.restore(&old).unwrap();
+        assert_eq!(restored.snapshot().unwrap(), want, "the older snapshot restores with Flink ML's statistics");
+        let mut a = Run::default();
+        let mut b = Run::default();
+        a.take(op.process(&timed(&rows[8..], 8)).unwrap());
+        b.take(restored.process(&timed(&rows[8..], 8)).unwrap());
+        a.take_opt(op.watermark(i64::MAX).unwrap());
+        b.take_opt(restored.watermark(i64::MAX).unwrap());
+        assert!(!a.answers.is_empty() && a == b);
+    }
+    let mut op = OnlineStandardScaler::open_json("{}").unwrap();
+    assert!(op.restore(&old[..old.len() - 1]).is_err(), "a truncated snapshot is refused");
 }
