@@ -86,7 +86,22 @@ enum TopicCommand {
 /// so itself, and starts over, so that line is off.
 const DEFAULT_LOG_FILTER: &str = "warn,eddy_kafka=info,eddy_drift=info,rdkafka::consumer::base_consumer=off";
 
+/// Transparent huge pages off for this process (Linux): with them, each thread's first
+/// allocations in a fresh mimalloc arena fault in and zero whole 2 MiB pages (and the kernel may
+/// compact memory to find them): ten runs of the same 1,250-row chain gave 14,000 to 98,000
+/// rows/s with them and 58,000 to 93,000 without (medians 61,700 and 65,900).
+/// mimalloc is also built without its `madvise(MADV_HUGEPAGE)` (its `no_thp` feature).
+fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) only sets a flag of this process.
+    #[expect(unsafe_code, reason = "one prctl call with constant arguments")]
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 fn main() -> ExitCode {
+    no_huge_pages();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()))
         .with_writer(std::io::stderr)
