@@ -90,7 +90,9 @@ const DEFAULT_LOG_FILTER: &str = "warn,eddy_kafka=info,eddy_drift=info,rdkafka::
 /// allocations in a fresh mimalloc arena fault in and zero whole 2 MiB pages (and the kernel may
 /// compact memory to find them): ten runs of the same 1,250-row chain gave 14,000 to 98,000
 /// rows/s with them and 58,000 to 93,000 without (medians 61,700 and 65,900).
-/// mimalloc is also built without its `madvise(MADV_HUGEPAGE)` (its `no_thp` feature).
+/// mimalloc is also built without its `madvise(MADV_HUGEPAGE)` (its `no_thp` feature), so that
+/// the benchmarks that run with eddy's allocator but not this `main` (ftrl_component_vs_native)
+/// get the same pages on a machine whose THP setting is `madvise`.
 fn no_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) only sets a flag of this process.

@@ -27,7 +27,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Broker trouble as reported so far, process-wide: every client of a run (consumer, producer,
 /// checkpoint reader, admin) reports through it, so an outage is said once (see [`Outage`]).
-static LAST_TROUBLE: Mutex<Outage> = Mutex::new(Outage { since: None, reported: None, recovered: None });
+static OUTAGE: Mutex<Outage> = Mutex::new(Outage { since: None, reported: None, recovered: None });
 
 /// When to say that the brokers are away, and when that they are back: a line when trouble
 /// starts and every 10 s while it lasts, one when a request succeeds again. Right after
@@ -72,7 +72,7 @@ impl Outage {
 }
 
 /// While a bounded job starts: when start-up began and how long it may take (see
-/// [`start_up_within`]). Process-wide, like [`LAST_TROUBLE`]: every client of the run waits
+/// [`start_up_within`]). Process-wide, like [`OUTAGE`]: every client of the run waits
 /// on the same brokers.
 static START_UP: Mutex<Option<(Instant, Duration)>> = Mutex::new(None);
 
@@ -82,7 +82,7 @@ static BOUNDED: AtomicBool = AtomicBool::new(false);
 
 /// The first time a broker refused the job's credentials or TLS handshake, as librdkafka
 /// reported it (its error callback; the calls themselves then only time out): which brokers
-/// and why. Process-wide, like [`LAST_TROUBLE`].
+/// and why. Process-wide, like [`OUTAGE`].
 static REFUSED: Mutex<Option<(String, String)>> = Mutex::new(None);
 
 /// From now on, waiting for brokers or topics fails after `limit` ([`BrokerWatch::waiting`],
@@ -149,7 +149,7 @@ impl BrokerWatch {
         if let Some(m) = &self.metrics {
             m.lock().broker_up = false;
         }
-        if LAST_TROUBLE.lock().unwrap_or_else(|p| p.into_inner()).trouble(Instant::now()) {
+        if OUTAGE.lock().unwrap_or_else(|p| p.into_inner()).trouble(Instant::now()) {
             tracing::warn!(target: "eddy_kafka", "Kafka broker {} unreachable or failing ({what}); eddy waits and keeps retrying", self.brokers);
         }
     }
@@ -168,7 +168,7 @@ impl BrokerWatch {
         if let Some(m) = &self.metrics {
             m.lock().broker_up = true;
         }
-        if LAST_TROUBLE.lock().unwrap_or_else(|p| p.into_inner()).ok(Instant::now()) {
+        if OUTAGE.lock().unwrap_or_else(|p| p.into_inner()).ok(Instant::now()) {
             tracing::info!(target: "eddy_kafka", "Kafka broker {} answers again", self.brokers);
         }
     }

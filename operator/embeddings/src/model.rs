@@ -118,7 +118,10 @@ impl DirtySet {
     }
 
     fn clear(&mut self) {
-        self.take();
+        for (k, s) in std::mem::take(&mut self.list) {
+            *self.flag(k, s) = false;
+        }
+        self.len = 0;
     }
 }
 
@@ -594,7 +597,6 @@ impl Model {
             rows.push(PublishedRow { kind: *kind, id: id.clone(), vector: None, version, event_time: time });
         }
         rows.sort_by(|a, b| (a.kind.name(), &a.id).cmp(&(b.kind.name(), &b.id)));
-        self.pub_dirty.clear();
         self.tombstones.clear();
         self.published_op = self.events;
         self.events_since_publish = 0;

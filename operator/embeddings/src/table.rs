@@ -1,5 +1,6 @@
 //! A collisionless embedding table keyed by the raw id: slots in struct-of-arrays form (one
-//! contiguous `f32` matrix for the vectors, so ranking streams through memory), an id → slot
+//! contiguous `f32` matrix for the vectors, and for ranking a blocked copy of it that one SIMD
+//! lane per slot streams through), an id → slot
 //! index, and a set of free slots that always hands out the lowest one, so that slot layout is
 //! a function of the events alone and can be rebuilt from a snapshot.
 
@@ -152,12 +153,6 @@ impl Table {
         }
         let s = slot as usize * self.dim;
         &mut self.vectors[s..s + self.dim]
-    }
-
-    /// The whole matrix (capacity × dim, row-major).
-    #[inline]
-    pub fn matrix(&self) -> &[f32] {
-        &self.vectors
     }
 
     /// Puts `id` in the lowest free slot (or a new one), with everything zero.
