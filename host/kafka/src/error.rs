@@ -56,16 +56,23 @@ impl Error {
     pub fn kafka(context: impl Into<String>, source: KafkaError) -> Self {
         let context = context.into();
         match denial(&source) {
-            Some(cause) => Self::Denied(format!(
-                "{cause} ({context}): {source}. {}",
-                if cause == AUTHENTICATION_FAILED {
-                    "Check sasl.username, sasl.password, sasl.mechanisms and the ssl.* settings in [source.kafka.properties]"
-                } else {
-                    "The job's principal lacks an ACL; host/kafka/README.md lists the ones a job needs"
-                }
-            )),
+            Some(cause) => Self::denied(cause, &context, &source),
             None => Self::Kafka { context, source },
         }
+    }
+
+    /// [`Error::Denied`] for a refusal by the brokers (`cause`, e.g. "topic authorization
+    /// failed") met while doing `context`, whatever code `source` carries: librdkafka may
+    /// report a refused transaction as a state error once it has aborted it.
+    pub(crate) fn denied(cause: &str, context: &str, source: &KafkaError) -> Self {
+        Self::Denied(format!(
+            "{cause} ({context}): {source}. {}",
+            if cause == AUTHENTICATION_FAILED {
+                "Check sasl.username, sasl.password, sasl.mechanisms and the ssl.* settings in [source.kafka.properties]"
+            } else {
+                "The job's principal lacks an ACL; host/kafka/README.md lists the ones a job needs"
+            }
+        ))
     }
 
     /// Who is at fault.

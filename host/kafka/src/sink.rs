@@ -217,11 +217,21 @@ impl Sink {
                     let first = self.producer.context().first_failure.lock().unwrap_or_else(|p| p.into_inner()).take();
                     self.producer.context().failed.store(0, Ordering::Relaxed);
                     self.abort();
-                    let because = match crate::client::take_refused_partitions() {
+                    let refused = crate::client::take_refused_partitions();
+                    let because = match &refused {
                         Some(parts) => format!("; the brokers refused to add partition(s) {parts} to it"),
                         None => first.map(|f| format!("; the first record it could not deliver went {f}")).unwrap_or_default(),
                     };
-                    return Err(Error::kafka(format!("{what} (the transaction was aborted{because})"), KafkaError::Transaction(e)));
+                    let context = format!("{what} (the transaction was aborted{because})");
+                    let e = KafkaError::Transaction(e);
+                    // The coordinator's refusal may surface as the next call's "Erroneous
+                    // state" (send_offsets after the add-partitions request failed): it is a
+                    // refusal all the same, which no retry fixes.
+                    return Err(if refused.is_some() {
+                        Error::denied("topic authorization failed", &context, &e)
+                    } else {
+                        Error::kafka(context, e)
+                    });
                 }
                 Err(KafkaError::Transaction(e)) if e.is_retriable() => {
                     crate::client::check_denied()?;
