@@ -240,10 +240,7 @@ pub fn arrow_prediction_into(input: &RecordBatch, rows: &[u32], outputs: &Record
         cols.push(c.clone());
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?;
-    let layout = eddy_sdk::ipc::StreamLayout::new(&batch)?;
-    let start = out.len();
-    out.resize(start + layout.len(), 0);
-    layout.write_to(&mut out[start..]);
+    eddy_sdk::ipc::StreamLayout::new(&batch)?.append_to(out);
     Ok(())
 }
 

@@ -916,6 +916,7 @@ impl Pipeline {
                 };
                 let Some(pred) = pred else { return };
                 let raw = outputs.column_by_name(&c.raw).and_then(|a| a.as_any().downcast_ref::<ListArray>().cloned());
+                let mut classified = Vec::new();
                 for i in 0..answered.len() {
                     match label(i) {
                         None => self.metrics.unlabelled(),
@@ -939,10 +940,11 @@ impl Pipeline {
                                 // A missing prediction is a wrong one.
                                 errors.push((i, if predicted == Some(label) { 0.0 } else { 1.0 }));
                             }
-                            self.metrics.classified(predicted, prob, label);
+                            classified.push((predicted, prob, label));
                         }
                     }
                 }
+                self.metrics.classified_batch(&classified);
             }
             OperatorKind::Embedder => {
                 let rank = outputs.column_by_name("rank").and_then(|a| a.as_any().downcast_ref::<Int64Array>().cloned());

@@ -88,6 +88,11 @@ impl Records {
         self.partition.is_empty()
     }
 
+    /// Reserves room for `bytes` more bytes of values.
+    pub(crate) fn reserve_values(&mut self, bytes: usize) {
+        self.value_data.reserve(bytes);
+    }
+
     /// Reserves room for `n` more records of about `value_bytes` bytes of values each.
     pub fn reserve(&mut self, n: usize, value_bytes: usize) {
         self.topic.reserve(n);

@@ -201,7 +201,15 @@ impl ReplayWriter {
             }
             return Ok(());
         }
+        let mut left = records.value_bytes();
         for i in 0..records.len() {
+            let bytes = records.value(i).len();
+            if self.buffer.is_empty() {
+                // Room for the batch this starts, at once: values of megabytes each (Arrow
+                // predictions) otherwise grow the buffer by copying it, several times a batch.
+                self.buffer.reserve_values(left.min(BATCH_BYTES + bytes));
+            }
+            left -= bytes;
             self.buffer.push_from(&records, i);
             if self.full() {
                 self.flush()?;

@@ -137,7 +137,15 @@ impl StreamLayout {
 
     /// The stream as bytes.
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len);
+        let mut out = Vec::new();
+        self.append_to(&mut out);
+        out
+    }
+
+    /// Appends the stream's bytes to `out` (room reserved once, nothing zeroed first).
+    pub fn append_to(&self, out: &mut Vec<u8>) {
+        out.reserve(self.len);
+        let start = out.len();
         out.extend_from_slice(&self.head);
         for piece in &self.body {
             let n = piece.len();
@@ -150,8 +158,7 @@ impl StreamLayout {
         if self.end {
             out.extend_from_slice(&END_OF_STREAM);
         }
-        debug_assert_eq!(out.len(), self.len);
-        out
+        debug_assert_eq!(out.len() - start, self.len);
     }
 }
 
