@@ -21,23 +21,56 @@ use super::{DecodeCol, DecodeError};
 #[derive(Debug)]
 pub(super) struct JsonRowParser {
     types: Vec<ColumnType>,
+    keys: Keys,
+    pub(super) cols: Vec<ColState>,
+    /// Whether the fast path is tried first (tests compare the two paths).
+    pub(super) fast: bool,
+}
+
+/// Which column a key names.
+#[derive(Debug)]
+struct Keys {
     index: HashMap<Vec<u8>, usize>,
     names: Vec<Vec<u8>>,
     /// For each key position in an object, the column the key there named last time:
     /// producers write their keys in one order, so the lookup is usually one comparison.
     hint: Vec<Option<usize>>,
-    pub(super) cols: Vec<ColState>,
-    /// Whether the fast path is tried first (tests compare the two paths).
-    pub(super) fast: bool,
+    /// Each column's key as it appears in a JSON object, with the colon (`"f0":`); empty for
+    /// a name JSON writes with escapes (its keys are always scanned).
+    quoted: Vec<Vec<u8>>,
+}
+
+impl json_fast::KeyIndex for Keys {
+    #[inline(always)]
+    fn lookup(&mut self, pos: usize, key: &[u8]) -> Option<usize> {
+        lookup(&mut self.hint, &self.names, &self.index, pos, key)
+    }
+
+    #[inline(always)]
+    fn expect(&self, pos: usize) -> Option<(usize, &[u8])> {
+        let c = self.hint.get(pos).copied().flatten()?;
+        let key = self.quoted[c].as_slice();
+        (!key.is_empty()).then_some((c, key))
+    }
 }
 
 impl JsonRowParser {
     pub(super) fn new(cols: &[DecodeCol]) -> Self {
         Self {
             types: cols.iter().map(|c| c.spec.column_type).collect(),
-            index: cols.iter().enumerate().map(|(i, c)| (c.spec.name.as_bytes().to_vec(), i)).collect(),
-            names: cols.iter().map(|c| c.spec.name.as_bytes().to_vec()).collect(),
-            hint: Vec::new(),
+            keys: Keys {
+                index: cols.iter().enumerate().map(|(i, c)| (c.spec.name.as_bytes().to_vec(), i)).collect(),
+                names: cols.iter().map(|c| c.spec.name.as_bytes().to_vec()).collect(),
+                hint: Vec::new(),
+                quoted: cols
+                    .iter()
+                    .map(|c| {
+                        let mut k = serde_json::to_vec(&c.spec.name).expect("a string serializes");
+                        k.push(b':');
+                        if k.contains(&b'\\') { Vec::new() } else { k }
+                    })
+                    .collect(),
+            },
             cols: cols.iter().map(|_| ColState::default()).collect(),
             fast: true,
         }
@@ -47,9 +80,7 @@ impl JsonRowParser {
     /// about the value as a whole (not JSON, not an object).
     pub(super) fn parse(&mut self, value: &[u8]) -> Result<(), DecodeError> {
         self.reset();
-        let (hint, names, index) = (&mut self.hint, &self.names, &self.index);
-        if self.fast && json_fast::parse(value, &self.types, &mut self.cols, |pos, key| lookup(hint, names, index, pos, key)) == Fast::Done
-        {
+        if self.fast && json_fast::parse(value, &self.types, &mut self.cols, &mut self.keys) == Fast::Done {
             return Ok(());
         }
         self.reset();
@@ -70,7 +101,7 @@ impl JsonRowParser {
     }
 
     fn lookup(&mut self, pos: usize, key: &[u8]) -> Option<usize> {
-        lookup(&mut self.hint, &self.names, &self.index, pos, key)
+        json_fast::KeyIndex::lookup(&mut self.keys, pos, key)
     }
 
     /// Checks the parsed row against column `i`'s spec: `Err` with the message eddy reports.

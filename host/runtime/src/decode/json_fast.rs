@@ -20,14 +20,18 @@ pub(super) enum Fast {
     GiveUp,
 }
 
-/// Reads `value` into `cols` (which the caller has reset). `lookup(pos, key)` names the
-/// column a key at position `pos` of the object fills, if any.
-pub(super) fn parse(
-    value: &[u8],
-    types: &[ColumnType],
-    cols: &mut [ColState],
-    mut lookup: impl FnMut(usize, &[u8]) -> Option<usize>,
-) -> Fast {
+/// Which column a key names.
+pub(super) trait KeyIndex {
+    /// The column a key at position `pos` of the object fills, if any.
+    fn lookup(&mut self, pos: usize, key: &[u8]) -> Option<usize>;
+    /// The column a key at `pos` named last time, with that key as JSON followed by a colon
+    /// (`"f0":`): when the bytes there are exactly those, the key is that column's, and is
+    /// not scanned.
+    fn expect(&self, pos: usize) -> Option<(usize, &[u8])>;
+}
+
+/// Reads `value` into `cols` (which the caller has reset), the columns named by `keys`.
+pub(super) fn parse(value: &[u8], types: &[ColumnType], cols: &mut [ColState], keys: &mut impl KeyIndex) -> Fast {
     let mut s = Scanner { b: value, i: 0 };
     s.ws();
     if !s.eat(b'{') {
@@ -40,13 +44,22 @@ pub(super) fn parse(
     let mut pos = 0;
     loop {
         s.ws();
-        let Some(key) = s.string() else { return Fast::GiveUp };
+        let column = match keys.expect(pos).filter(|(_, key)| s.at(key)).map(|(c, key)| (c, key.len())) {
+            Some((c, n)) => {
+                s.i += n;
+                Some(c)
+            }
+            None => {
+                let Some(key) = s.string() else { return Fast::GiveUp };
+                s.ws();
+                if !s.eat(b':') {
+                    return Fast::GiveUp;
+                }
+                keys.lookup(pos, key)
+            }
+        };
         s.ws();
-        if !s.eat(b':') {
-            return Fast::GiveUp;
-        }
-        s.ws();
-        match lookup(pos, key) {
+        match column {
             Some(c) => {
                 let st = &mut cols[c];
                 match types[c] {
@@ -89,6 +102,13 @@ struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
+    }
+
+    /// Whether the bytes at the cursor are `word` (compared in place: a call to `memcmp`
+    /// costs more than the comparison for the few bytes of a key).
+    #[inline]
+    fn at(&self, word: &[u8]) -> bool {
+        self.b.get(self.i..self.i + word.len()).is_some_and(|b| b.iter().zip(word).all(|(x, y)| x == y))
     }
 
     fn eat(&mut self, c: u8) -> bool {
