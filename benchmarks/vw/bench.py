@@ -219,8 +219,20 @@ def main():
     print("rows/s of every round: " + "; ".join(f"{k}: " + ", ".join(f"{x:,.0f}" for x in r["all"]) for k, r in [("VW", vw)] + [(label[f], results[f]) for f in results] if "all" in r) + "\n")
 
     def ratio(fmt):
-        r = results[fmt]
-        return None if "error" in r else r["rows_per_second"] / vw["rows_per_second"]
+        """The median over rounds of eddy's rows/s over VW's in the same round: the machine's
+        speed drifts from one second to the next, and a round's two runs, one right after the
+        other, share its weather (the medians of the columns above can come from different
+        rounds)."""
+        if "error" in results[fmt]:
+            return None
+        pairs = sorted(e["rows_per_second"] / v["rows_per_second"] for e, v in zip(rounds[fmt], rounds["vw"]))
+        return pairs[len(pairs) // 2] if len(pairs) % 2 else (pairs[len(pairs) // 2 - 1] + pairs[len(pairs) // 2]) / 2
+
+    for fmt in results:
+        if ratio(fmt) is not None:
+            per = ", ".join(f"{e['rows_per_second'] / v['rows_per_second']:.2f}x" for e, v in zip(rounds[fmt], rounds["vw"]))
+            print(f"eddy/VW round by round, {label[fmt]}: {per}; median {ratio(fmt):.2f}x")
+    print()
 
     bars = [
         ("Arrow >= 2.0x VW rows/s", ratio("arrow") is not None and ratio("arrow") >= 2.0),
