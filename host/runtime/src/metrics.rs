@@ -170,7 +170,7 @@ impl Prequential {
 }
 
 /// Counts of (label, predicted class) pairs, sorted by pair: a binary search over the few
-/// pairs a stream has, where a `BTreeMap` entry per row cost a tenth of a fast learner's time.
+/// pairs a stream has, in one small array (it was a `BTreeMap`, an entry per row).
 /// Serialized as the map it replaced (postcard writes a map and a sequence of pairs alike), so
 /// snapshots read the same.
 #[derive(Debug, Clone, Default, PartialEq)]
