@@ -116,14 +116,6 @@ impl Model {
                 (sign * l1 - *z) / ((beta + root_new) / alpha + l2)
             };
         };
-        // Two coordinates at a time in 128-bit lanes, in a component: the same IEEE operations
-        // lane by lane (no fused multiply-add), so the same bits; divisions and square roots,
-        // the update's cost, then go two at a time.
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        let (w, n, z, bg, bs) = {
-            let pairs = simd::update_pairs(w, n, z, bg, bs, [alpha, beta, l1, l2]);
-            (&mut w[pairs..], &mut n[pairs..], &mut z[pairs..], &bg[pairs..], &bs[pairs..])
-        };
         // Four coordinates per iteration: in a component every loop iteration costs an
         // interruption check, and reloads the loop's constants.
         let (mut w4, mut n4, mut z4) = (w.chunks_exact_mut(4), n.chunks_exact_mut(4), z.chunks_exact_mut(4));
@@ -139,48 +131,5 @@ impl Model {
             coordinate(w, n, z, *g, *s);
         }
         self.version += 1;
-    }
-}
-
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-mod simd {
-    use core::arch::wasm32::{
-        f64x2, f64x2_abs, f64x2_add, f64x2_div, f64x2_extract_lane, f64x2_ge, f64x2_le, f64x2_mul, f64x2_ne, f64x2_splat, f64x2_sqrt,
-        f64x2_sub, v128, v128_bitselect,
-    };
-
-    fn load(x: &[f64]) -> v128 {
-        f64x2(x[0], x[1])
-    }
-
-    fn store(v: v128, x: &mut [f64]) {
-        x[0] = f64x2_extract_lane::<0>(v);
-        x[1] = f64x2_extract_lane::<1>(v);
-    }
-
-    /// [`super::Model::update`]'s coordinate for the coordinates in whole pairs, two at a
-    /// time; how many it did (the rest are the caller's). `p` is `[alpha, beta, l1, l2]`.
-    pub fn update_pairs(w: &mut [f64], n: &mut [f64], z: &mut [f64], bg: &[f64], bs: &[f64], p: [f64; 4]) -> usize {
-        let [alpha, beta, l1, l2] = p.map(|x| f64x2_splat(x));
-        let (zero, one, minus_one) = (f64x2_splat(0.0), f64x2_splat(1.0), f64x2_splat(-1.0));
-        let pairs = w.len() / 2 * 2;
-        let (w2, n2, z2) = (w[..pairs].chunks_exact_mut(2), n[..pairs].chunks_exact_mut(2), z[..pairs].chunks_exact_mut(2));
-        for ((((w, n), z), g), s) in w2.zip(n2).zip(z2).zip(bg.chunks_exact(2)).zip(bs.chunks_exact(2)) {
-            let (g, s) = (load(g), load(s));
-            // g / s where s is not 0 (g / 1 is g, bit for bit, as the scalar form assumes).
-            let g = v128_bitselect(f64x2_div(g, s), g, f64x2_ne(s, zero));
-            let (n0, w0, z0) = (load(n), load(w), load(z));
-            let n_new = f64x2_add(n0, f64x2_mul(g, g));
-            let root_new = f64x2_sqrt(n_new);
-            let sigma = f64x2_div(f64x2_sub(root_new, f64x2_sqrt(n0)), alpha);
-            let z_new = f64x2_add(z0, f64x2_sub(g, f64x2_mul(sigma, w0)));
-            let sign = v128_bitselect(one, minus_one, f64x2_ge(z_new, zero));
-            let coef = f64x2_div(f64x2_sub(f64x2_mul(sign, l1), z_new), f64x2_add(f64x2_div(f64x2_add(beta, root_new), alpha), l2));
-            let w_new = v128_bitselect(zero, coef, f64x2_le(f64x2_abs(z_new), l1));
-            store(n_new, n);
-            store(z_new, z);
-            store(w_new, w);
-        }
-        pairs
     }
 }
