@@ -174,3 +174,43 @@ fn string_labels_that_look_like_numbers_are_scored_as_strings() {
         assert_eq!(s.metrics.accuracy, n.metrics.accuracy, "labels {a}/{b}");
     }
 }
+
+#[test]
+fn ftrl_takes_strings_and_booleans_through_declared_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let numbers = phishing(|y| json!(if y { 1.0 } else { 0.0 }));
+    let strings = phishing(|y| json!(if y { "phishing" } else { "legit" }));
+    let booleans = phishing(|y| json!(y));
+    let base = "globalBatchSize = 1";
+    let (n, np) = run(dir.path(), "ftrl-n", "ftrl", base, json_records("in", &numbers), "json");
+    let (s, sp) =
+        run(dir.path(), "ftrl-s", "ftrl", &format!("{base}\nclasses = [\"legit\", \"phishing\"]"), json_records("in", &strings), "json");
+    let (b, bp) = run(dir.path(), "ftrl-b", "ftrl", &format!("{base}\nclasses = [false, true]"), json_records("in", &booleans), "json");
+    assert_eq!((n.predictions, n.dead_letters, n.metrics.labelled), (1250, 0, 1250));
+    assert!(n.metrics.accuracy.unwrap() > 0.7, "ftrl learns (unscaled features): {:?}", n.metrics.accuracy);
+    for (kind, other, preds, names) in
+        [("strings", &s, &sp, [json!("legit"), json!("phishing")]), ("booleans", &b, &bp, [json!(false), json!(true)])]
+    {
+        assert_eq!((other.dead_letters, other.metrics.labelled), (0, 1250), "{kind}");
+        assert_eq!(other.metrics.accuracy, n.metrics.accuracy, "{kind}: the same classes learned");
+        for (i, (p, q)) in np.iter().zip(preds).enumerate() {
+            let class = usize::from(p["prediction"].as_f64() == Some(1.0));
+            assert_eq!(q["prediction"], names[class], "{kind} row {i}: the prediction in the label's own type");
+            assert_eq!(q["rawPrediction"], p["rawPrediction"], "{kind} row {i}: [P(first class), P(second)]");
+        }
+    }
+    // A label that is not one of the classes is a dead letter naming it; the rest run on.
+    let mut odd = strings.clone();
+    odd[7]["is_phishing"] = json!("spam");
+    let (o, _) =
+        run(dir.path(), "ftrl-o", "ftrl", &format!("{base}\nclasses = [\"legit\", \"phishing\"]"), json_records("in", &odd), "json");
+    assert_eq!((o.predictions, o.dead_letters), (1249, 1));
+    let dead = eddy_host::replay::read(&dir.path().join("ftrl-o/d.replay")).unwrap();
+    let r = &dead[0];
+    assert_eq!(
+        (r.header(headers::ORIGIN_OFFSET).unwrap().as_str(), r.header(headers::ERROR_COLUMN).unwrap().as_str()),
+        ("7", "is_phishing")
+    );
+    let why = r.header(headers::ERROR_REASON).unwrap();
+    assert!(why.contains(r#"label "spam" is not one of classes ["legit", "phishing"]"#), "{why}");
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use eddy_sdk::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::java_random::JavaRandom;
+use eddy_sdk::labels::Labels;
 use eddy_sdk::{
     ColumnSpec, ColumnType, Config, FeaturesCol, Operator, OperatorError, OperatorInfo, OperatorKind, Output, PublishModels, SEQ_COLUMN,
     VectorColumn, f64_column, fixed_width_list_f64_array, list_f64_array, optional_f64_column, seq_column,
@@ -26,6 +27,60 @@ pub struct Ftrl {
     /// Whether the host wants model versions; not state (see [`Operator::set_publish_models`]).
     #[serde(skip)]
     publish: PublishModels,
+    /// The `classes` parameter, when set: labels of any type, two classes. Read from the
+    /// job's config at every start, not state (snapshots stay as they were; `restore` keeps it).
+    #[serde(skip)]
+    classes: Option<Classes>,
+}
+
+/// Two declared classes: the first is class 0 (`rawPrediction[0]`), the second class 1.
+#[derive(Debug, Clone)]
+struct Classes {
+    labels: Labels,
+    /// The declared classes' values (see [`Labels`]): numbers as they are, booleans 0 and 1,
+    /// strings their index.
+    values: [f64; 2],
+}
+
+impl Classes {
+    /// Reads the `classes` parameter: `None` when unset; two classes of one type, or an error.
+    fn from_config(config: &Config) -> Result<Option<Self>, OperatorError> {
+        let (labels, declared) = Labels::declared(config, "classes")?;
+        let Some(values) = declared else { return Ok(None) };
+        let values: [f64; 2] = values.try_into().map_err(|v: Vec<f64>| {
+            OperatorError::config("classes", format!("a binary classifier takes two classes (negative, positive), got {}", v.len()))
+        })?;
+        Ok(Some(Self { labels, values }))
+    }
+
+    /// Each row's label as 0 (the first class) or 1 (the second); `None` where unlabelled.
+    fn read(&self, batch: &RecordBatch, col: &str) -> Result<Vec<Option<f64>>, OperatorError> {
+        let (read, _) = self.labels.read(batch, col)?;
+        let mut out = Vec::with_capacity(read.len());
+        for (r, v) in read.into_iter().enumerate() {
+            out.push(match v {
+                None => None,
+                Some(v) if v == self.values[0] => Some(0.0),
+                Some(v) if v == self.values[1] => Some(1.0),
+                Some(v) => {
+                    let (a, b) = (self.labels.to_json(self.values[0]), self.labels.to_json(self.values[1]));
+                    // A string never declared has a number past the declared ones: say it as read.
+                    let got = batch
+                        .column_by_name(col)
+                        .and_then(|c| c.as_any().downcast_ref::<eddy_sdk::arrow::array::StringArray>().map(|s| s.value(r).to_owned()))
+                        .unwrap_or_else(|| self.labels.to_json(v).to_string());
+                    return Err(OperatorError::input(r, Some(col), format!("label {got} is not one of classes [{a}, {b}]")));
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// Predicted classes (0 or 1) as a column of the labels' type.
+    fn predictions(&self, pred: &[f64]) -> ArrayRef {
+        let values: Vec<Option<f64>> = pred.iter().map(|p| Some(self.values[usize::from(*p != 0.0)])).collect();
+        self.labels.predictions(&values)
+    }
 }
 
 /// One row's features, borrowed from the batch (or from the gathered numeric columns).
@@ -150,6 +205,7 @@ impl Ftrl {
         }
         let label = optional_f64_column(batch, Some(&p.label_col)).ok().flatten();
         let labels = match label {
+            _ if self.classes.is_some() => self.classes.as_ref().expect("checked").read(batch, &p.label_col)?,
             None => vec![None; n],
             // Every row labelled 0 or 1, checked in one pass; otherwise row by row below, for
             // the error.
@@ -230,7 +286,8 @@ impl Operator for Ftrl {
 
     fn open(config: &Config) -> Result<Self, OperatorError> {
         let params = Params::from_config(config)?;
-        let mut op = Self { params, model: None, partial: None, publish: PublishModels::default() };
+        let classes = Classes::from_config(config)?;
+        let mut op = Self { params, model: None, partial: None, publish: PublishModels::default(), classes };
         let dim = match (&op.params.initial_model, &op.params.features) {
             (InitialModel::Coefficient(w), _) => Some(w.len()),
             (InitialModel::Random { dim: Some(d), .. }, _) => Some(*d),
@@ -247,7 +304,10 @@ impl Operator for Ftrl {
             FeaturesCol::Vector(c) => vec![ColumnSpec::required(c, ColumnType::Vector)],
             FeaturesCol::Columns(cs) => cs.iter().map(|c| ColumnSpec::required(c, ColumnType::Float64)).collect(),
         };
-        cols.push(ColumnSpec::optional(&p.label_col, ColumnType::Float64));
+        // Labels of any type when classes are declared; otherwise numbers (0 and 1), which the
+        // host hands over as they are (no text to parse per row).
+        let label_type = if self.classes.is_some() { ColumnType::Label } else { ColumnType::Float64 };
+        cols.push(ColumnSpec::optional(&p.label_col, label_type));
         if let Some(w) = &p.weight_col {
             cols.push(ColumnSpec::optional(w, ColumnType::Float64));
         }
@@ -305,14 +365,18 @@ impl Operator for Ftrl {
             }
         }
         let p = &self.params;
+        let (prediction_type, prediction): (DataType, ArrayRef) = match &self.classes {
+            Some(c) => (c.labels.prediction_type(), c.predictions(&pred)),
+            None => (DataType::Float64, Arc::new(Float64Array::from(pred))),
+        };
         let schema = Arc::new(Schema::new(vec![
-            Field::new(&p.prediction_col, DataType::Float64, false),
+            Field::new(&p.prediction_col, prediction_type, false),
             Field::new(&p.raw_prediction_col, DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false))), false),
             Field::new(&p.model_version_col, DataType::Int64, false),
             Field::new(SEQ_COLUMN, DataType::UInt64, false),
         ]));
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Float64Array::from(pred)),
+            prediction,
             Arc::new(fixed_width_list_f64_array(raw, 2)),
             Arc::new(Int64Array::from(versions)),
             Arc::new(UInt64Array::from(seq)),
@@ -320,6 +384,14 @@ impl Operator for Ftrl {
         let outputs = RecordBatch::try_new(schema, columns).map_err(|e| OperatorError::internal(e.to_string()))?;
         let models = if published.is_empty() { None } else { Some(self.model_batch(&published, Some(&published_seq))?) };
         Ok(Output { outputs, models })
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        // The snapshot is the state; the classes come from this instance's config.
+        let classes = self.classes.take();
+        *self = eddy_sdk::snapshot::open(&Self::describe(), state)?;
+        self.classes = classes;
+        Ok(())
     }
 
     fn set_publish_models(&mut self, on: bool) {

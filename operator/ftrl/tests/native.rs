@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use eddy_ftrl::Ftrl;
-use eddy_sdk::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch, UInt64Array};
+use eddy_sdk::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, ListArray, RecordBatch, StringArray, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{Operator, VectorBuilder, vector_field};
 use serde_json::Value;
@@ -141,4 +141,84 @@ fn not_publishing_models_changes_nothing_but_the_models() {
     let versions = a.models.unwrap().column_by_name("modelVersion").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
     assert_eq!(versions.value(0), on.model().unwrap().version - versions.len() as i64 + 1);
     assert!(versions.value(0) > 20, "versions published while off still counted");
+}
+
+/// `batch` with the labels as the host hands over a `Label` column: each label's JSON text.
+fn text_batch(rows: &[(Vec<f64>, Option<f64>)], seq0: u64, mut text: impl FnMut(f64) -> String) -> RecordBatch {
+    let b = batch(rows, seq0);
+    let labels = StringArray::from(rows.iter().map(|r| r.1.map(&mut text)).collect::<Vec<_>>());
+    let schema = Schema::new(vec![
+        vector_field("features", false),
+        Field::new("label", DataType::Utf8, true),
+        Field::new("__seq", DataType::UInt64, false),
+    ]);
+    RecordBatch::try_new(Arc::new(schema), vec![b.column(0).clone(), Arc::new(labels), b.column(2).clone()]).unwrap()
+}
+
+#[test]
+fn declared_classes_of_any_type_learn_exactly_as_zero_and_one() {
+    let data = rows(300, 11);
+    let base = r#""globalBatchSize": 4, "featuresCol": "features""#;
+    let mut numeric = Ftrl::open_json(&format!("{{{base}}}")).unwrap();
+    /// A `classes` parameter, the text of a 0/1 label in its type, the two classes as text.
+    type Case = (&'static str, fn(f64) -> String, [&'static str; 2]);
+    let cases: [Case; 3] = [
+        (r#"["ham", "spam"]"#, |y| if y == 1.0 { "\"spam\"".into() } else { "\"ham\"".into() }, ["ham", "spam"]),
+        ("[false, true]", |y| if y == 1.0 { "true".into() } else { "false".into() }, ["false", "true"]),
+        ("[-1, 1]", |y| if y == 1.0 { "1.0".into() } else { "-1.0".into() }, ["-1", "1"]),
+    ];
+    let want = numeric.process(&batch(&data, 0)).unwrap().outputs;
+    let want_pred = want.column_by_name("prediction").unwrap().as_any().downcast_ref::<Float64Array>().unwrap().clone();
+    for (classes, text, names) in cases {
+        let mut op = Ftrl::open_json(&format!(r#"{{{base}, "classes": {classes}}}"#)).unwrap();
+        let label_spec = op.input_columns().into_iter().find(|c| c.name == "label").unwrap();
+        assert_eq!(label_spec.column_type, eddy_sdk::ColumnType::Label, "{classes}: labels of any type");
+        // Restored halfway through a fresh instance with the same config: the classes hold.
+        let first = op.process(&text_batch(&data[..150], 0, text)).unwrap().outputs;
+        let mut op2 = Ftrl::open_json(&format!(r#"{{{base}, "classes": {classes}}}"#)).unwrap();
+        op2.restore(&op.snapshot().unwrap()).unwrap();
+        let second = op2.process(&text_batch(&data[150..], 150, text)).unwrap().outputs;
+        assert_eq!(op2.model().unwrap().w, numeric.model().unwrap().w, "{classes}: the same model, bit for bit");
+        for (part, out) in [(0, &first), (150, &second)] {
+            assert_eq!(
+                out.column_by_name("rawPrediction"),
+                want.column_by_name("rawPrediction").map(|c| c.slice(part, out.num_rows())).as_ref()
+            );
+            let pred = out.column_by_name("prediction").unwrap();
+            for i in 0..out.num_rows() {
+                let class = usize::from(want_pred.value(part + i) == 1.0);
+                let got = match pred.data_type() {
+                    DataType::Utf8 => pred.as_any().downcast_ref::<StringArray>().unwrap().value(i).to_owned(),
+                    DataType::Boolean => pred.as_any().downcast_ref::<BooleanArray>().unwrap().value(i).to_string(),
+                    _ => pred.as_any().downcast_ref::<Float64Array>().unwrap().value(i).to_string(),
+                };
+                assert_eq!(got, names[class], "{classes}: row {} predicted in the labels' own type", part + i);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_label_outside_the_classes_is_an_input_error_naming_it() {
+    let mut op = Ftrl::open_json(r#"{"featuresCol": "features", "classes": ["ham", "spam"]}"#).unwrap();
+    let data = rows(5, 3);
+    let mut i = 0;
+    let labels = ["\"ham\"", "\"spam\"", "\"eggs\"", "\"ham\"", "\"ham\""];
+    let b = text_batch(&data, 0, |_| {
+        i += 1;
+        labels[i - 1].to_owned()
+    });
+    let before = op.snapshot().unwrap();
+    let err = op.process(&b).expect_err("eggs is not a class");
+    match &err {
+        eddy_sdk::OperatorError::InvalidInput(e) => {
+            // Row 2 is unlabelled (`rows` leaves every third row so): "eggs" is row 3's.
+            assert_eq!((e.row, e.column.as_deref()), (3, Some("label")));
+            assert_eq!(e.message, r#"label "eggs" is not one of classes ["ham", "spam"]"#);
+        }
+        other => panic!("an input error, got {other:?}"),
+    }
+    assert_eq!(op.snapshot().unwrap(), before, "nothing learned from the refused batch");
+    let three = Ftrl::open_json(r#"{"featuresCol": "features", "classes": ["a", "b", "c"]}"#).map(|_| ()).expect_err("three classes");
+    assert!(three.to_string().contains("two classes"), "{three}");
 }
