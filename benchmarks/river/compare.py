@@ -178,6 +178,16 @@ def main():
          lambda: naive_bayes.GaussianNB(),
          NB_RIVER,
          [("naive-bayes", {"featuresCol": cols["segment"], "labelCol": "label", "likelihood": "river"})], "classifier"),
+    ] + [
+        # ftrl is Flink ML's FTRL-Proximal logistic regression, without an intercept: river's
+        # LogisticRegression with the FTRLProximal optimizer and the same parameters, its
+        # intercept not learned; eddy updates after every row (globalBatchSize 1).
+        (name, "LogisticRegression (FTRLProximal alpha 0.1, beta 0.1, l1 0, l2 0; no intercept)",
+         lambda: linear_model.LogisticRegression(optimizer=optim.FTRLProximal(alpha=0.1, beta=0.1, l1=0.0, l2=0.0), intercept_lr=0.0),
+         "ftrl (Flink ML's defaults: alpha 0.1, beta 0.1, reg 0; globalBatchSize 1)",
+         [("ftrl", {"featuresCol": cols[name], "labelCol": "label", "globalBatchSize": 1})], "classifier")
+        for name in ("phishing", "bananas", "sea-drift", "agrawal-drift")
+    ] + [
         ("bananas", "HoeffdingTreeClassifier",
          lambda: tree.HoeffdingTreeClassifier(),
          "hoeffding-tree",
