@@ -958,12 +958,14 @@ impl Pipeline {
             }
             OperatorKind::AnomalyDetector => {
                 let Some(score) = f64_col(&c.prediction) else { return };
+                let mut scored = Vec::new();
                 for i in 0..answered.len() {
                     match label(i).filter(|_| score.is_valid(i)) {
-                        Some(label) => self.metrics.anomaly_scored(score.value(i), label),
+                        Some(label) => scored.push((score.value(i), label)),
                         None => self.metrics.unlabelled(),
                     }
                 }
+                self.metrics.anomaly_scored_batch(&scored);
             }
             OperatorKind::Clusterer | OperatorKind::Transformer => {
                 for _ in 0..answered.len() {

@@ -55,7 +55,8 @@ impl Classes {
 
     /// Each row's label as 0 (the first class) or 1 (the second); `None` where unlabelled.
     fn read(&self, batch: &RecordBatch, col: &str) -> Result<Vec<Option<f64>>, OperatorError> {
-        let (read, _) = self.labels.read(batch, col)?;
+        // `seen` numbers a string the classes do not list, so that it can be named.
+        let (read, seen) = self.labels.read(batch, col)?;
         let mut out = Vec::with_capacity(read.len());
         for (r, v) in read.into_iter().enumerate() {
             out.push(match v {
@@ -63,13 +64,8 @@ impl Classes {
                 Some(v) if v == self.values[0] => Some(0.0),
                 Some(v) if v == self.values[1] => Some(1.0),
                 Some(v) => {
-                    let (a, b) = (self.labels.to_json(self.values[0]), self.labels.to_json(self.values[1]));
-                    // A string never declared has a number past the declared ones: say it as read.
-                    let got = batch
-                        .column_by_name(col)
-                        .and_then(|c| c.as_any().downcast_ref::<eddy_sdk::arrow::array::StringArray>().map(|s| s.value(r).to_owned()))
-                        .unwrap_or_else(|| self.labels.to_json(v).to_string());
-                    return Err(OperatorError::input(r, Some(col), format!("label {got} is not one of classes [{a}, {b}]")));
+                    let (a, b) = (seen.to_json(self.values[0]), seen.to_json(self.values[1]));
+                    return Err(OperatorError::input(r, Some(col), format!("label {} is not one of classes [{a}, {b}]", seen.to_json(v))));
                 }
             });
         }
