@@ -214,3 +214,22 @@ fn ftrl_takes_strings_and_booleans_through_declared_classes() {
     let why = r.header(headers::ERROR_REASON).unwrap();
     assert!(why.contains(r#"label "spam" is not one of classes ["legit", "phishing"]"#), "{why}");
 }
+
+#[test]
+fn ftrl_learns_rivers_way_through_the_component() {
+    // river 0.26.1's LogisticRegression(optimizer=FTRLProximal(), intercept_lr=0) on the same
+    // rows, recorded by operator/ftrl/tests/reference/river_reference.py: its prequential
+    // accuracy, which Flink ML's update (the default) does not reach on these rows.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_root().join("operator/ftrl/tests/reference/summary.json")).unwrap()).unwrap();
+    let river = summary["cases"]["phishing"]["accuracy"].as_f64().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let booleans = phishing(|y| json!(y));
+    let base = "classes = [false, true]";
+    let (r, rp) = run(dir.path(), "ftrl-river", "ftrl", &format!("{base}\nupdate = \"river\""), json_records("in", &booleans), "json");
+    let (f, _) = run(dir.path(), "ftrl-flink", "ftrl", &format!("{base}\nglobalBatchSize = 1"), json_records("in", &booleans), "json");
+    assert_eq!((r.predictions, r.dead_letters, r.metrics.labelled), (1250, 0, 1250));
+    assert_eq!(rp[1249]["modelVersion"], json!(1249), "a model version per labelled row");
+    assert_eq!(r.metrics.accuracy, Some(river), "river's accuracy");
+    assert_ne!(f.metrics.accuracy, Some(river), "Flink ML's update is not river's");
+}

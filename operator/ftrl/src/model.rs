@@ -162,6 +162,78 @@ impl Model {
     }
 }
 
+/// river 0.26.1's `LogisticRegression(optimizer=FTRLProximal(alpha, beta, l1, l2),
+/// intercept_lr=0)`, one labelled row at a time (`update = "river"`), in river's order of
+/// operations: the row's gradient comes from the coefficients it was scored with; then, per
+/// coordinate the row touches, the coefficient is recomputed from the accumulators *before*
+/// this gradient (so the next row is scored without it), and only then are `z` and `n` updated.
+pub mod river {
+    use super::Model;
+
+    /// river's probability (`utils.math.sigmoid`: 0 below -30, 1 above 30).
+    pub fn probability(dot: f64) -> f64 {
+        if dot < -30.0 {
+            0.0
+        } else if dot > 30.0 {
+            1.0
+        } else {
+            1.0 / (1.0 + eddy_sdk::math::exp(-dot))
+        }
+    }
+
+    /// river's `optim.losses.Log().gradient(label, dot)`, with its approximations past
+    /// |dot| > 18.
+    pub fn loss_gradient(label: f64, dot: f64) -> f64 {
+        let y = if label == 0.0 { -1.0 } else { 1.0 };
+        let z = dot * y;
+        if z > 18.0 {
+            eddy_sdk::math::exp(-z) * -y
+        } else if z < -18.0 {
+            -y
+        } else {
+            -y / (eddy_sdk::math::exp(z) + 1.0)
+        }
+    }
+
+    /// river's dot product: the coordinates summed one after another.
+    pub fn dot(indices: Option<&[i32]>, values: &[f64], w: &[f64]) -> f64 {
+        match indices {
+            None => values.iter().zip(w).fold(0.0, |s, (x, w)| s + w * x),
+            Some(ix) => ix.iter().zip(values).fold(0.0, |s, (&i, x)| s + w[i as usize] * x),
+        }
+    }
+
+    impl Model {
+        /// Learns one labelled row scored at `dot` (river's `learn_one` after its
+        /// `predict_one`); `weight` scales the loss gradient, as river's `w` does.
+        pub fn learn_river(&mut self, indices: Option<&[i32]>, values: &[f64], label: f64, weight: f64, dot: f64, p: [f64; 4]) {
+            let [alpha, beta, l1, l2] = p;
+            // river's clip_gradient (1e12), applied to the loss gradient times the weight.
+            let lg = (loss_gradient(label, dot) * weight).clamp(-1e12, 1e12);
+            // The kept square roots are the Flink ML update's; this one takes its own.
+            self.root.clear();
+            let mut coordinate = |i: usize, x: f64| {
+                let (w, z, n) = (&mut self.w[i], &mut self.z[i], &mut self.n[i]);
+                let g = x * lg;
+                // A coefficient whose |z| is not above l1 keeps its value (river assigns
+                // only above it).
+                if z.abs() > l1 {
+                    let sign = if *z > 0.0 { 1.0 } else { -1.0 };
+                    *w = -(1.0 / ((beta + n.sqrt()) / alpha + l2)) * (*z - sign * l1);
+                }
+                let s = ((*n + g * g).sqrt() - n.sqrt()) / alpha;
+                *z += g - s * *w;
+                *n += g * g;
+            };
+            match indices {
+                None => values.iter().enumerate().for_each(|(i, x)| coordinate(i, *x)),
+                Some(ix) => ix.iter().zip(values).for_each(|(i, x)| coordinate(*i as usize, *x)),
+            }
+            self.version += 1;
+        }
+    }
+}
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd {
     use core::arch::wasm32::{

@@ -13,8 +13,8 @@ use eddy_sdk::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Model, Partial};
-use crate::params::{InitialModel, Params, param_infos};
+use crate::model::{Model, Partial, river};
+use crate::params::{InitialModel, Params, Update, param_infos};
 
 /// OnlineLogisticRegression (FTRL-Proximal), Flink ML compatible.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -336,13 +336,37 @@ impl Operator for Ftrl {
             }
             let model = self.model.as_mut().expect("model set above");
             let partial = self.partial.get_or_insert_with(|| Partial::new(model.w.len()));
+            let learned_row = learned.as_mut().and_then(|l| l.next().flatten());
+            if self.params.update == Update::River {
+                let dot = river::dot(row.indices, row.values, &model.w);
+                let prob = river::probability(dot);
+                *pred = if prob > 1.0 - prob { 1.0 } else { 0.0 };
+                raw[0] = 1.0 - prob;
+                raw[1] = prob;
+                *version = model.version;
+                if let Some(label) = label {
+                    let p = &self.params;
+                    let rates = [p.alpha, p.beta, p.l1, p.l2];
+                    match &learned_row {
+                        Some(l) => {
+                            let dot = river::dot(l.indices.as_deref(), &l.values, &model.w);
+                            model.learn_river(l.indices.as_deref(), &l.values, label, weight, dot, rates)
+                        }
+                        None => model.learn_river(row.indices, row.values, label, weight, dot, rates),
+                    }
+                    if publish {
+                        published.push((model.w.clone(), model.version));
+                        published_seq.push(*row_seq);
+                    }
+                }
+                continue;
+            }
             let dot = row.dot(&model.w);
             let prob = 1.0 - 1.0 / (1.0 + eddy_sdk::math::exp(dot));
             *pred = if dot >= 0.0 { 1.0 } else { 0.0 };
             raw[0] = 1.0 - prob;
             raw[1] = prob;
             *version = model.version;
-            let learned_row = learned.as_mut().and_then(|l| l.next().flatten());
             if let Some(label) = label {
                 match &learned_row {
                     Some(l) => partial.add(l.indices.as_deref(), &l.values, label, weight, l.dot(&model.w)),
@@ -383,10 +407,11 @@ impl Operator for Ftrl {
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), OperatorError> {
-        // The snapshot is the state; the classes come from this instance's config.
-        let classes = self.classes.take();
+        // The snapshot is the state; the classes and the update rule come from this
+        // instance's config.
+        let (classes, update) = (self.classes.take(), self.params.update);
         *self = eddy_sdk::snapshot::open(&Self::describe(), state)?;
-        self.classes = classes;
+        (self.classes, self.params.update) = (classes, update);
         Ok(())
     }
 

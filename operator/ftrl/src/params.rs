@@ -36,6 +36,22 @@ struct RandomJson {
     dim: Option<usize>,
 }
 
+/// Whose update rule FTRL follows (`update`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Update {
+    /// Flink ML's `OnlineLogisticRegression` (`"flink-ml"`, the default): a global batch's
+    /// gradient, then the coefficients from the updated accumulators; a row is scored with
+    /// every row before it learned.
+    #[default]
+    FlinkMl,
+    /// river 0.26.1's `LogisticRegression(optimizer=FTRLProximal(...), intercept_lr=0)`
+    /// (`"river"`), row by row: the coefficients are recomputed from the accumulators before
+    /// each row's gradient is added, so a row is scored without the row just before it; river's
+    /// sigmoid (clamped at +-30), log-loss gradient (approximated past |w.x| > 18) and ties
+    /// (p = 0.5 predicts the first class). `globalBatchSize` must be 1.
+    River,
+}
+
 /// FTRL's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Params {
@@ -63,6 +79,10 @@ pub struct Params {
     pub model_version_col: String,
     /// Initial model.
     pub initial_model: InitialModel,
+    /// Whose update rule. Read from the job at every start, not state: snapshots stay as they
+    /// were (the accumulators are the same under both rules).
+    #[serde(skip)]
+    pub update: Update,
 }
 
 /// The parameters FTRL declares, with Flink ML's defaults.
@@ -77,7 +97,18 @@ pub fn param_infos() -> Vec<ParamInfo> {
             Some("0.0"),
             "ElasticNet mixing in [0, 1]: l1 = elasticNet * reg, l2 = (1 - elasticNet) * reg.",
         ),
-        ParamInfo::new("globalBatchSize", "long", Some("32"), "Labelled rows per model update (> 0)."),
+        ParamInfo::new(
+            "globalBatchSize",
+            "long",
+            Some("32"),
+            "Labelled rows per model update (> 0); 1 (and only 1) with update = \"river\".",
+        ),
+        ParamInfo::new(
+            "update",
+            "string",
+            Some("\"flink-ml\""),
+            "Whose update rule: \"flink-ml\" (Flink ML's OnlineLogisticRegression: global batches, coefficients from the updated accumulators) or \"river\" (river 0.26.1's LogisticRegression with FTRLProximal and intercept_lr = 0, row by row: coefficients recomputed before each row's gradient is added, river's clamped sigmoid, log-loss gradient and ties; globalBatchSize 1).",
+        ),
         ParamInfo::new(
             "featuresCol",
             "string | list<string>",
@@ -144,12 +175,26 @@ impl Params {
             }
             Some(InitialModelJson::Random { random }) => InitialModel::Random { seed: random.seed, dim: random.dim },
         };
+        let update = match c.get("update", "flink-ml".to_owned())?.as_str() {
+            "flink-ml" => Update::FlinkMl,
+            "river" => Update::River,
+            other => return Err(OperatorError::config("update", format!("unknown value \"{other}\": expected \"flink-ml\" or \"river\""))),
+        };
+        // river learns row by row: a batch size other than 1 is refused rather than ignored.
+        let batch_default = if update == Update::River { 1 } else { 32 };
+        let global_batch_size = c.positive("globalBatchSize", batch_default)? as usize;
+        if update == Update::River && global_batch_size != 1 {
+            return Err(OperatorError::config(
+                "globalBatchSize",
+                format!("is {global_batch_size}, but update = \"river\" learns row by row: leave it out or set 1"),
+            ));
+        }
         let p = Self {
             alpha: c.f64_in("alpha", 0.1, |v| v > 0.0, "> 0")?,
             beta: c.f64_in("beta", 0.1, |v| v >= 0.0, ">= 0")?,
             l1: elastic * reg,
             l2: (1.0 - elastic) * reg,
-            global_batch_size: c.positive("globalBatchSize", 32)? as usize,
+            global_batch_size,
             features,
             label_col: c.get("labelCol", "label".to_owned())?,
             weight_col: c.get_opt("weightCol")?,
@@ -157,6 +202,7 @@ impl Params {
             raw_prediction_col: c.get("rawPredictionCol", "rawPrediction".to_owned())?,
             model_version_col: c.get("modelVersionCol", "modelVersion".to_owned())?,
             initial_model,
+            update,
         };
         if let (InitialModel::Coefficient(w), FeaturesCol::Columns(cols)) = (&p.initial_model, &p.features)
             && w.len() != cols.len()
