@@ -25,7 +25,10 @@ fn phishing_ftrl() {
 fn bananas_naive_bayes_and_kmeans() {
     let s = run("examples/bananas/job.toml");
     assert_eq!(s.records_in, 5300);
-    assert!(s.metrics.accuracy.unwrap() > 0.55 && s.metrics.roc_auc.is_some());
+    // The majority class is 55.2% of the 5,300 points, no linear model passes 54%, and river's
+    // GaussianNB scores 61.6%; eddy's naive Bayes (sklearn's likelihood, the default) 61.55%.
+    let acc = s.metrics.accuracy.unwrap();
+    assert!(acc > 0.6 && s.metrics.roc_auc.is_some(), "accuracy {acc}");
     let s = run("examples/bananas/kmeans.toml");
     assert_eq!(s.operator, "OnlineKMeans");
     assert_eq!(s.models, 1 + 5300 / 64, "the initial model, then one per global batch of 64");
