@@ -151,21 +151,34 @@ class ScoringAppTest {
         start(t, "a");
         Process b = start(t, "b");
         Thread producer = produceSlowly(t + "-in", 20_000);
-        Thread.sleep(6_000);
-        b.destroyForcibly(); // its task moves to a (after the 6 s session timeout), restored from the changelog
+        // Waits on what the instances say, not on fixed sleeps (a loaded machine starts a JVM
+        // and joins a group in anything from 2 to 10 s): b runs a task of its own ...
+        awaitLog(log(t, "b"), "-> RUNNING tasks \\[0_\\d", Duration.ofSeconds(90));
+        Thread.sleep(3_000); // ... and commits snapshots of it (a commit every 100 ms)
+        b.destroyForcibly(); // SIGKILL: its task moves to a after the 6 s session timeout
         b.waitFor(30, TimeUnit.SECONDS);
-        Thread.sleep(15_000);
-        start(t, "b"); // and may come back
+        // b's task moved to a: a restored it from its changelog (a's own first task had an empty one)
+        awaitLog(log(t, "a"), "restored eddy-snapshot from eddy-pair-eddy-snapshot-changelog-\\d: [1-9]\\d* records", Duration.ofSeconds(90));
+        start(t, "b"); // and b comes back, taking a task again
         producer.join();
         check(t, log(t, "a"));
-        // b's task moved to a: a restored it from its changelog (a's own first task had an empty one)
-        assertThat(Files.readString(log(t, "a")))
-                .as("instance a took over a task, restored from the changelog")
-                .containsPattern("restored eddy-snapshot from eddy-pair-eddy-snapshot-changelog-\\d: [1-9]\\d* records");
         assertThat(Files.readString(log(t, "b"))).as("instance b ran, twice").containsPattern("(?s)-> RUNNING.*-> RUNNING");
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** Waits until the instance's log holds {@code pattern}; fails naming the log after {@code timeout}. */
+    static void awaitLog(Path log, String pattern, Duration timeout) throws Exception {
+        java.util.regex.Pattern p = java.util.regex.Pattern.compile(pattern);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (Files.exists(log) && p.matcher(Files.readString(log)).find()) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        fail("no line matching " + pattern + " in " + log + " after " + timeout + ":\n" + (Files.exists(log) ? Files.readString(log) : "(no log)"));
+    }
 
     static Path broker() {
         return EddyTestEnv.repo().resolve("tests/kafka/broker");
