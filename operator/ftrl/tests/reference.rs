@@ -10,13 +10,13 @@
 //! update (the default) scores each row with the row before it learned, so it fails this test,
 //! which is checked below.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use eddy_ftrl::Ftrl;
 use eddy_sdk::arrow::array::{Array, ArrayRef, Float64Array, ListArray, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{Operator, VectorBuilder, vector_field};
+use eddy_testkit::{exact, river_case};
 use serde_json::{Value, json};
 
 struct Reference {
@@ -29,33 +29,16 @@ struct Reference {
     weights: Vec<f64>,
 }
 
-/// Python's repr of a float, parsed exactly (Rust's `parse` rounds correctly).
-fn exact(v: &Value) -> f64 {
-    v.as_str().unwrap().parse().unwrap()
-}
-
 fn load(case: &str) -> Reference {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference");
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["river"], "0.26.1");
-    let entry = &summary["cases"][case];
-    let nf = entry["features"].as_array().unwrap().len();
-    let (mut rows, mut labels, mut p) = (Vec::new(), Vec::new(), Vec::new());
-    for line in std::fs::read_to_string(dir.join(format!("{case}.csv"))).unwrap().lines().skip(1) {
-        let cells: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
-        assert_eq!(cells.len(), nf + 2, "{case}: {line}");
-        rows.push(cells[..nf].to_vec());
-        labels.push(cells[nf]);
-        p.push(cells[nf + 1]);
-    }
-    assert_eq!(rows.len() as u64, entry["rows"].as_u64().unwrap());
+    let c = river_case(env!("CARGO_MANIFEST_DIR"), case, |e| e["features"].as_array().unwrap().len() + 2);
+    let nf = c.rows[0].len() - 2;
     Reference {
-        params: entry["params"].clone(),
-        rows,
-        labels,
-        p,
-        accuracy: entry["accuracy"].as_f64().unwrap(),
-        weights: entry["weights"].as_array().unwrap().iter().map(exact).collect(),
+        params: c.entry["params"].clone(),
+        rows: c.rows.iter().map(|r| r[..nf].to_vec()).collect(),
+        labels: c.rows.iter().map(|r| r[nf]).collect(),
+        p: c.rows.iter().map(|r| r[nf + 1]).collect(),
+        accuracy: c.entry["accuracy"].as_f64().unwrap(),
+        weights: c.entry["weights"].as_array().unwrap().iter().map(exact).collect(),
     }
 }
 

@@ -11,14 +11,14 @@
 //! phishing fail (29% off); with the first row held back for a model, as Flink ML's way does,
 //! trump without std fails (river scales the first row by its empty statistics).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use eddy_scaler::OnlineStandardScaler;
 use eddy_sdk::arrow::array::{ArrayRef, Int64Array, RecordBatch, UInt64Array};
 use eddy_sdk::arrow::schema::{DataType, Field, Schema};
 use eddy_sdk::{Operator, VectorBuilder, VectorColumn, learned_name, vector_field};
-use serde_json::{Value, json};
+use eddy_testkit::{exact, river_case};
+use serde_json::json;
 
 struct Reference {
     with_std: bool,
@@ -32,35 +32,18 @@ struct Reference {
     var: Option<Vec<f64>>,
 }
 
-/// Python's repr of a float, parsed exactly (Rust's `parse` rounds correctly).
-fn exact(v: &Value) -> f64 {
-    v.as_str().unwrap().parse().unwrap()
-}
-
 fn load(case: &str) -> Reference {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference");
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["river"], "0.26.1");
-    let entry = &summary["cases"][case];
-    let nf = entry["features"].as_array().unwrap().len();
-    let text = std::fs::read_to_string(dir.join(format!("{case}.csv"))).unwrap();
-    let mut r = Reference {
-        with_std: entry["with_std"].as_bool().unwrap(),
-        rows: Vec::new(),
-        scored: Vec::new(),
-        learned: Vec::new(),
-        mean: entry["mean"].as_array().unwrap().iter().map(exact).collect(),
-        var: entry["var"].as_array().map(|a| a.iter().map(exact).collect()),
-    };
-    for line in text.lines().skip(1) {
-        let cells: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
-        assert_eq!(cells.len(), 3 * nf, "{case}: {line}");
-        r.rows.push(cells[..nf].to_vec());
-        r.scored.push(cells[nf..2 * nf].to_vec());
-        r.learned.push(cells[2 * nf..].to_vec());
+    let c = river_case(env!("CARGO_MANIFEST_DIR"), case, |e| 3 * e["features"].as_array().unwrap().len());
+    let nf = c.rows[0].len() / 3;
+    let e = &c.entry;
+    Reference {
+        with_std: e["with_std"].as_bool().unwrap(),
+        rows: c.rows.iter().map(|r| r[..nf].to_vec()).collect(),
+        scored: c.rows.iter().map(|r| r[nf..2 * nf].to_vec()).collect(),
+        learned: c.rows.iter().map(|r| r[2 * nf..].to_vec()).collect(),
+        mean: e["mean"].as_array().unwrap().iter().map(exact).collect(),
+        var: e["var"].as_array().map(|a| a.iter().map(exact).collect()),
     }
-    assert_eq!(r.rows.len() as u64, entry["rows"].as_u64().unwrap());
-    r
 }
 
 /// Rows `seq0..` as a vector column `input`, with `__timestamp` and `__seq`.

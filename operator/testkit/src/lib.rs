@@ -247,3 +247,41 @@ pub fn assert_config_error<O: Operator>(config: &str, param: &str) {
         Ok(_) => panic!("{config}: expected a config error naming {param}"),
     }
 }
+
+/// One case of a river reference recorded under a crate's `tests/reference` by its
+/// `river_reference.py`: the case's entry in `summary.json` (whose `river` is checked to be
+/// 0.26.1, the version the comparison pins) and the rows of `<case>.csv`, every cell a number.
+pub struct RiverCase {
+    /// `summary.json`'s `cases.<case>`.
+    pub entry: serde_json::Value,
+    /// The CSV's rows after its header, each cell parsed (Rust's parse rounds correctly, so
+    /// Python's `repr` of a float comes back exactly).
+    pub rows: Vec<Vec<f64>>,
+}
+
+/// Reads case `case` of the river reference under `<manifest_dir>/tests/reference`, checking
+/// that every row has `cells` cells and that there are as many rows as the summary says.
+pub fn river_case(manifest_dir: &str, case: &str, cells: impl Fn(&serde_json::Value) -> usize) -> RiverCase {
+    let dir = std::path::Path::new(manifest_dir).join("tests/reference");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["river"], "0.26.1");
+    let entry = summary["cases"][case].clone();
+    let width = cells(&entry);
+    let text = std::fs::read_to_string(dir.join(format!("{case}.csv"))).unwrap();
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let row: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+            assert_eq!(row.len(), width, "{case}: {line}");
+            row
+        })
+        .collect();
+    assert_eq!(rows.len() as u64, entry["rows"].as_u64().unwrap(), "{case}: rows");
+    RiverCase { entry, rows }
+}
+
+/// A float the reference script wrote as Python's `repr` in a JSON string, parsed exactly.
+pub fn exact(v: &serde_json::Value) -> f64 {
+    v.as_str().unwrap().parse().unwrap()
+}
