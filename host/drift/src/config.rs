@@ -16,13 +16,20 @@ pub struct AdwinConfig {
     /// The window is tested for a cut every `clock` values (1: after every value).
     pub clock: u32,
     /// How many buckets of each size the window keeps before merging the two oldest into one
-    /// of twice the size (at least 2). More buckets: finer cut points, more memory and time.
+    /// of twice the size (2 to [`MAX_BUCKETS`]). More buckets: finer cut points, more memory
+    /// and time.
     pub max_buckets: u32,
     /// Neither side of a cut may hold fewer values than this.
     pub min_window_length: u32,
     /// No cut is tested until the window holds more than this many values.
     pub grace_period: u32,
 }
+
+/// The largest `max_buckets` accepted. The window keeps room for `max_buckets + 1` buckets of
+/// 16 bytes in each of up to 64 rows, allocated as rows open: 1,024 bounds that at about 1 MiB
+/// (river's default is 5; beyond a few dozen, more buckets only cost time). Without a bound a
+/// job file, or an altered snapshot, could ask for gigabytes before the first value.
+pub const MAX_BUCKETS: u32 = 1024;
 
 impl Default for AdwinConfig {
     fn default() -> Self {
@@ -32,7 +39,7 @@ impl Default for AdwinConfig {
 
 impl AdwinConfig {
     /// Checks the parameters: `delta` in the open interval (0, 1), `clock` at least 1,
-    /// `max_buckets` at least 2.
+    /// `max_buckets` from 2 to [`MAX_BUCKETS`].
     pub fn validate(&self) -> Result<(), ConfigError> {
         // Written so that NaN fails too.
         if !(self.delta > 0.0 && self.delta < 1.0) {
@@ -41,7 +48,7 @@ impl AdwinConfig {
         if self.clock == 0 {
             return Err(ConfigError::Clock);
         }
-        if self.max_buckets < 2 {
+        if !(2..=MAX_BUCKETS).contains(&self.max_buckets) {
             return Err(ConfigError::MaxBuckets(self.max_buckets));
         }
         Ok(())
@@ -62,6 +69,9 @@ mod tests {
         assert_eq!(AdwinConfig { clock: 0, ..ok }.validate(), Err(ConfigError::Clock));
         assert_eq!(AdwinConfig { max_buckets: 1, ..ok }.validate(), Err(ConfigError::MaxBuckets(1)));
         assert_eq!(AdwinConfig { max_buckets: 0, ..ok }.validate(), Err(ConfigError::MaxBuckets(0)));
+        assert_eq!(AdwinConfig { max_buckets: MAX_BUCKETS, ..ok }.validate(), Ok(()));
+        assert_eq!(AdwinConfig { max_buckets: MAX_BUCKETS + 1, ..ok }.validate(), Err(ConfigError::MaxBuckets(MAX_BUCKETS + 1)));
+        assert_eq!(AdwinConfig { max_buckets: u32::MAX, ..ok }.validate(), Err(ConfigError::MaxBuckets(u32::MAX)));
         let edge = AdwinConfig { delta: 1e-300, clock: 1, max_buckets: 2, min_window_length: 0, grace_period: 0 };
         assert_eq!(edge.validate(), Ok(()));
     }

@@ -11,9 +11,10 @@ pub enum ConfigError {
     /// `clock` is 0.
     #[error("adwin: clock must be at least 1 (1 tests the window after every value)")]
     Clock,
-    /// `max_buckets` is below 2. river accepts 1, but then its bucket rows empty out as they
-    /// merge and dropping the oldest bucket reads an empty row.
-    #[error("adwin: max_buckets must be at least 2, got {0}")]
+    /// `max_buckets` is below 2 or above [`MAX_BUCKETS`](crate::MAX_BUCKETS). river
+    /// accepts 1, but then its bucket rows empty out as they merge and dropping the oldest
+    /// bucket reads an empty row.
+    #[error("adwin: max_buckets must be from 2 to 1024, got {0}")]
     MaxBuckets(u32),
 }
 

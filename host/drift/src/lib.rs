@@ -12,7 +12,7 @@ mod error;
 mod snapshot;
 
 pub use adwin::Adwin;
-pub use config::AdwinConfig;
+pub use config::{AdwinConfig, MAX_BUCKETS};
 pub use error::{ConfigError, SnapshotError};
 
 /// The README's examples, run as doctests so that they stay true.

@@ -31,7 +31,7 @@ pub struct DriftSettings {
     pub delta: f64,
     /// The window is tested every `clock` values (at least 1).
     pub clock: u32,
-    /// Buckets of each size kept before the two oldest merge (at least 2).
+    /// Buckets of each size kept before the two oldest merge (2 to 1,024).
     pub max_buckets: u32,
     /// Neither side of a cut may hold fewer values.
     pub min_window_length: u32,
@@ -70,7 +70,7 @@ impl DriftSettings {
         self.adwin().validate().map_err(|e| match e {
             ConfigError::Delta(d) => format!("drift.delta must lie strictly between 0 and 1, got {d}"),
             ConfigError::Clock => "drift.clock must be at least 1 (1 tests the window after every value)".to_owned(),
-            ConfigError::MaxBuckets(n) => format!("drift.max_buckets must be at least 2, got {n}"),
+            ConfigError::MaxBuckets(n) => format!("drift.max_buckets must be from 2 to {}, got {n}", eddy_drift::MAX_BUCKETS),
             other => format!("[drift]: {other}"),
         })
     }
@@ -258,6 +258,7 @@ mod tests {
         assert!(e.starts_with("drift.delta "), "{e}");
         assert!(DriftSettings { clock: 0, ..s }.validate().unwrap_err().starts_with("drift.clock "));
         assert!(DriftSettings { max_buckets: 1, ..s }.validate().unwrap_err().starts_with("drift.max_buckets "));
+        assert!(DriftSettings { max_buckets: 1025, ..s }.validate().unwrap_err().contains("from 2 to 1024, got 1025"));
     }
 
     #[test]

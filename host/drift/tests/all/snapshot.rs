@@ -82,7 +82,10 @@ fn an_inconsistent_snapshot_is_refused() {
     assert!(broken(&|v| v["width"] = (width + 1).into()).contains("the width is not the number of values in the buckets"));
     assert!(broken(&|v| v["tick"] = 32.into()).contains("the clock is past its period"));
     assert!(broken(&|v| v["config"]["delta"] = 0.0.into()).contains("delta must lie strictly between 0 and 1"));
-    assert!(broken(&|v| v["config"]["max_buckets"] = 1.into()).contains("max_buckets must be at least 2"));
+    assert!(broken(&|v| v["config"]["max_buckets"] = 1.into()).contains("max_buckets must be from 2 to 1024, got 1"));
+    // A snapshot asking for room it does not need is refused before any is allocated (the
+    // fuzzer found one whose restore allocated 554 MB of bucket slots).
+    assert!(broken(&|v| v["config"]["max_buckets"] = (1u32 << 31).into()).contains("max_buckets must be from 2 to 1024"));
     assert!(broken(&|v| v["rows"] = serde_json::json!([])).contains("no bucket row"));
     assert!(broken(&|v| v["rows"][1] = serde_json::json!([])).contains("an empty bucket row above the first"));
     let too_many = serde_json::Value::Array(vec![serde_json::json!([1.0, 0.0]); 6]);
