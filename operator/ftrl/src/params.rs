@@ -127,7 +127,12 @@ pub fn param_infos() -> Vec<ParamInfo> {
             None,
             "Optional: the two classes as the labels come (numbers, strings or booleans, one type), negative first: rawPrediction is [P(first), P(second)] and predictions are given in the labels' type; any other label is an input error. Unset, labels are the numbers 0 and 1.",
         ),
-        ParamInfo::new("weightCol", "string", None, "Optional weight column (only sparse rows use it, as Flink ML does)."),
+        ParamInfo::new(
+            "weightCol",
+            "string",
+            None,
+            "Optional weight column (only sparse rows use it, as Flink ML does; with update = \"river\" it scales every row's gradient, as river does).",
+        ),
         ParamInfo::new("predictionCol", "string", Some("\"prediction\""), "Output column for the predicted class."),
         ParamInfo::new("rawPredictionCol", "string", Some("\"rawPrediction\""), "Output column for [1 - p, p]."),
         ParamInfo::new(

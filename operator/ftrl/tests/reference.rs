@@ -1,8 +1,9 @@
 //! The outside reference for `update = "river"`: river 0.26.1's
 //! `LogisticRegression(optimizer=FTRLProximal(alpha, beta, l1, l2), intercept_lr=0.0)`, run
 //! prequentially by `tests/reference/river_reference.py` on river's Bananas (5,300 rows),
-//! Phishing (1,250) and Phishing with l1 and l2 set. For every row it stored river's
-//! probability before learning the row, and its weights after the last row. eddy must give
+//! Phishing (1,250), Phishing with l1 and l2 set, and Phishing with row weights (0.5, 1 and 2
+//! in turn, `learn_one`'s `w`). For every row it stored river's probability before learning
+//! the row, and its coefficients after the last row. eddy must give
 //! river's prediction on every row, its probability within 1e-12 and its final weights within
 //! 1e-12 relative, whatever the batch sizes and through a restore. (eddy takes `sqrt` and `1 / x`
 //! where river takes `** 0.5` and `** -1`, which glibc's pow rounds differently about once in a
@@ -23,6 +24,8 @@ struct Reference {
     params: Value,
     rows: Vec<Vec<f64>>,
     labels: Vec<f64>,
+    /// Each row's weight (river's `learn_one(x, y, w)`).
+    weights_in: Vec<f64>,
     /// river's probability of the second class before learning each row.
     p: Vec<f64>,
     accuracy: f64,
@@ -30,29 +33,32 @@ struct Reference {
 }
 
 fn load(case: &str) -> Reference {
-    let c = river_case(env!("CARGO_MANIFEST_DIR"), case, |e| e["features"].as_array().unwrap().len() + 2);
-    let nf = c.rows[0].len() - 2;
+    let c = river_case(env!("CARGO_MANIFEST_DIR"), case, |e| e["features"].as_array().unwrap().len() + 3);
+    let nf = c.rows[0].len() - 3;
     Reference {
         params: c.entry["params"].clone(),
         rows: c.rows.iter().map(|r| r[..nf].to_vec()).collect(),
         labels: c.rows.iter().map(|r| r[nf]).collect(),
-        p: c.rows.iter().map(|r| r[nf + 1]).collect(),
+        weights_in: c.rows.iter().map(|r| r[nf + 1]).collect(),
+        p: c.rows.iter().map(|r| r[nf + 2]).collect(),
         accuracy: c.entry["accuracy"].as_f64().unwrap(),
         weights: c.entry["weights"].as_array().unwrap().iter().map(exact).collect(),
     }
 }
 
-fn batch(rows: &[Vec<f64>], labels: &[f64], seq0: u64) -> RecordBatch {
+fn batch(rows: &[Vec<f64>], labels: &[f64], weights: &[f64], seq0: u64) -> RecordBatch {
     let mut v = VectorBuilder::new();
     rows.iter().for_each(|x| v.append_dense(x));
     let schema = Schema::new(vec![
         vector_field("features", false),
         Field::new("label", DataType::Float64, true),
+        Field::new("weight", DataType::Float64, true),
         Field::new("__seq", DataType::UInt64, false),
     ]);
     let cols: Vec<ArrayRef> = vec![
         Arc::new(v.finish()),
         Arc::new(Float64Array::from(labels.to_vec())),
+        Arc::new(Float64Array::from(weights.to_vec())),
         Arc::new(UInt64Array::from_iter_values(seq0..seq0 + rows.len() as u64)),
     ];
     RecordBatch::try_new(Arc::new(schema), cols).unwrap()
@@ -65,7 +71,7 @@ fn config(r: &Reference, update: &str) -> String {
     let reg = l1 + l2;
     let elastic = if reg == 0.0 { 0.0 } else { l1 / reg };
     assert_eq!((elastic * reg, (1.0 - elastic) * reg), (l1, l2), "l1 and l2 representable as reg and elasticNet");
-    json!({"alpha": p["alpha"], "beta": p["beta"], "reg": reg, "elasticNet": elastic, "update": update, "globalBatchSize": 1}).to_string()
+    json!({"alpha": p["alpha"], "beta": p["beta"], "reg": reg, "elasticNet": elastic, "update": update, "globalBatchSize": 1, "weightCol": "weight"}).to_string()
 }
 
 /// Runs the stream in batches of the given sizes (cycled), restoring into a fresh instance
@@ -80,7 +86,7 @@ fn run(r: &Reference, update: &str, sizes: &[usize], restore_at: Option<usize>) 
             break;
         }
         let end = (at + size).min(r.rows.len());
-        let out = op.process(&batch(&r.rows[at..end], &r.labels[at..end], at as u64)).unwrap().outputs;
+        let out = op.process(&batch(&r.rows[at..end], &r.labels[at..end], &r.weights_in[at..end], at as u64)).unwrap().outputs;
         let raw = out.column_by_name("rawPrediction").unwrap().as_any().downcast_ref::<ListArray>().unwrap();
         let values = raw.values().as_any().downcast_ref::<Float64Array>().unwrap();
         p.extend((0..out.num_rows()).map(|i| values.value(2 * i + 1)));
@@ -133,6 +139,11 @@ fn phishing_as_river_learns_it() {
 #[test]
 fn phishing_with_l1_and_l2_as_river_learns_it() {
     check("phishing_l1_l2");
+}
+
+#[test]
+fn phishing_with_row_weights_as_river_learns_it() {
+    check("phishing_weighted");
 }
 
 #[test]
