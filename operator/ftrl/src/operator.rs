@@ -335,8 +335,8 @@ impl Operator for Ftrl {
                 self.model = Some(self.initial_model(row.size));
             }
             let model = self.model.as_mut().expect("model set above");
-            let partial = self.partial.get_or_insert_with(|| Partial::new(model.w.len()));
             let learned_row = learned.as_mut().and_then(|l| l.next().flatten());
+            // river's update learns row by row: no partial batch to keep.
             if self.params.update == Update::River {
                 let dot = river::dot(row.indices, row.values, &model.w);
                 let prob = river::probability(dot);
@@ -361,6 +361,7 @@ impl Operator for Ftrl {
                 }
                 continue;
             }
+            let partial = self.partial.get_or_insert_with(|| Partial::new(model.w.len()));
             let dot = row.dot(&model.w);
             let prob = 1.0 - 1.0 / (1.0 + eddy_sdk::math::exp(dot));
             *pred = if dot >= 0.0 { 1.0 } else { 0.0 };
