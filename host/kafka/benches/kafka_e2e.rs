@@ -6,7 +6,9 @@
 //! a label, on 2 partitions; operator: FTRL (Flink ML's OnlineLogisticRegression). Measured:
 //!
 //! 1. throughput of `stop_at_end` runs through the broker, exactly once and at least once,
-//!    against the same job on a replay file of the same records (ratios);
+//!    against the same job on a replay file of the same records, in rounds of the three in
+//!    turn (ratios paired within a round, then the median over rounds), after an untimed
+//!    exactly-once warm-up pass over the same input;
 //! 2. at a steady load of half the measured exactly-once maximum, the latency from a record's
 //!    timestamp (its produce time) to its prediction being readable by a `read_committed`
 //!    consumer (that is, committed), p50 and p99, for two checkpoint intervals.
@@ -16,6 +18,7 @@
 //! 720 records of 4,096 rows (2.9M rows), is long enough for the rows/s to measure the
 //! steady state rather than those (with 240 records, a 1.5 s run, they are a third of it).
 //! `EDDY_BENCH_BATCHES` (default 720) sets the number of input records (each 4,096 rows),
+//! `EDDY_BENCH_ROUNDS` (default 3) the rounds,
 //! `EDDY_BENCH_LATENCY_SECS` (default 20) the length of each latency run, and
 //! `EDDY_BENCH_LOG=info` prints the runner's log (checkpoints, restores) with timestamps.
 
@@ -133,6 +136,23 @@ fn producer(brokers: &str) -> ThreadedProducer<DefaultProducerContext> {
     ClientConfig::new().set("bootstrap.servers", brokers).set("message.max.bytes", MAX_BYTES).set("linger.ms", "1").create().unwrap()
 }
 
+/// CPU time (user + system) of a process so far, from `/proc/<pid>/stat` (`self` for this
+/// one); `None` where there is no such file.
+fn cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces), from field 3 on.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -142,6 +162,7 @@ fn main() {
         tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_writer(std::io::stderr).init();
     }
     let batches: usize = std::env::var("EDDY_BENCH_BATCHES").ok().and_then(|v| v.parse().ok()).unwrap_or(720);
+    let rounds: usize = std::env::var("EDDY_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
     let latency_secs: u64 = std::env::var("EDDY_BENCH_LATENCY_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let broker = harness::KafkaBroker::start().expect("start a Kafka broker (tests/kafka/broker)");
     let b = broker.bootstrap().to_owned();
@@ -168,29 +189,13 @@ fn main() {
     let rows = (batches * ROWS) as f64;
     eprintln!("input: {:.1} MB", payloads.iter().map(Vec::len).sum::<usize>() as f64 / 1e6);
 
-    // Warm-up: the first transactional producer and group of a fresh broker wait for the
-    // broker to create its transaction and offset topics; keep that out of the numbers.
-    create(&broker, "bench-warm-in", 1, false);
-    let p = producer(&b);
-    p.send(BaseRecord::<[u8], [u8]>::to("bench-warm-in").payload(&payloads[0]).partition(0)).map_err(|(e, _)| e).unwrap();
-    p.flush(Duration::from_secs(30)).unwrap();
+    // Warm-up, untimed: an exactly-once pass over the same input. The first transactional
+    // producer and group of a fresh broker wait for it to create its transaction and offset
+    // topics, and a fresh broker's JVM compiles its fetch and transactional produce paths
+    // during the first passes (its C2 compiler thread took a fifth of the machine through the
+    // first timed run without this); a broker in service has done both long ago.
     outputs(&broker, "bench-warm");
-    run_kafka(&rt, &kafka_job(&b, "bench-warm-in", "bench-warm", true, true, 1000), &RunOptions::default()).unwrap();
-
-    // Throughput through the broker (start-up included: joining the group, restoring).
-    let through = |name: &str, eos: bool| {
-        outputs(&broker, name);
-        let job = kafka_job(&b, "bench-in", name, eos, true, 1000);
-        let t = Instant::now();
-        let s = run_kafka(&rt, &job, &RunOptions::default()).unwrap();
-        let secs = t.elapsed().as_secs_f64();
-        assert_eq!(s.records_in as usize, batches);
-        let rps = rows / secs;
-        eprintln!("{name}: {secs:.2} s, {rps:.0} rows/s ({} checkpoints)", s.checkpoints);
-        rps
-    };
-    let eos = through("bench-eos", true);
-    let alo = through("bench-alo", false);
+    run_kafka(&rt, &kafka_job(&b, "bench-in", "bench-warm", true, true, 1000), &RunOptions::default()).unwrap();
 
     // The same job on a replay file of the same records.
     let dir = tempfile::tempdir().unwrap();
@@ -209,12 +214,57 @@ fn main() {
         "[source]\nreplay = \"in.replay\"\nformat = \"arrow\"\n{}\n[run]\nbatch_size = 8\n[sinks]\npredictions = \"p.replay\"\nmodels = \"m.replay\"\n",
         operator()
     );
-    let job = Job::parse(&text, dir.path(), &[]).unwrap();
-    let t = Instant::now();
-    run_replay(&rt, &job, &|_, _| {}).unwrap();
-    let secs = t.elapsed().as_secs_f64();
-    let replay = rows / secs;
-    eprintln!("replay file: {secs:.2} s, {replay:.0} rows/s (reading the file and writing the sinks included)");
+    let replay_job = Job::parse(&text, dir.path(), &[]).unwrap();
+    let broker_pid = std::fs::read_to_string(broker.dir().join("pid")).ok().and_then(|p| p.trim().parse::<u32>().ok());
+    let cpu = || (cpu_secs("self"), broker_pid.and_then(|p| cpu_secs(&p.to_string())));
+    let spent = |(e0, b0): (Option<f64>, Option<f64>), (e1, b1): (Option<f64>, Option<f64>)| {
+        (e0.zip(e1).map(|(a, b)| b - a).unwrap_or(f64::NAN), b0.zip(b1).map(|(a, b)| b - a).unwrap_or(f64::NAN))
+    };
+    let replay_run = || {
+        let (c, t) = (cpu(), Instant::now());
+        run_replay(&rt, &replay_job, &|_, _| {}).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        let (eddy_cpu, broker_cpu) = spent(c, cpu());
+        eprintln!("replay: {secs:.2} s, {:.0} rows/s, CPU: eddy {eddy_cpu:.2} s, broker {broker_cpu:.2} s", rows / secs);
+        (rows / secs, rows / eddy_cpu)
+    };
+
+    // Throughput through the broker (start-up included: joining the group, restoring), each
+    // run with a group and output topics of its own (created before the clock starts).
+    let through = |name: &str, eos: bool| {
+        outputs(&broker, name);
+        let job = kafka_job(&b, "bench-in", name, eos, true, 1000);
+        let (c, t) = (cpu(), Instant::now());
+        let s = run_kafka(&rt, &job, &RunOptions::default()).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        let (eddy_cpu, broker_cpu) = spent(c, cpu());
+        assert_eq!(s.records_in as usize, batches);
+        eprintln!(
+            "{name}: {secs:.2} s, {:.0} rows/s ({} checkpoints), CPU: eddy {eddy_cpu:.2} s, broker {broker_cpu:.2} s",
+            rows / secs,
+            s.checkpoints
+        );
+        (rows / secs, rows / eddy_cpu)
+    };
+    // Rounds of replay, exactly once, at least once in turn: this shared machine's speed drifts
+    // from second to second, so each ratio is taken within a round and the median reported.
+    let (mut replays, mut eoss, mut alos) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut replay_cpu, mut eos_cpu) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        eprintln!("round {round}");
+        let (replay, rc) = replay_run();
+        replays.push(replay);
+        replay_cpu.push(rc);
+        let (eos, ec) = through(&format!("bench-eos-{round}"), true);
+        eoss.push(eos);
+        eos_cpu.push(ec);
+        alos.push(through(&format!("bench-alo-{round}"), false).0);
+    }
+    let paired = |v: &[f64]| median(v.iter().zip(&replays).map(|(k, r)| k / r).collect());
+    let (eos_ratio, alo_ratio) = (paired(&eoss), paired(&alos));
+    let cpu_ratio = median(eos_cpu.iter().zip(&replay_cpu).map(|(k, r)| k / r).collect());
+    let eos_alo = median(eoss.iter().zip(&alos).map(|(e, a)| e / a).collect());
+    let (replay, eos, alo) = (median(replays.clone()), median(eoss.clone()), median(alos.clone()));
 
     // Latency at half the exactly-once maximum.
     let rate = eos / 2.0 / ROWS as f64; // records per second
@@ -299,10 +349,18 @@ fn main() {
         "eddy end to end, FTRL, Arrow records of {ROWS} rows x {FEATURES} features, {batches} records ({} rows), 2 partitions:",
         batches * ROWS
     );
+    println!("medians of {rounds} rounds; the ratios are paired (within a round), then the median:");
     println!("  replay file                   {replay:>12.0} rows/s   1.00");
-    println!("  Kafka, exactly once           {eos:>12.0} rows/s   {:.2} of replay", eos / replay);
-    println!("  Kafka, at least once          {alo:>12.0} rows/s   {:.2} of replay", alo / replay);
-    println!("  exactly once / at least once  {:.2}", eos / alo);
+    println!("  Kafka, exactly once           {eos:>12.0} rows/s   {eos_ratio:.2} of replay");
+    println!("  Kafka, at least once          {alo:>12.0} rows/s   {alo_ratio:.2} of replay");
+    println!("  exactly once / at least once  {eos_alo:.2}");
+    let list = |v: &[f64]| v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ");
+    println!("  every round, rows/s: replay {}; exactly once {}; at least once {}", list(&replays), list(&eoss), list(&alos));
+    println!(
+        "  rows per CPU-second of the eddy process (the broker's own CPU not counted): replay {}; exactly once {}; paired median {cpu_ratio:.2}",
+        list(&replay_cpu),
+        list(&eos_cpu)
+    );
     for (interval, p50, p99, n) in lat_rows {
         println!(
             "  latency at {:.0} rows/s (half the exactly-once maximum), checkpoint every {interval} ms: p50 {p50:.0} ms, p99 {p99:.0} ms ({n} records)",
