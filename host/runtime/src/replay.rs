@@ -152,11 +152,13 @@ pub const BATCH_BYTES: usize = 8 << 20;
 pub const WRITE_SLICE: usize = 64 << 10;
 
 /// A file that takes writes at most [`WRITE_SLICE`] bytes at a time. Arrow's IPC writer writes a
-/// batch's value buffer (megabytes) in one call, which a `BufWriter` passes straight through;
-/// on Linux 6.18 with ext4, one `write` of more than 128 KiB copies into the page cache at a
-/// tenth of the speed of smaller ones (`dd bs=64k` 3.6 GB/s, `bs=512k` 0.33 GB/s on the
-/// development machine), and a JSON replay's predictions writer spent more CPU there than the
-/// operator did.
+/// batch's value buffer (megabytes) in one call, which a `BufWriter` passes straight through.
+/// On the development VM (Linux 6.18, ext4), a large `write` makes the page cache take large
+/// folios, which come from memory the host has taken back and copy at a tenth of the usual
+/// speed (at one moment `dd bs=64k` 3.6 GB/s and `bs=512k` 0.33 GB/s); a JSON replay's
+/// predictions writer spent 1.9 of its run's 5.3 CPU-seconds there, 0.7 with slices. Once the
+/// small pages run out as well, slices are as slow (a replay writing a gigabyte after a few
+/// gigabytes of broker logs), but they never cost anything.
 struct Slices(File);
 
 impl Write for Slices {
