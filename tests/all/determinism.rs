@@ -61,6 +61,29 @@ fn feed(p: &mut Pipeline, recs: &[eddy_host::Record], chunk: usize) -> PipelineO
     all
 }
 
+/// A pipeline that defers its model versions (as the replay and Kafka runners' do, so that
+/// their JSON is written on the sinks' thread, not the operators') hands them out as batches,
+/// and encoding those gives exactly the records a pipeline that does not defer gives, in the
+/// same order, whatever the chunks the records come in.
+#[test]
+fn deferred_model_versions_encode_to_the_same_records() {
+    let recs = eddy_host::replay::read(&repo_root().join("examples/phishing/phishing.replay")).unwrap();
+    let job = Job::load(&repo_root().join("examples/phishing/job.toml"), &["operator.config.globalBatchSize=8".into()]).unwrap();
+    let comp = component(runtime(), "ftrl");
+    let cfg = job.operator_config();
+    let mut plain = Pipeline::new(&comp, &cfg, 0, Format::Json, false).unwrap();
+    let want = feed(&mut plain, &recs, 100);
+    assert!(want.models.len() > 100, "{} model versions", want.models.len());
+    for chunk in [1usize, 37, 2000] {
+        let mut p = Pipeline::new(&comp, &cfg, 0, Format::Json, false).unwrap();
+        p.defer_models(true);
+        let mut got = feed(&mut p, &recs, chunk);
+        assert!(got.models.is_empty() && !got.is_empty(), "chunks of {chunk}: model versions encoded before encode_models");
+        got.encode_models().unwrap();
+        assert!(got == want, "chunks of {chunk}: deferred model versions differ");
+    }
+}
+
 #[test]
 fn snapshot_and_restore_mid_stream_continue_bit_for_bit() {
     let recs = eddy_host::replay::read(&repo_root().join("examples/phishing/phishing.replay")).unwrap();

@@ -183,6 +183,9 @@ impl Runner<'_> {
         // gauge then stays empty).
         p.set_models(self.k.sinks.models.is_some())?;
         p.set_drift(&self.job.drift)?;
+        // Model versions and embeddings are encoded by the runner (emit), not on the
+        // partition's pipeline thread.
+        p.defer_models(true);
         Ok(p)
     }
 
@@ -530,7 +533,8 @@ impl<'r, 'a> Session<'r, 'a> {
     }
 
     /// Sends a pipeline's output into the open transaction.
-    fn emit(&mut self, key: &(String, i32), out: PipelineOutput) -> Result<()> {
+    fn emit(&mut self, key: &(String, i32), mut out: PipelineOutput) -> Result<()> {
+        out.encode_models()?;
         let s = &self.r.k.sinks;
         let mut version = None;
         let routes = [

@@ -76,6 +76,35 @@ pub struct PipelineOutput {
     /// key the partition, value the detection as JSON ([`crate::drift::Detection::to_json`]),
     /// the detected row's record timestamp and origin headers.
     pub drift: Records,
+    /// Model versions and embeddings not yet in `models` and `embeddings` (see
+    /// [`Pipeline::defer_models`] and [`PipelineOutput::encode_models`]).
+    pub(crate) deferred: DeferredModels,
+}
+
+/// Model versions and embeddings a step published, kept as the operators' batches until
+/// [`PipelineOutput::encode_models`] makes them records: the JSON is then written by whoever
+/// encodes (a sink's thread), not by the thread that runs the operators.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct DeferredModels {
+    /// Each batch with the operator that published it and the pipeline's partition.
+    batches: Vec<(RecordBatch, String, i32)>,
+    /// Model versions in output order: batch, row, record timestamp.
+    models: Vec<(u32, u32, i64)>,
+    /// Embeddings in output order: batch, row, record timestamp.
+    embeddings: Vec<(u32, u32, i64)>,
+}
+
+impl DeferredModels {
+    fn is_empty(&self) -> bool {
+        self.models.is_empty() && self.embeddings.is_empty()
+    }
+
+    fn extend(&mut self, o: DeferredModels) {
+        let base = self.batches.len() as u32;
+        self.batches.extend(o.batches);
+        self.models.extend(o.models.into_iter().map(|(b, r, t)| (b + base, r, t)));
+        self.embeddings.extend(o.embeddings.into_iter().map(|(b, r, t)| (b + base, r, t)));
+    }
 }
 
 impl PipelineOutput {
@@ -86,6 +115,32 @@ impl PipelineOutput {
         self.dead_letters.extend(o.dead_letters);
         self.embeddings.extend(o.embeddings);
         self.drift.extend(o.drift);
+        self.deferred.extend(o.deferred);
+    }
+
+    /// Turns the deferred model versions and embeddings (see [`Pipeline::defer_models`]) into
+    /// records appended to `models` and `embeddings`, in their order. Does nothing when there
+    /// are none (a pipeline that does not defer has encoded them already).
+    pub fn encode_models(&mut self) -> Result<()> {
+        if self.deferred.batches.is_empty() {
+            return Ok(());
+        }
+        let d = std::mem::take(&mut self.deferred);
+        let mut rows: Vec<Vec<Option<Map<String, Value>>>> =
+            d.batches.iter().map(|(b, _, _)| rows_to_json(b).map(|v| v.into_iter().map(Some).collect())).collect::<Result<_>>()?;
+        for (list, records, embedder) in [(d.models, &mut self.models, false), (d.embeddings, &mut self.embeddings, true)] {
+            for (b, r, timestamp) in list {
+                let (_, operator, partition) = &d.batches[b as usize];
+                let m = rows[b as usize][r as usize].take().expect("each published row is one record");
+                let headers = vec![("eddy.operator".into(), Some(operator.as_bytes().to_vec()))];
+                records.push(if embedder {
+                    embedding_record(m, *partition, timestamp, headers)
+                } else {
+                    model_record(m, *partition, timestamp, headers)
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Whether nothing was produced.
@@ -95,6 +150,7 @@ impl PipelineOutput {
             && self.dead_letters.is_empty()
             && self.embeddings.is_empty()
             && self.drift.is_empty()
+            && self.deferred.is_empty()
     }
 }
 
@@ -208,6 +264,8 @@ pub struct Pipeline {
     /// that published it, stage). Sorting by it makes the order independent of batching.
     model_keys: Vec<(u64, usize)>,
     embedding_keys: Vec<(u64, usize)>,
+    /// See [`Pipeline::defer_models`].
+    defer_models: bool,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -352,6 +410,7 @@ impl Pipeline {
             route_embeddings: false,
             model_keys: Vec::new(),
             embedding_keys: Vec::new(),
+            defer_models: false,
         };
         pipeline.set_chain_learning(ChainLearning::default())?;
         Ok(pipeline)
@@ -433,6 +492,13 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Leaves model versions and embeddings in each output as the operators' batches, for
+    /// the consumer to encode with [`PipelineOutput::encode_models`] (on its own thread);
+    /// off by default, when every output comes with them encoded.
+    pub fn defer_models(&mut self, on: bool) {
+        self.defer_models = on;
+    }
+
     /// The operator names, `A | B` for a chain.
     pub fn operator(&self) -> &str {
         &self.name
@@ -491,8 +557,8 @@ impl Pipeline {
             let decoded = self.decoder.decode(&records.all()[at..], !self.dead_letters, self.batch_rows);
             r = self.call(records, &mut at, decoded, &mut out);
         }
-        self.order(&mut out);
-        (out, r)
+        let e = self.settle(&mut out);
+        (out, r.and(e))
     }
 
     /// A decoder of this pipeline's input, to run on another thread: its calls, handed to
@@ -514,8 +580,8 @@ impl Pipeline {
             }
             r = self.call(&mut owned, &mut at, decoded, &mut out);
         }
-        self.order(&mut out);
-        (out, r)
+        let e = self.settle(&mut out);
+        (out, r.and(e))
     }
 
     /// Runs the records decoded from `at` on down the chain, and moves `at` past them.
@@ -566,15 +632,23 @@ impl Pipeline {
         if order.iter().enumerate().any(|(k, &i)| k != i) {
             d.permute(&order);
         }
-        for (records, keys) in [(&mut out.models, &mut self.model_keys), (&mut out.embeddings, &mut self.embedding_keys)] {
-            debug_assert_eq!(records.len(), keys.len());
+        let d = &mut out.deferred;
+        for (rows, keys) in [(&mut d.models, &mut self.model_keys), (&mut d.embeddings, &mut self.embedding_keys)] {
+            debug_assert_eq!(rows.len(), keys.len());
             let mut order: Vec<usize> = (0..keys.len()).collect();
             order.sort_by_key(|&i| keys[i]);
             keys.clear();
             if order.iter().enumerate().any(|(k, &i)| k != i) {
-                records.permute(&order);
+                *rows = order.iter().map(|&i| rows[i]).collect();
             }
         }
+    }
+
+    /// Orders one call's outputs ([`Pipeline::order`]) and, unless the pipeline defers them,
+    /// encodes its model versions and embeddings.
+    fn settle(&mut self, out: &mut PipelineOutput) -> Result<()> {
+        self.order(out);
+        if self.defer_models { Ok(()) } else { out.encode_models() }
     }
 
     /// The batch stage `stage` reads from `rows`: its columns in its order, then `__seq`. A
@@ -812,12 +886,12 @@ impl Pipeline {
                 }
             };
             if let Err(e) = r {
-                self.order(&mut out);
+                let _ = self.settle(&mut out);
                 return (out, Err(e));
             }
         }
-        self.order(&mut out);
-        (out, Ok(()))
+        let e = self.settle(&mut out);
+        (out, e)
     }
 
     fn wants_models(&self, stage: usize) -> bool {
@@ -854,19 +928,22 @@ impl Pipeline {
         let operator = self.stages[stage].instance.info().name.clone();
         let seqs = models.column_by_name(SEQ_COLUMN).and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());
         let embedder = self.route_embeddings && self.stages[stage].instance.info().kind == OperatorKind::Embedder;
-        for (i, m) in rows_to_json(models)?.into_iter().enumerate() {
+        let d = &mut out.deferred;
+        let b = u32::try_from(d.batches.len()).expect("fewer than 2^32 model batches in one step");
+        for i in 0..models.num_rows() {
             let trigger = seqs.as_ref().filter(|s| s.is_valid(i)).map(|s| s.value(i));
             let timestamp = trigger.and_then(|s| self.stages[stage].pending.source(s)).map_or(self.last_timestamp, |p| p.record.timestamp);
             let key = (trigger.unwrap_or(u64::MAX), stage);
-            let headers = vec![("eddy.operator".into(), Some(operator.as_bytes().to_vec()))];
+            let row = (b, i as u32, timestamp);
             if embedder {
-                out.embeddings.push(embedding_record(m, self.partition, timestamp, headers));
+                d.embeddings.push(row);
                 self.embedding_keys.push(key);
-                continue;
+            } else {
+                d.models.push(row);
+                self.model_keys.push(key);
             }
-            self.model_keys.push(key);
-            out.models.push(model_record(m, self.partition, timestamp, headers));
         }
+        d.batches.push((models.clone(), operator, self.partition));
         Ok(())
     }
 

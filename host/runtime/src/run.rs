@@ -132,8 +132,11 @@ impl PartitionSinks {
         Ok(Self { writers, counts: [0; SINKS] })
     }
 
-    fn write(&mut self, out: PipelineOutput) -> Result<()> {
-        let PipelineOutput { predictions, models, dead_letters, embeddings, drift } = out;
+    fn write(&mut self, mut out: PipelineOutput) -> Result<()> {
+        // The pipeline defers them (see open_pipeline): their JSON is written here, on the
+        // sinks' thread.
+        out.encode_models()?;
+        let PipelineOutput { predictions, models, dead_letters, embeddings, drift, .. } = out;
         for (i, recs) in [predictions, models, dead_letters, embeddings, drift].into_iter().enumerate() {
             self.counts[i] += recs.len() as u64;
             if let Some(w) = &mut self.writers[i] {
@@ -174,7 +177,10 @@ fn run_partition(
     };
     let sinks = PartitionSinks::create(&sink_paths(job), (!first).then_some(partition));
     let (sinks, mut pipeline) = match sinks.and_then(|s| open_pipeline(job, components, partition).map(|p| (s, p))) {
-        Ok(x) => x,
+        Ok((s, mut p)) => {
+            p.defer_models(true);
+            (s, p)
+        }
         Err(e) => {
             run.error = Some(e);
             return run;
