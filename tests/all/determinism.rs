@@ -61,21 +61,28 @@ fn feed(p: &mut Pipeline, recs: &[eddy_host::Record], chunk: usize) -> PipelineO
     all
 }
 
+/// Phishing's records, and a maker of fresh FTRL pipelines for them (`globalBatchSize = 8`,
+/// JSON, partition 0, no dead letters): what the pipeline-level tests below run.
+fn phishing_ftrl() -> (Vec<eddy_host::Record>, impl Fn() -> Pipeline) {
+    let recs = eddy_host::replay::read(&repo_root().join("examples/phishing/phishing.replay")).unwrap();
+    let job = Job::load(&repo_root().join("examples/phishing/job.toml"), &["operator.config.globalBatchSize=8".into()]).unwrap();
+    let comp = component(runtime(), "ftrl");
+    let cfg = job.operator_config();
+    (recs, move || Pipeline::new(&comp, &cfg, 0, Format::Json, false).unwrap())
+}
+
 /// A pipeline that defers its model versions (as the replay and Kafka runners' do, so that
 /// their JSON is written on the sinks' thread, not the operators') hands them out as batches,
 /// and encoding those gives exactly the records a pipeline that does not defer gives, in the
 /// same order, whatever the chunks the records come in.
 #[test]
 fn deferred_model_versions_encode_to_the_same_records() {
-    let recs = eddy_host::replay::read(&repo_root().join("examples/phishing/phishing.replay")).unwrap();
-    let job = Job::load(&repo_root().join("examples/phishing/job.toml"), &["operator.config.globalBatchSize=8".into()]).unwrap();
-    let comp = component(runtime(), "ftrl");
-    let cfg = job.operator_config();
-    let mut plain = Pipeline::new(&comp, &cfg, 0, Format::Json, false).unwrap();
+    let (recs, fresh) = phishing_ftrl();
+    let mut plain = fresh();
     let want = feed(&mut plain, &recs, 100);
     assert!(want.models.len() > 100, "{} model versions", want.models.len());
     for chunk in [1usize, 37, 2000] {
-        let mut p = Pipeline::new(&comp, &cfg, 0, Format::Json, false).unwrap();
+        let mut p = fresh();
         p.defer_models(true);
         let mut got = feed(&mut p, &recs, chunk);
         assert!(got.models.is_empty() && !got.is_empty(), "chunks of {chunk}: model versions encoded before encode_models");
@@ -86,20 +93,17 @@ fn deferred_model_versions_encode_to_the_same_records() {
 
 #[test]
 fn snapshot_and_restore_mid_stream_continue_bit_for_bit() {
-    let recs = eddy_host::replay::read(&repo_root().join("examples/phishing/phishing.replay")).unwrap();
-    let job = Job::load(&repo_root().join("examples/phishing/job.toml"), &["operator.config.globalBatchSize=8".into()]).unwrap();
-    let comp = component(runtime(), "ftrl");
-    let cfg = job.operator_config();
-    let mut straight = Pipeline::new(&comp, &cfg, 0, Format::Json, false).unwrap();
+    let (recs, fresh) = phishing_ftrl();
+    let mut straight = fresh();
     let want = feed(&mut straight, &recs, 100);
     let want_snap = straight.snapshot().unwrap().to_bytes();
     for cut in [1usize, 333, 1001] {
-        let mut a = Pipeline::new(&comp, &cfg, 0, Format::Json, false).unwrap();
+        let mut a = fresh();
         let mut got = feed(&mut a, &recs[..cut], 50);
         // Through bytes, into a fresh instance, as a restart would.
         let snap = PipelineSnapshot::from_bytes(&a.snapshot().unwrap().to_bytes()).unwrap();
         drop(a);
-        let mut b = Pipeline::new(&comp, &cfg, 0, Format::Json, false).unwrap();
+        let mut b = fresh();
         b.restore(&snap).unwrap();
         got.extend(feed(&mut b, &recs[cut..], 77));
         assert!(got == want, "outputs differ after a restore at record {cut}");

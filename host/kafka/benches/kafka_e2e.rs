@@ -144,6 +144,7 @@ fn cpu_secs(pid: &str) -> Option<f64> {
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // utime and stime count USER_HZ ticks, 100 a second on Linux.
     Some(ticks / 100.0)
 }
 
