@@ -394,7 +394,7 @@ impl<'r, 'a> Session<'r, 'a> {
                 return self.finish(false);
             }
             if self.last_checkpoint.elapsed() >= interval {
-                self.checkpoint_overlapped()?;
+                self.checkpoint()?;
             }
             if self.last_summary.elapsed() >= Duration::from_secs(5) {
                 self.publish_summaries();
@@ -449,16 +449,9 @@ impl<'r, 'a> Session<'r, 'a> {
         Ok(recs)
     }
 
-    /// Hands each partition's records to its pipeline's thread, then emits the outputs of
-    /// every batch that is done.
-    fn process(&mut self, batch: Vec<Record>) -> Result<()> {
-        self.submit(batch)?;
-        self.collect(false)
-    }
-
     /// Hands each partition's records to its pipeline's thread. A partition keeps at most
     /// [`IN_FLIGHT`] batches in flight: with more, this waits for (and emits) the oldest.
-    fn submit(&mut self, batch: Vec<Record>) -> Result<()> {
+    fn process(&mut self, batch: Vec<Record>) -> Result<()> {
         let mut groups: BTreeMap<(String, i32), Vec<Record>> = BTreeMap::new();
         for r in batch {
             let key = (r.topic.clone(), r.partition);
@@ -480,7 +473,7 @@ impl<'r, 'a> Session<'r, 'a> {
             }
             part.worker.submit(recs)?;
         }
-        Ok(())
+        self.collect(false)
     }
 
     /// Takes (and emits) the outputs of every batch that is done; with `wait`, of every
@@ -604,18 +597,6 @@ impl<'r, 'a> Session<'r, 'a> {
     /// Snapshots every changed pipeline and commits one transaction with the snapshots,
     /// everything sent since the last checkpoint, and the consumer offsets.
     fn checkpoint(&mut self) -> Result<()> {
-        self.checkpoint_then(false)
-    }
-
-    /// A checkpoint of the interval: while the transaction commits (the producer waits for
-    /// the broker to acknowledge everything in it), the pipelines already work on the next
-    /// records, which were polled and handed in after the snapshots; their outputs are
-    /// emitted into the next transaction.
-    fn checkpoint_overlapped(&mut self) -> Result<()> {
-        self.checkpoint_then(true)
-    }
-
-    fn checkpoint_then(&mut self, work_while_committing: bool) -> Result<()> {
         // Everything handed to the pipelines is processed and its outputs are in the
         // transaction before the snapshots are taken.
         self.collect(true)?;
@@ -678,14 +659,6 @@ impl<'r, 'a> Session<'r, 'a> {
         for ((t, p), part) in &self.parts {
             if part.s.next_offset >= 0 {
                 offsets.add_partition_offset(t, *p, Offset::Offset(part.s.next_offset)).map_err(|e| Error::kafka("offsets", e))?;
-            }
-        }
-        if work_while_committing {
-            // The snapshots and the offsets above are the state before these records; nothing
-            // of theirs is emitted (or counted as processed) before the commit returns.
-            let batch = self.poll_batch()?;
-            if !batch.is_empty() {
-                self.submit(batch)?;
             }
         }
         if self.r.k.sinks.exactly_once {
