@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::math::{block_scores, dot, scan_block, sigmoid};
+use crate::math::{dot, not_below, rows_scan, sigmoid, top_floor};
 use crate::params::{Loss, Optimizer, Params};
 use crate::rng::SplitMix64;
 use crate::table::{BLOCK, Kind, Table};
@@ -52,6 +52,10 @@ pub struct Score {
 struct Scratch {
     /// Scores of every item slot for the event's user.
     scores: Vec<f32>,
+    /// The best live score of each block of `scores` (see [`block_scan`]).
+    maxes: Vec<f32>,
+    /// Scratch for [`top_floor`].
+    select: Vec<u32>,
     /// The best items of the last scored event, best first: (score, slot).
     top: Vec<(f32, u32)>,
     /// The user's and the positive item's vectors before the step, and the gradients.
@@ -184,7 +188,7 @@ impl Model {
         let rng = SplitMix64::new(p.seed);
         let mut items = Table::new(dim);
         if p.evaluate || p.top_k > 0 {
-            items.keep_blocks(p.admit_after);
+            items.keep_live(p.admit_after);
         }
         Self {
             p,
@@ -303,62 +307,71 @@ impl Model {
         Score { rank, evaluated, has_top: self.p.top_k > 0, version }
     }
 
-    /// The user's scores against every item slot as one matrix-vector product (over the
-    /// blocked copy of the item vectors, [`block_scores`]), then one pass
-    /// over the known items: the rank of `item` for user slot `u` (ties broken by id, smaller
-    /// first), and the top `topK` items (score descending, then id ascending) into the
-    /// scratch top list.
+    /// The user's scores against every item slot as one matrix-vector product ([`rows_scan`],
+    /// which also counts the live slots above the positive and takes each block's best live
+    /// score), then the rank of `item` for user slot `u` (ties broken by id, smaller first) and
+    /// the top `topK` items (score descending, then id ascending) into the scratch top list.
+    /// Only the blocks not below a floor for the list ([`top_floor`]) are looked at slot by slot.
     fn rank(&mut self, u: u32, item: Option<u32>) -> Option<u64> {
         let k = self.p.top_k;
         let Self { users, items, scratch, .. } = self;
         let n = items.capacity();
-        scratch.scores.resize(n.div_ceil(BLOCK) * BLOCK, 0.0);
-        items.sync_blocks();
+        let blocks_n = n.div_ceil(BLOCK);
+        scratch.scores.resize(blocks_n * BLOCK, 0.0);
+        // Padded with -inf to whole groups of four for `not_below`.
+        scratch.maxes.clear();
+        scratch.maxes.resize(blocks_n.div_ceil(4) * 4, f32::NEG_INFINITY);
+        items.sync_live();
         let items = &*items;
-        let (blocks, live) = items.blocks();
-        block_scores(users.vector(u), blocks, &mut scratch.scores);
+        let live = items.live();
+        let pu = users.vector(u);
+        // The positive's score as the kernel computes it (bit for bit, see `block_scores`).
+        let si = item.map_or(f32::INFINITY, |i| dot(pu, items.vector(i)));
+        let scan = rows_scan(pu, items.rows(), live, si, &mut scratch.scores, &mut scratch.maxes[..blocks_n]);
         let sc = &scratch.scores;
-        let top = &mut scratch.top;
-        let ahead = |a: (f32, u32), b: (f32, u32)| a.0 > b.0 || (a.0 == b.0 && items.id(a.1) < items.id(b.1));
-        // One pass, a block at a time ([`scan_block`]): the live slots scoring above the
-        // positive are counted at once; a block is looked at slot by slot only when a live
-        // slot ties with the positive or is not below the k-th best score so far.
-        let mut better = 0u64;
-        let (target, si) = match item {
-            Some(i) => (i as usize, sc[i as usize]),
-            None => (usize::MAX, f32::INFINITY),
-        };
-        let target_id = item.map_or("", |i| items.id(i));
-        // The k-th best score so far; a slot below it cannot enter the list.
-        let mut floor = if k > 0 { f32::NEG_INFINITY } else { f32::INFINITY };
-        for (b, (block, alive)) in sc.chunks_exact(BLOCK).zip(live.chunks_exact(BLOCK)).enumerate() {
-            let (above, look) = scan_block(block, alive, si, floor);
-            better += u64::from(above);
-            if !look {
-                continue;
+        let mut better = scan.above;
+        if let Some(i) = item {
+            let target = i as usize;
+            debug_assert_eq!(sc[target].to_bits(), si.to_bits());
+            // Live slots tying with the positive (other than itself) count when their id is
+            // smaller: looked for only when there are any.
+            if scan.equal > u64::from(live[target] != 0 && sc[target] == si) {
+                let target_id = items.id(i);
+                better += (0..n).filter(|&s| s != target && live[s] != 0 && sc[s] == si && items.id(s as u32) < target_id).count() as u64;
             }
-            for (s, (&x, &l)) in (b * BLOCK..).zip(block.iter().zip(alive)) {
-                if l == 0 {
-                    continue;
-                }
-                // Above the positive: counted by scan_block; a tie counts when its id is smaller.
-                if x == si && s != target && items.id(s as u32) < target_id {
-                    better += 1;
-                }
-                if x < floor {
-                    continue;
-                }
-                let cand = (x, s as u32);
-                if top.len() == k && !ahead(cand, top[k - 1]) {
-                    continue;
-                }
-                let pos = top.partition_point(|&y| ahead(y, cand));
-                if top.len() == k {
-                    top.pop();
-                }
-                top.insert(pos, cand);
-                if top.len() == k {
-                    floor = top[k - 1].0;
+        }
+        if k > 0 {
+            let top = &mut scratch.top;
+            let ahead = |a: (f32, u32), b: (f32, u32)| a.0 > b.0 || (a.0 == b.0 && items.id(a.1) < items.id(b.1));
+            // A slot below the floor cannot enter the list (NaN scores are never below it).
+            let mut floor = if scan.nan { f32::NEG_INFINITY } else { top_floor(&scratch.maxes, k, &mut scratch.select) };
+            for (g, group) in scratch.maxes.chunks_exact(4).enumerate() {
+                // The floor only rises: a block flagged here is checked again below.
+                let mut flagged = not_below(group, floor);
+                while flagged != 0 {
+                    let b = 4 * g + flagged.trailing_zeros() as usize;
+                    flagged &= flagged - 1;
+                    if b >= blocks_n || scratch.maxes[b] < floor {
+                        continue;
+                    }
+                    for s in b * BLOCK..(b + 1) * BLOCK {
+                        let x = sc[s];
+                        if live[s] == 0 || x < floor {
+                            continue;
+                        }
+                        let cand = (x, s as u32);
+                        if top.len() == k && !ahead(cand, top[k - 1]) {
+                            continue;
+                        }
+                        let pos = top.partition_point(|&y| ahead(y, cand));
+                        if top.len() == k {
+                            top.pop();
+                        }
+                        top.insert(pos, cand);
+                        if top.len() == k {
+                            floor = top[k - 1].0;
+                        }
+                    }
                 }
             }
         }

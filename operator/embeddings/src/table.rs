@@ -27,7 +27,7 @@ impl Kind {
     }
 }
 
-/// Slots per block of [`Table::blocks`]: one 128-bit SIMD register of `f32`.
+/// Slots per block of the scores ([`crate::math::rows_scan`]): one 128-bit SIMD register of `f32`.
 pub const BLOCK: usize = 4;
 
 /// FxHash (rustc-hash): no keys, so no host randomness; the index is looked up, never iterated.
@@ -54,20 +54,16 @@ pub struct Table {
     /// coordinate; RMSProp: its decaying mean; unused by SGD).
     pub acc: Vec<f32>,
     vectors: Vec<f32>,
-    /// Derived (never in a snapshot), kept only after [`Table::keep_blocks`]: the vectors
-    /// again, [`BLOCK`] slots to a block and dimension-major inside it (value `d` of slot
-    /// `BLOCK * b + k` at `b * BLOCK * dim + BLOCK * d + k`), the layout in which one SIMD lane
-    /// per slot scores a whole block at once ([`crate::math::block_scores`]).
-    blocks: Vec<f32>,
-    /// Derived with `blocks`, one value per slot of it: all ones for a slot holding an
-    /// admitted id (count at least `admit_after`), zero otherwise (and for padding).
+    /// Derived (never in a snapshot), kept only after [`Table::keep_live`]: one mark per slot,
+    /// padded with zeros to whole blocks of [`BLOCK`]: all ones for a slot holding an admitted
+    /// id (count at least `admit_after`), zero otherwise (and for padding).
     live: Vec<u32>,
     admit_after: u32,
-    /// Slots whose vector changed since `blocks` was last brought up to date.
+    /// Slots whose vector changed since `live` was last brought up to date.
     stale: Vec<u32>,
     /// Every slot is stale (after a restore, or when more changed than there are slots).
     all_stale: bool,
-    keep_blocks: bool,
+    keep_live: bool,
     index: HashMap<String, u32, FixedHasher>,
     free: BTreeSet<u32>,
 }
@@ -143,7 +139,7 @@ impl Table {
     /// The vector of `slot`, mutable.
     #[inline]
     pub fn vector_mut(&mut self, slot: u32) -> &mut [f32] {
-        if self.keep_blocks && !self.all_stale {
+        if self.keep_live && !self.all_stale {
             if self.stale.len() >= self.ids.len() {
                 self.all_stale = true;
                 self.stale.clear();
@@ -203,42 +199,33 @@ impl Table {
         self.changed_op.resize(capacity, 0);
         self.acc.resize(capacity, 0.0);
         self.vectors.resize(capacity * self.dim, 0.0);
-        if self.keep_blocks {
-            self.blocks.resize(capacity.div_ceil(BLOCK) * BLOCK * self.dim, 0.0);
+        if self.keep_live {
             self.live.resize(capacity.div_ceil(BLOCK) * BLOCK, 0);
         }
     }
 
-    /// Keeps the blocked copy of the vectors from now on (for [`Table::blocks`]), with slots
-    /// counted `admit_after` times or more marked live. A slot's admission (its count reaching
-    /// `admit_after`) and its removal both write its vector, so the marks follow the vectors.
-    pub fn keep_blocks(&mut self, admit_after: u32) {
-        self.keep_blocks = true;
+    /// Keeps the live marks from now on (for [`Table::live`]): slots counted `admit_after`
+    /// times or more are live. A slot's admission (its count reaching `admit_after`) and its
+    /// removal both write its vector, so the marks follow the vectors.
+    pub fn keep_live(&mut self, admit_after: u32) {
+        self.keep_live = true;
         self.admit_after = admit_after;
-        self.refill_blocks();
+        self.refill_live();
     }
 
-    /// Rewrites the whole blocked copy from the vectors.
-    fn refill_blocks(&mut self) {
-        self.blocks.clear();
-        self.blocks.resize(self.capacity().div_ceil(BLOCK) * BLOCK * self.dim, 0.0);
+    /// Marks every slot for [`Table::sync_live`].
+    fn refill_live(&mut self) {
         self.live.clear();
         self.live.resize(self.capacity().div_ceil(BLOCK) * BLOCK, 0);
         self.stale.clear();
         self.all_stale = true;
     }
 
-    /// Brings the blocked copy of the vectors and the live marks up to date (see
-    /// [`Table::blocks`]).
-    pub fn sync_blocks(&mut self) {
-        let dim = self.dim;
+    /// Brings the live marks up to date (see [`Table::live`]).
+    pub fn sync_live(&mut self) {
         let admit_after = self.admit_after;
-        let Self { blocks, live, vectors, count, .. } = self;
+        let Self { live, count, .. } = self;
         let mut copy = |s: usize| {
-            let base = s / BLOCK * BLOCK * dim + s % BLOCK;
-            for (d, &v) in vectors[s * dim..(s + 1) * dim].iter().enumerate() {
-                blocks[base + BLOCK * d] = v;
-            }
             live[s] = if count[s] >= admit_after { u32::MAX } else { 0 };
         };
         if std::mem::take(&mut self.all_stale) {
@@ -251,11 +238,15 @@ impl Table {
         }
     }
 
-    /// The vectors in the blocked layout (see the `blocks` field) and the live marks (see
-    /// `live`), as of the last [`Table::sync_blocks`]; slots past [`Table::capacity`] in the
-    /// last block hold zeros and are not live. Empty unless [`Table::keep_blocks`] was called.
-    pub fn blocks(&self) -> (&[f32], &[u32]) {
-        (&self.blocks, &self.live)
+    /// The live marks (see the `live` field) as of the last [`Table::sync_live`], padded to
+    /// whole blocks of [`BLOCK`] slots. Empty unless [`Table::keep_live`] was called.
+    pub fn live(&self) -> &[u32] {
+        &self.live
+    }
+
+    /// Every slot's vector, one after another ([`Table::capacity`] slots of `dim` values).
+    pub fn rows(&self) -> &[f32] {
+        &self.vectors
     }
 
     /// The entry of `slot` for a snapshot; the vector is written only when `with_vector`.
@@ -302,8 +293,8 @@ impl Table {
     /// the slots. Fails on a duplicate id.
     pub fn rebuild(&mut self, capacity: usize) -> Result<(), String> {
         self.grow(capacity);
-        if self.keep_blocks {
-            self.refill_blocks();
+        if self.keep_live {
+            self.refill_live();
         }
         self.index.clear();
         self.free.clear();
