@@ -12,7 +12,8 @@
 #               (topK 10, predictions and embeddings written), per wall-clock second and per
 #               CPU second, and in the same run the native bench (cargo bench -p eddy-embeddings
 #               --bench throughput -- quick); with EDDY_BEFORE=<an older eddy binary> the same
-#               job through it too, interleaved, and the ratios;
+#               job through it too, interleaved, and the ratios per round and their median
+#               (EDDY_SPEED_ROUNDS rounds, default 5);
 #   --sweep     the grid behind the defaults (operator/embeddings/examples/sweep.rs).
 #
 # Usage: benchmarks/embeddings/run.sh [quality] [speed] [--sweep]   (default: quality speed)
@@ -74,14 +75,23 @@ for w in "${what[@]}"; do
       stream 3 1000 50000
       echo "## Speed, 100,000 events, ranking against 1,000 items, dim 32, 8 negatives (benchmarks/embeddings/run.sh speed)"
       (cd "$root" && cargo bench -q -p eddy-embeddings --bench throughput -- quick 2>/dev/null | grep events/s) | sed 's/^ */native bench: /'
-      for n in 1 2 3; do
+      # One untimed run of each binary first: a component's first run compiles it into the
+      # cache (~/.cache/eddy/components), which is not what this measures.
+      job "$work/s3-1000.replay" "$work/speed" --set operator.config.topK=10 >/dev/null
+      [ -n "${EDDY_BEFORE:-}" ] && EDDY=$EDDY_BEFORE job "$work/s3-1000.replay" "$work/speed-before" --set operator.config.topK=10 >/dev/null
+      walls=() cpus=()
+      for n in $(seq "${EDDY_SPEED_ROUNDS:-5}"); do
         read -r now now_cpu < <(job "$work/s3-1000.replay" "$work/speed" --set operator.config.topK=10)
         echo "eddy run (topK 10), run $n: $now events/s, $now_cpu events per CPU-second"
         if [ -n "${EDDY_BEFORE:-}" ]; then
           read -r before before_cpu < <(EDDY=$EDDY_BEFORE job "$work/s3-1000.replay" "$work/speed-before" --set operator.config.topK=10)
+          walls+=("$now/$before") cpus+=("$now_cpu/$before_cpu")
           echo "  $EDDY_BEFORE, same job: $before events/s, $before_cpu events per CPU-second; ratios $("$venv/bin/python" -c "print(f'{$now / $before:.2f}x wall, {$now_cpu / $before_cpu:.2f}x CPU')")"
         fi
       done
+      if [ ${#walls[@]} -gt 0 ]; then
+        echo "median of the paired ratios over ${#walls[@]} rounds: $("$venv/bin/python" -c "import statistics as s; print(f'{s.median([${walls[*]// /, }]):.2f}x wall, {s.median([${cpus[*]// /, }]):.2f}x CPU')")"
+      fi
       read -r learn learn_cpu < <(job "$work/s3-1000.replay" "$work/speed" --set operator.config.evaluate=false)
       echo "eddy run, learning only (evaluate false, topK 0): $learn events/s, $learn_cpu events per CPU-second"
       echo "(load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"

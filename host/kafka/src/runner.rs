@@ -282,9 +282,58 @@ impl<'r, 'a> Session<'r, 'a> {
     fn open(r: &'r mut Runner<'a>) -> Result<Self> {
         let k = &r.k;
         let brokers = k.sinks.brokers.clone().unwrap_or_else(|| k.source.brokers.clone());
-        let sink = Sink::new(&k.producer_config(), &brokers, k.sinks.exactly_once, r.metrics.clone())?;
-        sink.init()?;
+        // The producer's set-up (with exactly once, `init_transactions`: finding the
+        // transaction coordinator, fencing the previous producer, which can take most of a
+        // second) runs beside the rest of the set-up, which only reads and creates topics.
+        let (sink, rest) = std::thread::scope(|scope| {
+            let producer = std::thread::Builder::new()
+                .name("eddy-producer-init".into())
+                .spawn_scoped(scope, || -> Result<Sink> {
+                    let sink = Sink::new(&k.producer_config(), &brokers, k.sinks.exactly_once, r.metrics.clone())?;
+                    sink.init()?;
+                    Ok(sink)
+                })
+                .map_err(|e| Error::Io(format!("cannot start a thread: {e}")))?;
+            let rest = Self::open_source(r, &brokers);
+            let sink = producer.join().map_err(|_| Error::Io("the producer's set-up panicked".into()))?;
+            Ok::<_, Error>((sink, rest))
+        })?;
+        let (consumer, store, out_partitions, retention, ends) = rest?;
+        let sink = sink?;
+        if let Some(ends) = ends {
+            r.ends = Some(ends);
+        }
+        Ok(Self {
+            r,
+            queues: BTreeMap::new(),
+            consumer,
+            sink,
+            store,
+            out_partitions,
+            retention,
+            parts: BTreeMap::new(),
+            assigned_once: false,
+            last_checkpoint: Instant::now(),
+            last_summary: Instant::now(),
+            since: Counts::default(),
+        })
+    }
 
+    /// The session's consumer (subscribed), checkpoint store, output partition counts,
+    /// retention warnings to give and, with `stop_at_end` on the first session, the end
+    /// offsets: everything but the producer.
+    #[expect(clippy::type_complexity, reason = "one caller, which takes the tuple apart at once")]
+    fn open_source(
+        r: &Runner<'_>,
+        brokers: &str,
+    ) -> Result<(
+        Arc<BaseConsumer<SourceContext>>,
+        KafkaStore,
+        HashMap<String, i32>,
+        HashMap<String, i64>,
+        Option<BTreeMap<(String, i32), (i64, i64)>>,
+    )> {
+        let k = &r.k;
         let watch = BrokerWatch::new(&k.source.brokers, Some(r.metrics.clone()));
         let consumer: BaseConsumer<SourceContext> =
             BaseConsumer::from_config_and_context(&k.consumer_config(), SourceContext::new(&k.source.brokers, r.metrics.clone()))
@@ -323,18 +372,25 @@ impl<'r, 'a> Session<'r, 'a> {
             partitions: in_partitions,
             configs: vec![("cleanup.policy".into(), "compact".into())],
         });
-        let counts = ensure_topics(&k.admin_config(), &brokers, &specs, k.sinks.create_topics)?;
+        let admin_brokers = brokers.to_owned();
+        let counts = ensure_topics(&k.admin_config(), brokers, &specs, k.sinks.create_topics)?;
         let out_partitions: HashMap<String, i32> = specs.iter().zip(&counts).map(|(s, n)| (s.name.clone(), *n as i32)).collect();
+        let outputs: Vec<String> = specs.iter().map(|s| s.name.clone()).filter(|t| *t != k.sinks.checkpoints).collect();
+        // Only for a warning: read beside the rest.
+        let admin = k.admin_config();
+        let retention = std::thread::Builder::new()
+            .name("eddy-retention".into())
+            .spawn(move || time_retention(&admin, &admin_brokers, &outputs))
+            .map_err(|e| Error::Io(format!("cannot start a thread: {e}")))?;
         let store = KafkaStore::open(
             &k.checkpoint_reader_config(),
-            &brokers,
+            brokers,
             &k.sinks.checkpoints,
             out_partitions[&k.sinks.checkpoints],
             k.sinks.chunk_bytes,
         )?;
-        let outputs: Vec<String> = specs.iter().map(|s| s.name.clone()).filter(|t| *t != k.sinks.checkpoints).collect();
-        let retention = time_retention(&k.admin_config(), &brokers, &outputs).into_iter().collect();
 
+        let mut ends_seen = None;
         if k.source.stop_at_end && r.ends.is_none() {
             // High watermarks (see `high_watermarks`): an upstream transaction settling now
             // is part of the input.
@@ -347,26 +403,14 @@ impl<'r, 'a> Session<'r, 'a> {
             }
             let total: i64 = ends.values().map(|(lo, hi)| hi - lo).sum();
             tracing::info!(target: "eddy_kafka", "stop_at_end: will stop at the end offsets seen now ({} partitions, {total} records retained)", ends.len());
-            r.ends = Some(ends);
+            ends_seen = Some(ends);
         }
 
         let topics = k.topics();
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(|e| Error::kafka("subscribing", e))?;
-        Ok(Self {
-            r,
-            queues: BTreeMap::new(),
-            consumer,
-            sink,
-            store,
-            out_partitions,
-            retention,
-            parts: BTreeMap::new(),
-            assigned_once: false,
-            last_checkpoint: Instant::now(),
-            last_summary: Instant::now(),
-            since: Counts::default(),
-        })
+        let retention = retention.join().map_err(|_| Error::Io("reading the output topics' retention panicked".into()))?.into_iter().collect();
+        Ok((consumer, store, out_partitions, retention, ends_seen))
     }
 
     fn run(mut self) -> Result<KafkaSummary> {
@@ -375,10 +419,15 @@ impl<'r, 'a> Session<'r, 'a> {
             // A broker refused a bounded job's credentials (librdkafka only logs it).
             crate::client::check_denied()?;
             let batch = self.poll_batch()?;
-            if !batch.is_empty() {
+            let events = self.consumer.context().take_events();
+            if !batch.is_empty() && events.is_empty() && self.last_checkpoint.elapsed() >= interval {
+                // A checkpoint is due: the pipelines take this batch once their snapshots are
+                // taken, and work on it while the transaction commits.
+                self.checkpoint_then(batch)?;
+            } else if !batch.is_empty() {
                 self.process(batch)?;
             }
-            for ev in self.consumer.context().take_events() {
+            for ev in events {
                 self.rebalance(ev)?;
             }
             if !self.assigned_once {
@@ -449,9 +498,16 @@ impl<'r, 'a> Session<'r, 'a> {
         Ok(recs)
     }
 
+    /// Hands each partition's records to its pipeline's thread (see [`Session::submit`]) and
+    /// emits the outputs of the batches that are done.
+    fn process(&mut self, batch: Vec<Record>) -> Result<()> {
+        self.submit(batch)?;
+        self.collect(false)
+    }
+
     /// Hands each partition's records to its pipeline's thread. A partition keeps at most
     /// [`IN_FLIGHT`] batches in flight: with more, this waits for (and emits) the oldest.
-    fn process(&mut self, batch: Vec<Record>) -> Result<()> {
+    fn submit(&mut self, batch: Vec<Record>) -> Result<()> {
         let mut groups: BTreeMap<(String, i32), Vec<Record>> = BTreeMap::new();
         for r in batch {
             let key = (r.topic.clone(), r.partition);
@@ -473,7 +529,7 @@ impl<'r, 'a> Session<'r, 'a> {
             }
             part.worker.submit(recs)?;
         }
-        self.collect(false)
+        Ok(())
     }
 
     /// Takes (and emits) the outputs of every batch that is done; with `wait`, of every
@@ -597,6 +653,15 @@ impl<'r, 'a> Session<'r, 'a> {
     /// Snapshots every changed pipeline and commits one transaction with the snapshots,
     /// everything sent since the last checkpoint, and the consumer offsets.
     fn checkpoint(&mut self) -> Result<()> {
+        self.checkpoint_then(Vec::new())
+    }
+
+    /// [`Session::checkpoint`], handing `next` (records polled after everything the
+    /// checkpoint covers) to the pipelines as soon as their snapshots are taken, so that they
+    /// process it while the checkpoint is stored and committed. Their outputs are emitted after
+    /// the commit, into the next transaction; the offsets committed are those of the
+    /// snapshots. No poll of the consumer happens in between, so no rebalance either.
+    fn checkpoint_then(&mut self, next: Vec<Record>) -> Result<()> {
         // Everything handed to the pipelines is processed and its outputs are in the
         // transaction before the snapshots are taken.
         self.collect(true)?;
@@ -604,7 +669,7 @@ impl<'r, 'a> Session<'r, 'a> {
         let dirty: Vec<(String, i32)> = self.parts.iter().filter(|(_, p)| p.s.dirty).map(|(k, _)| k.clone()).collect();
         if dirty.is_empty() && !self.sink.in_transaction() {
             self.last_checkpoint = Instant::now();
-            return Ok(());
+            return if next.is_empty() { Ok(()) } else { self.process(next) };
         }
         let info = self.r.operators();
         let mut bytes = 0usize;
@@ -649,6 +714,11 @@ impl<'r, 'a> Session<'r, 'a> {
                 deltas += 1;
             }
             part.s.stored(cp.earlier, link);
+        }
+        if !next.is_empty() {
+            // Every pipeline was drained above, so this waits for (and emits) nothing.
+            debug_assert!(self.parts.values().all(|p| p.worker.in_flight() == 0));
+            self.submit(next)?;
         }
         let topic = self.store.topic().to_owned();
         for (p, rec) in self.store.drain() {
