@@ -154,7 +154,11 @@ fn median(mut v: Vec<f64>) -> f64 {
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
+/// The `p` quantile of `sorted` (NaN when empty: a latency run too short to see a record).
 fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
@@ -200,6 +204,7 @@ fn main() {
 
     // The same job on a replay file of the same records.
     let dir = tempfile::tempdir().unwrap();
+    let read = Instant::now();
     let recs: Vec<Record> = topic::record(
         &b,
         "bench-in",
@@ -207,6 +212,8 @@ fn main() {
         &Bounds { until_end: true, ..Bounds::default() },
     )
     .unwrap();
+    let read = read.elapsed().as_secs_f64();
+    eprintln!("reading the input alone (one consumer, into memory): {read:.2} s, {:.0} rows/s", (batches * ROWS) as f64 / read);
     let src = dir.path().join("in.replay");
     let mut w = ReplayWriter::create(&src, "bench-in").unwrap();
     w.append(recs).unwrap();

@@ -258,6 +258,23 @@ struct Counts {
     drift: u64,
 }
 
+/// The output topics' time retention ([`time_retention`]), read on a thread of its own while
+/// the session starts: only a warning depends on it.
+struct Retention {
+    reading: Option<std::thread::JoinHandle<Vec<(String, i64)>>>,
+    known: HashMap<String, i64>,
+}
+
+impl Retention {
+    /// Output topic -> retention.ms, once read (a read that failed warns of nothing).
+    fn map(&mut self) -> &mut HashMap<String, i64> {
+        if let Some(reading) = self.reading.take() {
+            self.known = reading.join().unwrap_or_default().into_iter().collect();
+        }
+        &mut self.known
+    }
+}
+
 struct Session<'r, 'a> {
     r: &'r mut Runner<'a>,
     /// One queue per assigned partition, polled in turn, so that every partition makes
@@ -270,7 +287,7 @@ struct Session<'r, 'a> {
     out_partitions: HashMap<String, i32>,
     /// Output topics the broker deletes by record timestamp -> retention.ms, until eddy has
     /// warned that it writes records older than that (once per topic).
-    retention: HashMap<String, i64>,
+    retention: Retention,
     parts: BTreeMap<(String, i32), Part>,
     assigned_once: bool,
     last_checkpoint: Instant,
@@ -319,20 +336,15 @@ impl<'r, 'a> Session<'r, 'a> {
         })
     }
 
-    /// The session's consumer (subscribed), checkpoint store, output partition counts,
-    /// retention warnings to give and, with `stop_at_end` on the first session, the end
+    /// The session's consumer (subscribed), checkpoint store, output partition counts, the
+    /// output topics' retention (being read) and, with `stop_at_end` on the first session, the end
     /// offsets: everything but the producer.
     #[expect(clippy::type_complexity, reason = "one caller, which takes the tuple apart at once")]
     fn open_source(
         r: &Runner<'_>,
         brokers: &str,
-    ) -> Result<(
-        Arc<BaseConsumer<SourceContext>>,
-        KafkaStore,
-        HashMap<String, i32>,
-        HashMap<String, i64>,
-        Option<BTreeMap<(String, i32), (i64, i64)>>,
-    )> {
+    ) -> Result<(Arc<BaseConsumer<SourceContext>>, KafkaStore, HashMap<String, i32>, Retention, Option<BTreeMap<(String, i32), (i64, i64)>>)>
+    {
         let k = &r.k;
         let watch = BrokerWatch::new(&k.source.brokers, Some(r.metrics.clone()));
         let consumer: BaseConsumer<SourceContext> =
@@ -376,7 +388,7 @@ impl<'r, 'a> Session<'r, 'a> {
         let counts = ensure_topics(&k.admin_config(), brokers, &specs, k.sinks.create_topics)?;
         let out_partitions: HashMap<String, i32> = specs.iter().zip(&counts).map(|(s, n)| (s.name.clone(), *n as i32)).collect();
         let outputs: Vec<String> = specs.iter().map(|s| s.name.clone()).filter(|t| *t != k.sinks.checkpoints).collect();
-        // Only for a warning: read beside the rest.
+        // Only for a warning: read beside the rest of the session.
         let admin = k.admin_config();
         let retention = std::thread::Builder::new()
             .name("eddy-retention".into())
@@ -409,8 +421,7 @@ impl<'r, 'a> Session<'r, 'a> {
         let topics = k.topics();
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(|e| Error::kafka("subscribing", e))?;
-        let retention = retention.join().map_err(|_| Error::Io("reading the output topics' retention panicked".into()))?.into_iter().collect();
-        Ok((consumer, store, out_partitions, retention, ends_seen))
+        Ok((consumer, store, out_partitions, Retention { reading: Some(retention), known: HashMap::new() }, ends_seen))
     }
 
     fn run(mut self) -> Result<KafkaSummary> {
@@ -596,7 +607,7 @@ impl<'r, 'a> Session<'r, 'a> {
         for (topic, recs) in routes {
             let Some(topic) = topic else { continue };
             let n = self.out_partitions.get(topic).copied().unwrap_or(1).max(1);
-            if let Some(&retention) = self.retention.get(topic.as_str()) {
+            if let Some(retention) = self.retention.map().get(topic.as_str()).copied() {
                 let horizon = Sink::now_ms().saturating_sub(retention);
                 if let Some(r) = (0..recs.len()).find(|&i| (1..horizon).contains(&recs.timestamp(i))).map(|i| recs.get(i)) {
                     tracing::warn!(
@@ -609,7 +620,7 @@ impl<'r, 'a> Session<'r, 'a> {
                         r.header("eddy.origin.offset").unwrap_or_default(),
                         r.timestamp
                     );
-                    self.retention.remove(topic.as_str());
+                    self.retention.map().remove(topic.as_str());
                 }
             }
             for i in 0..recs.len() {

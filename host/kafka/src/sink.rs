@@ -196,6 +196,8 @@ impl Sink {
             self.producer.begin_transaction().map_err(|e| Error::kafka("beginning a transaction", e))?;
             self.in_txn = true;
         }
+        // commit_transaction flushes too, but its wait is served from here: see `settle`.
+        self.settle();
         let what = format!("sending the offsets of consumer group {group_id} to the transaction of transactional id {}", self.id);
         self.txn_step(&what, |p| p.send_offsets_to_transaction(offsets, group, REQUEST_TIMEOUT))?;
         let what = format!("committing the transaction of transactional id {}", self.id);
@@ -268,9 +270,21 @@ impl Sink {
         }
     }
 
+    /// Waits (at most the request timeout) until the producer holds nothing unacknowledged,
+    /// looking every millisecond. rust-rdkafka's `flush` waits in steps of 100 ms (it polls a
+    /// queue that the threaded producer's own thread serves as well), which cost up to 100 ms
+    /// a checkpoint; after this it returns at once.
+    fn settle(&self) {
+        let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+        while self.producer.in_flight_count() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Waits until everything sent is acknowledged (at least once); an error if any record
     /// could not be delivered.
     pub fn flush(&self) -> Result<()> {
+        self.settle();
         loop {
             match self.producer.flush(REQUEST_TIMEOUT) {
                 Ok(()) => break,
