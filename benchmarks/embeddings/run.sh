@@ -90,7 +90,7 @@ for w in "${what[@]}"; do
         fi
       done
       if [ ${#walls[@]} -gt 0 ]; then
-        echo "median of the paired ratios over ${#walls[@]} rounds: $("$venv/bin/python" -c "import statistics as s; print(f'{s.median([${walls[*]// /, }]):.2f}x wall, {s.median([${cpus[*]// /, }]):.2f}x CPU')")"
+        echo "median of the paired ratios over ${#walls[@]} rounds: $("$venv/bin/python" -c "import statistics as s; print(f'{s.median([$(IFS=,; echo "${walls[*]}")]):.2f}x wall, {s.median([$(IFS=,; echo "${cpus[*]}")]):.2f}x CPU')")"
       fi
       read -r learn learn_cpu < <(job "$work/s3-1000.replay" "$work/speed" --set operator.config.evaluate=false)
       echo "eddy run, learning only (evaluate false, topK 0): $learn events/s, $learn_cpu events per CPU-second"

@@ -11,6 +11,7 @@ mod math;
 mod model;
 mod operator;
 mod params;
+mod recency;
 mod rng;
 pub mod snapshot;
 mod table;

@@ -203,18 +203,6 @@ mod simd {
         })
     }
 
-    /// One slot's eight lanes of [`super::dot`] as two vectors (lanes 0-3, 4-7).
-    #[target_feature(enable = "simd128")]
-    #[inline]
-    fn lanes<const N: usize>(p: &[[v128; 2]; N], v: &[f32]) -> (v128, v128) {
-        let (mut lo, mut hi) = (f32x4_splat(0.0), f32x4_splat(0.0));
-        for (c, pc) in p.iter().enumerate() {
-            lo = f32x4_add(lo, f32x4_mul(pc[0], load(v, 8 * c)));
-            hi = f32x4_add(hi, f32x4_mul(pc[1], load(v, 8 * c + 4)));
-        }
-        (lo, hi)
-    }
-
     /// `[x0 + x1, x2 + x3, y0 + y1, y2 + y3]`: one level of [`super::dot`]'s tree for two.
     #[target_feature(enable = "simd128")]
     #[inline]
@@ -222,18 +210,26 @@ mod simd {
         f32x4_add(i32x4_shuffle::<0, 2, 4, 6>(x, y), i32x4_shuffle::<1, 3, 5, 7>(x, y))
     }
 
-    /// The scores of four slots of `8 * N` values stored one after another: each slot's lanes
-    /// in two vectors, then the tree for all four at once (two levels of [`pair`] and a sum).
+    /// The scores of four slots of `8 * N` values stored one after another: eight values of
+    /// `p` at a time against the same eight of each slot (two accumulators a slot: lanes 0-3
+    /// and 4-7 of [`super::dot`]), then the tree for all four at once (two levels of [`pair`]
+    /// and a sum). `p` is read again for every block: held for the whole loop, its `2N`
+    /// vectors would not fit in registers beside the eight accumulators.
     #[target_feature(enable = "simd128")]
     #[inline]
-    fn four<const N: usize>(p: &[[v128; 2]; N], v: &[f32]) -> v128 {
+    fn four<const N: usize>(p: &[f32], v: &[f32]) -> v128 {
         let d = 8 * N;
-        let (alo, ahi) = lanes::<N>(p, &v[..d]);
-        let (blo, bhi) = lanes::<N>(p, &v[d..2 * d]);
-        let (ab_lo, ab_hi) = (pair(alo, blo), pair(ahi, bhi));
-        let (clo, chi) = lanes::<N>(p, &v[2 * d..3 * d]);
-        let (dlo, dhi) = lanes::<N>(p, &v[3 * d..4 * d]);
-        let (cd_lo, cd_hi) = (pair(clo, dlo), pair(chi, dhi));
+        let p = core::hint::black_box(p);
+        let mut acc = [f32x4_splat(0.0); 8];
+        for c in 0..N {
+            let (plo, phi) = (load(p, 8 * c), load(p, 8 * c + 4));
+            for k in 0..4 {
+                acc[2 * k] = f32x4_add(acc[2 * k], f32x4_mul(plo, load(v, k * d + 8 * c)));
+                acc[2 * k + 1] = f32x4_add(acc[2 * k + 1], f32x4_mul(phi, load(v, k * d + 8 * c + 4)));
+            }
+        }
+        let (ab_lo, ab_hi) = (pair(acc[0], acc[2]), pair(acc[1], acc[3]));
+        let (cd_lo, cd_hi) = (pair(acc[4], acc[6]), pair(acc[5], acc[7]));
         f32x4_add(pair(ab_lo, cd_lo), pair(ab_hi, cd_hi))
     }
 
@@ -245,10 +241,6 @@ mod simd {
     fn rows_scanned<const N: usize>(p: &[f32], rows: &[f32], live: &[u32], si: f32, out: &mut [f32], maxes: &mut [f32]) -> Scan {
         let d = 8 * N;
         let p = &p[..d];
-        let mut pv = [[f32x4_splat(0.0); 2]; N];
-        for (c, pc) in pv.iter_mut().enumerate() {
-            *pc = [load(p, 8 * c), load(p, 8 * c + 4)];
-        }
         let siv = f32x4_splat(si);
         let (mut above, mut equal, mut nan) = (i32x4_splat(0), i32x4_splat(0), i32x4_splat(0));
         let full = rows.len() / (4 * d);
@@ -257,9 +249,9 @@ mod simd {
         tail[..rest.len()].copy_from_slice(rest);
         for (b, ((o, l), m)) in out.chunks_exact_mut(4).zip(live.chunks_exact(4)).zip(maxes.iter_mut()).enumerate() {
             let sum = if b < full {
-                four::<N>(&pv, &rows[b * 4 * d..(b + 1) * 4 * d])
+                four::<N>(p, &rows[b * 4 * d..(b + 1) * 4 * d])
             } else if b == full && !rest.is_empty() {
-                four::<N>(&pv, &tail[..4 * d])
+                four::<N>(p, &tail[..4 * d])
             } else {
                 f32x4_splat(0.0)
             };

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::math::{dot, not_below, rows_scan, sigmoid, top_floor};
 use crate::params::{Loss, Optimizer, Params};
+use crate::recency::Recency;
 use crate::rng::SplitMix64;
 use crate::table::{BLOCK, Kind, Table};
 
@@ -173,8 +174,8 @@ pub struct Model {
     pub ring: Vec<u32>,
     /// Writes into the ring so far; write `w` went to `ring[w % popularityWindow]`.
     pub ring_writes: u64,
-    /// Derived: tick → slot, oldest first (recency order for expiry and the bound).
-    lru: BTreeMap<u64, (Kind, u32)>,
+    /// Derived: the held ids, least recently seen first (for expiry and the bound).
+    lru: Recency,
     /// Derived: admitted slots whose vector changed since the last publication.
     pub_dirty: DirtySet,
     /// Derived: buffers reused by every event.
@@ -204,7 +205,7 @@ impl Model {
             tombstones: BTreeMap::new(),
             ring: Vec::new(),
             ring_writes: 0,
-            lru: BTreeMap::new(),
+            lru: Recency::default(),
             pub_dirty: DirtySet::default(),
             scratch: Scratch::default(),
         }
@@ -268,7 +269,7 @@ impl Model {
         if self.p.expire_after_ms == 0 {
             return;
         }
-        while let Some((_, &(kind, slot))) = self.lru.first_key_value() {
+        while let Some((kind, slot)) = self.lru.front() {
             let seen = self.table(kind).last_seen[slot as usize];
             if self.clock.saturating_sub(seen) <= self.p.expire_after_ms {
                 break;
@@ -281,13 +282,12 @@ impl Model {
     fn evict(&mut self, kind: Kind, slot: u32) {
         let (op, clock) = (self.events, self.clock);
         let t = self.table(kind);
-        let tick = t.tick[slot as usize];
         if self.admitted(t, slot) {
             let id = t.id(slot).to_owned();
             self.tombstones.insert((kind, id), clock);
         }
         self.pub_dirty.remove(kind, slot);
-        self.lru.remove(&tick);
+        self.lru.remove(kind, slot);
         self.table_mut(kind).remove(slot, op);
     }
 
@@ -406,15 +406,14 @@ impl Model {
         let (op, clock) = (self.events, self.clock);
         let slot = match self.table(kind).lookup(id) {
             Some(s) => {
-                let old = self.table(kind).tick[s as usize];
-                self.lru.remove(&old);
+                self.lru.remove(kind, s);
                 s
             }
             None => {
                 // The front is never the other id of this event: that one was just touched,
                 // so it is the most recent, and maxIds >= 2.
                 while self.ids_held() as u64 >= self.p.max_ids {
-                    let (_, &(k, s)) = self.lru.first_key_value().expect("a full table has an oldest id");
+                    let (k, s) = self.lru.front().expect("a full table has an oldest id");
                     self.evict(k, s);
                 }
                 self.table_mut(kind).insert(id)
@@ -422,7 +421,7 @@ impl Model {
         };
         self.tick += 1;
         let tick = self.tick;
-        self.lru.insert(tick, (kind, slot));
+        self.lru.push_back(kind, slot);
         let admit_after = self.p.admit_after;
         let t = self.table_mut(kind);
         let s = slot as usize;
@@ -642,24 +641,26 @@ impl Model {
         self.items.rebuild(item_capacity)?;
         self.lru.clear();
         self.pub_dirty.clear();
+        let mut order = Vec::new();
         for kind in [Kind::User, Kind::Item] {
             let t = self.table(kind);
-            let mut lru = Vec::new();
             let mut dirty = Vec::new();
             for s in t.occupied() {
-                lru.push((t.tick[s as usize], (kind, s)));
+                order.push((t.tick[s as usize], kind, s));
                 if self.admitted(t, s) && t.updated_op[s as usize] > self.published_op {
                     dirty.push((kind, s));
-                }
-            }
-            for (tick, v) in lru {
-                if self.lru.insert(tick, v).is_some() {
-                    return Err(format!("two ids share the recency tick {tick}"));
                 }
             }
             for (k, s) in dirty {
                 self.pub_dirty.insert(k, s);
             }
+        }
+        order.sort_unstable_by_key(|&(tick, _, _)| tick);
+        if let Some(w) = order.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(format!("two ids share the recency tick {}", w[0].0));
+        }
+        for (_, kind, slot) in order {
+            self.lru.push_back(kind, slot);
         }
         if self.ids_held() as u64 > self.p.max_ids {
             return Err(format!("{} ids held but maxIds is {}", self.ids_held(), self.p.max_ids));
