@@ -325,7 +325,7 @@ impl Model {
         let items = &*items;
         let live = items.live();
         let pu = users.vector(u);
-        // The positive's score as the kernel computes it (bit for bit, see `block_scores`).
+        // The positive's score as the kernel computes it (`rows_scan` gives `dot`'s bits).
         let si = item.map_or(f32::INFINITY, |i| dot(pu, items.vector(i)));
         let scan = rows_scan(pu, items.rows(), live, si, &mut scratch.scores, &mut scratch.maxes[..blocks_n]);
         let sc = &scratch.scores;

@@ -1,6 +1,6 @@
 //! A collisionless embedding table keyed by the raw id: slots in struct-of-arrays form (one
-//! contiguous `f32` matrix for the vectors, and for ranking a blocked copy of it that one SIMD
-//! lane per slot streams through), an id → slot
+//! contiguous `f32` matrix for the vectors, which ranking reads as it is, and for ranking a
+//! live mark per slot), an id → slot
 //! index, and a set of free slots that always hands out the lowest one, so that slot layout is
 //! a function of the events alone and can be rebuilt from a snapshot.
 
