@@ -244,13 +244,14 @@ mod simd {
         let siv = f32x4_splat(si);
         let (mut above, mut equal, mut nan) = (i32x4_splat(0), i32x4_splat(0), i32x4_splat(0));
         let full = rows.len() / (4 * d);
-        let mut tail = [0.0f32; 4 * 64];
         let rest = &rows[full * 4 * d..];
-        tail[..rest.len()].copy_from_slice(rest);
         for (b, ((o, l), m)) in out.chunks_exact_mut(4).zip(live.chunks_exact(4)).zip(maxes.iter_mut()).enumerate() {
             let sum = if b < full {
                 four::<N>(p, &rows[b * 4 * d..(b + 1) * 4 * d])
             } else if b == full && !rest.is_empty() {
+                // The last, partial block (once a call): its missing slots score 0.
+                let mut tail = [0.0f32; 4 * 64];
+                tail[..rest.len()].copy_from_slice(rest);
                 four::<N>(p, &tail[..4 * d])
             } else {
                 f32x4_splat(0.0)

@@ -53,7 +53,8 @@ pub struct Score {
 struct Scratch {
     /// Scores of every item slot for the event's user.
     scores: Vec<f32>,
-    /// The best live score of each block of `scores` (see [`block_scan`]).
+    /// The best live score of each block of `scores` (see [`rows_scan`]), padded with `-inf`
+    /// to whole groups of four blocks.
     maxes: Vec<f32>,
     /// Scratch for [`top_floor`].
     select: Vec<u32>,
